@@ -1,0 +1,214 @@
+"""The search spec: one YAML file -> frozen pydantic models (`extra="forbid"`).
+
+Field-level rules live on the fields; rules that need the task registry (does the task need sentence pairs? which
+metric is "main"?) live in `spec/rules.py`, so this module only describes the shape of a spec.
+
+Defaults follow the papers (ALGORITHMS.md): DynaBERT widths/depths, LAT length-drop bound 0.2 with 2 sandwich
+models, TinyBERT augmentation ratios, PKD temperature/alpha/beta grids.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+
+Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OptimSpec(_Frozen):
+    """Optimiser and schedule shared by every training stage (AdamW + linear warmup/decay)."""
+
+    epochs: float = Field(3.0, gt=0, description="passes over the training data (fractions allowed)")
+    max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (overrides epochs)")
+    batch_size: int = Field(32, gt=0, description="per-worker train batch size")
+    eval_batch_size: int = Field(64, gt=0)
+    learning_rate: float = Field(2e-5, gt=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0, lt=1)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    checkpoint_every_steps: int | None = Field(
+        None, gt=0, description="also checkpoint every N optimizer steps (always at each epoch end)"
+    )
+    num_threads: int | None = Field(None, gt=0, description="torch threads per worker (default: cpus_per_worker)")
+
+
+class ColumnsSpec(_Frozen):
+    """Column mapping for generic CSV/JSONL files (and for overriding a task's defaults)."""
+
+    text_a: str | None = None
+    text_b: str | None = None
+    label: str | None = None
+
+
+class DataSpec(_Frozen):
+    """Where the task's data comes from and how it is tokenised."""
+
+    source: Literal["auto", "hub", "glue", "chnsenticorp", "squad", "csv", "jsonl"] = Field(
+        "auto", description="auto: `path` if given (format guessed from the task), else the HF hub"
+    )
+    path: str | None = Field(None, description="local dir (GLUE/ChnSentiCorp TSV) or file/dir (SQuAD, CSV, JSONL)")
+    hub_name: str | None = Field(None, description="HF hub dataset (default: the task's own, e.g. nyu-mll/glue)")
+    train_file: str | None = Field(None, description="file name inside `path` (default per format)")
+    dev_file: str | None = None
+    columns: ColumnsSpec = ColumnsSpec()
+    max_seq_length: int = Field(128, ge=8, le=4096)
+    max_train_examples: int | None = Field(None, gt=0)
+    max_eval_examples: int | None = Field(None, gt=0)
+    search_split: float = Field(
+        0.1, gt=0, lt=1, description="fraction of train held out (deterministically) as the search objective"
+    )
+    doc_stride: int = Field(128, gt=0, description="SQuAD: overlap between windows of a long context")
+    max_query_length: int = Field(64, gt=0)
+    max_answer_length: int = Field(30, gt=0)
+    n_best: int = Field(20, gt=0)
+
+    @model_validator(mode="after")
+    def _local_needs_path(self) -> DataSpec:
+        if self.source in ("glue", "chnsenticorp", "squad", "csv", "jsonl") and not self.path:
+            raise ValueError(f"source {self.source!r} reads local files; give data.path")
+        if self.source == "hub" and self.path:
+            raise ValueError("source 'hub' reads from the HF hub; drop data.path or use a local source")
+        return self
+
+
+class TeacherSpec(_Frozen):
+    """The full model that is fine-tuned, then distilled from."""
+
+    model: str = Field(description="HF hub name (e.g. bert-base-uncased), a local HF dir, or 'minilm-l6' (packaged)")
+    finetuned: bool = Field(False, description="true: the model is already fine-tuned; only evaluate it")
+    train: OptimSpec = OptimSpec()
+
+
+class LossWeights(_Frozen):
+    """Distillation loss weights (DynaBERT eq. 2/3; OFA-BERT uses hidden=0.1)."""
+
+    logits: float = Field(1.0, ge=0)
+    hidden: float = Field(1.0, ge=0)
+    embedding: float = Field(0.0, ge=0)
+    attention: float = Field(0.0, ge=0)
+    task: float = Field(0.0, ge=0, description="hard-label task loss on top of distillation")
+
+
+class LengthSpec(_Frozen):
+    """LengthDrop (LAT / Dynamic-TinyBERT) training of the length-adaptive supernet."""
+
+    enabled: bool = False
+    length_drop_ratio_bound: float = Field(0.2, gt=0, lt=1, description="r in n_i ~ U[ceil(n_{i-1}(1-r)), n_{i-1}]")
+    num_sandwich: int = Field(2, ge=0)
+    layer_drop_prob: float = Field(0.2, ge=0, lt=1)
+
+
+class SupernetSpec(_Frozen):
+    """Width/depth-adaptive supernet (DynaBERT / once-for-all) and the optional length axis."""
+
+    enabled: bool = True
+    widths: list[Fraction] = Field(default_factory=lambda: [1.0, 0.75, 0.5, 0.25])
+    depths: list[Fraction] = Field(default_factory=lambda: [1.0, 0.75, 0.5])
+    reorder: bool = Field(True, description="importance-reorder heads and neurons before training (DynaBERT)")
+    importance_examples: int = Field(2000, gt=0, description="train examples used to score importance")
+    sampling: Literal["all", "sandwich"] = Field("all", description="all (width, depth) pairs per batch, or sandwich")
+    num_random: int = Field(2, ge=0, description="sandwich: random sub-networks besides largest and smallest")
+    teacher_mode: Literal["full", "same_width"] = "full"
+    temperature: float = Field(1.0, gt=0)
+    loss: LossWeights = LossWeights()
+    train: OptimSpec = OptimSpec(epochs=1.0)
+    length: LengthSpec = LengthSpec()
+
+    @field_validator("widths", "depths")
+    @classmethod
+    def _sorted_with_one(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("must not be empty; give fractions in (0, 1] including 1.0")
+        if 1.0 not in v:
+            raise ValueError(f"{v} must contain 1.0 (the full model is the teacher's shape)")
+        if len(set(v)) != len(v):
+            raise ValueError(f"{v} has duplicates; list each fraction once")
+        return sorted(v, reverse=True)
+
+
+class RetrainSpec(_Frozen):
+    """Re-train each chosen sub-network by distillation from the teacher after the search."""
+
+    epochs: float = Field(1.0, gt=0)
+    learning_rate: float = Field(2e-5, gt=0, lt=1)
+
+
+class SearchSpec(_Frozen):
+    """Multi-objective search (metric vs FLOPs) over sub-networks of the trained supernet."""
+
+    enabled: bool = True
+    space: str = Field("width_depth", description="search-space registry name: width_depth | layerwise | length")
+    sampler: Literal["nsga2", "tpe", "random", "evolution"] = "nsga2"
+    num_trials: int = Field(100, gt=0)
+    budgets: list[Fraction] = Field(default_factory=lambda: [0.25, 0.5, 0.75])
+    flops_seq_length: int | None = Field(None, gt=0, description="sequence length for FLOPs (default max_seq_length)")
+    max_search_examples: int | None = Field(None, gt=0, description="cap on search-split examples per evaluation")
+    pareto_eval_cap: int = Field(20, ge=0, description="at most this many Pareto points are evaluated on dev")
+    population_size: int = Field(20, gt=1, description="NSGA-II / evolution population")
+    retrain: RetrainSpec | None = None
+
+    @field_validator("budgets")
+    @classmethod
+    def _ascending(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("must not be empty; give fractions of teacher FLOPs such as [0.25, 0.5, 0.75]")
+        if any(b >= a for a, b in zip(v[1:], v)) or len(set(v)) != len(v):
+            raise ValueError(f"{v} must be strictly ascending fractions of teacher FLOPs, e.g. [0.25, 0.5, 0.75]")
+        return v
+
+
+class ExportSpec(_Frozen):
+    """Export of the best sub-network per budget."""
+
+    enabled: bool = True
+    formats: list[Literal["hf", "onnx"]] = Field(default_factory=lambda: ["hf", "onnx"])
+    dir: str = "exports"
+
+
+class ResourcesSpec(_Frozen):
+    """Ray resources: where to run and with how many workers."""
+
+    num_workers: int = Field(1, ge=0, description="Ray Train workers (0 = run in this process, no Ray)")
+    use_gpu: bool = False
+    cpus_per_worker: float = Field(1.0, gt=0)
+    address: str | None = Field(None, description="existing Ray cluster (e.g. auto, ray://host:10001); None = local")
+    storage_path: str = Field("runs", description="root for run outputs (checkpoints, tables); local dir or URI")
+    max_concurrent_trials: int = Field(2, gt=0)
+
+
+class Spec(_Frozen):
+    """One raydistill experiment."""
+
+    name: str = Field(description="run name, used in paths: letters, digits, '_', '-', '.'; starts with a letter")
+    task: str = Field(description="task registry name, e.g. sst2, mnli, squad, chnsenticorp")
+    data: DataSpec = DataSpec()
+    teacher: TeacherSpec
+    supernet: SupernetSpec = SupernetSpec()
+    search: SearchSpec = SearchSpec()
+    export: ExportSpec = ExportSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+    seed: int = 42
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a safe name; use letters, digits, '_', '-', '.' (max 64), starting with a letter"
+            )
+        return v
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _int_seed(cls, v: object) -> object:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"{v!r} is not an integer; give a whole number such as 42")
+        return v
