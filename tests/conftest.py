@@ -52,9 +52,8 @@ def tiny_tokenizer(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A real WordPiece `BertTokenizerFast` over `TINY_VOCAB`, written to a temp dir."""
     from transformers import BertTokenizerFast
 
-    vocab = tmp_path / "vocab.txt"
-    vocab.write_text("\n".join(TINY_VOCAB) + "\n")
-    return BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+    del tmp_path  # transformers 5 builds the fast tokenizer from a vocab dict (vocab_file= is ignored)
+    return BertTokenizerFast(vocab={w: i for i, w in enumerate(TINY_VOCAB)}, do_lower_case=True)
 
 
 @pytest.fixture
