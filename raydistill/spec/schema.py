@@ -10,6 +10,7 @@ models, TinyBERT augmentation ratios, PKD temperature/alpha/beta grids.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -128,9 +129,9 @@ class SupernetSpec(_Frozen):
         if not v:
             raise ValueError("must not be empty; give fractions in (0, 1] including 1.0")
         if 1.0 not in v:
-            raise ValueError(f"{v} must contain 1.0 (the full model is the teacher's shape)")
+            raise ValueError(f"{v} must contain 1.0 (the full model has the teacher's shape); e.g. [1.0, 0.75, 0.5]")
         if len(set(v)) != len(v):
-            raise ValueError(f"{v} has duplicates; list each fraction once")
+            raise ValueError(f"{v} has duplicates; list each fraction in (0, 1] once")
         return sorted(v, reverse=True)
 
 
@@ -160,8 +161,8 @@ class SearchSpec(_Frozen):
     def _ascending(cls, v: list[float]) -> list[float]:
         if not v:
             raise ValueError("must not be empty; give fractions of teacher FLOPs such as [0.25, 0.5, 0.75]")
-        if any(b >= a for a, b in zip(v[1:], v)) or len(set(v)) != len(v):
-            raise ValueError(f"{v} must be strictly ascending fractions of teacher FLOPs, e.g. [0.25, 0.5, 0.75]")
+        if any(later <= earlier for earlier, later in pairwise(v)):
+            raise ValueError(f"{v} is not strictly ascending; give fractions of teacher FLOPs such as [0.25, 0.5, 0.75]")
         return v
 
 
@@ -200,7 +201,7 @@ class Spec(_Frozen):
     @field_validator("name")
     @classmethod
     def _safe_name(cls, v: str) -> str:
-        if not NAME_RE.match(v):
+        if not NAME_RE.fullmatch(v):  # fullmatch: `$` alone would accept a trailing newline
             raise ValueError(
                 f"{v!r} is not a safe name; use letters, digits, '_', '-', '.' (max 64), starting with a letter"
             )

@@ -1,0 +1,1 @@
+"""raydistill benchmarks (`make bench`): real data from a path argument, results under reports/benchmarks/."""

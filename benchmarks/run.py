@@ -1,0 +1,33 @@
+"""`python -m benchmarks.run --data ../shared/data --out reports/benchmarks [--only NAME ...]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchmarks.teacher_sst2 import run_teacher_sst2
+
+BENCHMARKS = {
+    "teacher_sst2": run_teacher_sst2,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, required=True, help="folder with glue/SST-2 etc. (../shared/data)")
+    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="run only these benchmarks")
+    parser.add_argument("--work", type=Path, default=Path("runs/bench"), help="scratch dir for runs")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"error: --data {args.data} is not a directory (expected ../shared/data with glue/SST-2)", file=sys.stderr)
+        return 2
+    for name in args.only or list(BENCHMARKS):
+        print(f"== benchmark {name}", flush=True)
+        BENCHMARKS[name](data_root=args.data.resolve(), out_dir=args.out, work_dir=args.work.resolve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""`python -m raydistill ...` (used by `ray job submit`)."""
+
+from raydistill.cli import main
+
+main()

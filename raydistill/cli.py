@@ -1,0 +1,115 @@
+"""The `raydistill` command line: wiring only, no logic.
+
+Every user mistake surfaces as one clear message and exit code 2 (never a traceback); an interrupted run says how
+to resume (rerun the same command: every stage resumes from its latest checkpoint or cached outputs).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from raydistill.errors import RaydistillError, SpecError
+
+app = typer.Typer(
+    name="raydistill",
+    help="Ray-distributed search platform for BERT compression.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="override a spec value, e.g. --set search.num_trials=20 (repeatable)"),
+]
+AddressOpt = Annotated[
+    str | None, typer.Option("--address", help="Ray cluster to use (e.g. auto, ray://head:10001); default: local")
+]
+
+
+def _user_errors(fn: F) -> F:
+    """Turn raydistill errors into `error: ...` + exit 2, and Ctrl-C into a resume hint + exit 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SpecError as exc:
+            for line in exc.problems:
+                typer.echo(line, err=True)
+            raise typer.Exit(2) from None
+        except RaydistillError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted; rerun the same command to resume from the last checkpoint", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load(spec_path: Path, overrides: list[str] | None, address: str | None = None) -> Any:
+    from raydistill.spec import load_spec
+
+    extra = list(overrides or [])
+    if address:
+        extra.append(f"resources.address={address}")
+    return load_spec(str(spec_path), extra)
+
+
+@app.command()
+@_user_errors
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="spec YAML files")],
+    set_: SetOpt = None,
+) -> None:
+    """Check spec files; print every problem as `SPEC:LINE: path: what is wrong; what is allowed`."""
+    from raydistill.spec.validate import validate_paths
+
+    raise typer.Exit(validate_paths([str(s) for s in specs], list(set_ or [])))
+
+
+@app.command()
+@_user_errors
+def run(
+    spec: Annotated[Path, typer.Argument(help="spec YAML file")],
+    set_: SetOpt = None,
+    address: AddressOpt = None,
+) -> None:
+    """Run every stage of the pipeline (cached stages are skipped; interrupted ones resume)."""
+    from raydistill.pipeline import run_pipeline
+
+    result = run_pipeline(_load(spec, set_, address))
+    typer.echo(result.summary())
+
+
+@app.command()
+@_user_errors
+def train(
+    spec: Annotated[Path, typer.Argument(help="spec YAML file")],
+    stage: Annotated[str, typer.Option("--stage", help="which training stage to run")] = "teacher",
+    set_: SetOpt = None,
+    address: AddressOpt = None,
+) -> None:
+    """Run one training stage (and the stages it needs, from cache when possible)."""
+    from raydistill.pipeline import run_pipeline
+
+    result = run_pipeline(_load(spec, set_, address), until=stage)
+    typer.echo(result.summary())
+
+
+def main() -> None:
+    """Entry point for `python -m raydistill`."""
+    app(prog_name="raydistill")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

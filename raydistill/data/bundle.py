@@ -1,0 +1,149 @@
+"""What the trainer consumes: tokenised train features, the search and dev eval sets, and the collator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from raydistill.data.collate import PadCollator
+from raydistill.data.features import encode_examples
+from raydistill.data.metrics import compute_metrics
+from raydistill.data.splits import load_splits
+from raydistill.data.squad import QAFeature, encode_squad, postprocess_qa
+from raydistill.data.tasks import Task, get_task
+from raydistill.errors import DataError
+
+
+@dataclass
+class EvalSet:
+    """One evaluation set: the features the model sees, the raw examples, and how to score outputs.
+
+    Attributes:
+        name: "search", "dev", "dev_matched", ...
+        dataset: tensor-only feature dicts (for QA: one item per window).
+        examples: the raw examples (for QA: one per question).
+        task: the task (metrics, kind).
+        qa_features: QA only: `QAFeature` per window, aligned with `dataset`.
+        n_best, max_answer_length: QA decoding settings (see `postprocess_qa`).
+    """
+
+    name: str
+    dataset: Dataset
+    examples: list
+    task: Task
+    qa_features: list[QAFeature] | None = None
+    n_best: int = 20
+    max_answer_length: int = 30
+
+    def compute(self, outputs: Any) -> dict[str, float]:
+        """Score model outputs on this set.
+
+        Args:
+            outputs: logits (N, C), or scores (N,) / (N, 1) for regression, in dataset order; for QA a pair
+                `(start_logits, end_logits)`, each (num_features, L); columns past a window's length are
+                ignored, so any padding value works.
+
+        Returns:
+            every metric of the task, keyed by name (main metric included).
+        """
+        if self.task.kind == "qa":
+            start, end = outputs
+            answers = postprocess_qa(
+                self.examples,
+                self.qa_features or [],
+                _numpy(start),
+                _numpy(end),
+                self.n_best,
+                self.max_answer_length,
+            )
+            return compute_metrics(self.task, answers, self.examples)
+        return compute_metrics(self.task, _numpy(outputs), [ex.label for ex in self.examples])
+
+
+@dataclass
+class TaskData:
+    """Everything the trainer needs for one task."""
+
+    task: Task
+    train: Dataset
+    search: EvalSet
+    dev: dict[str, EvalSet]
+    collate: Callable
+
+
+def prepare_task_data(
+    task_name: str,
+    tokenizer: Any,
+    *,
+    max_seq_length: int = 128,
+    source: str = "auto",
+    path: str | Path | None = None,
+    hub_name: str | None = None,
+    train_file: str | None = None,
+    dev_file: str | None = None,
+    columns: Mapping[str, str | None] | None = None,
+    max_train_examples: int | None = None,
+    max_eval_examples: int | None = None,
+    search_fraction: float = 0.1,
+    seed: int = 42,
+    doc_stride: int = 128,
+    max_query_length: int = 64,
+    max_answer_length: int = 30,
+    n_best: int = 20,
+) -> TaskData:
+    """Load, split (train / search / dev, see `load_splits`) and tokenise a task.
+
+    Raises:
+        DataError: any data problem (unknown task, missing file or column, bad label, ...), or a tokenizer
+            without a pad token.
+    """
+    task = get_task(task_name)
+    if tokenizer.pad_token_id is None:
+        raise DataError(
+            f"tokenizer {type(tokenizer).__name__} has no pad token; set tokenizer.pad_token first"
+        )
+    splits = load_splits(
+        task,
+        source=source,
+        path=path,
+        hub_name=hub_name,
+        train_file=train_file,
+        dev_file=dev_file,
+        columns=columns,
+        max_train_examples=max_train_examples,
+        max_eval_examples=max_eval_examples,
+        search_fraction=search_fraction,
+        seed=seed,
+    )
+    qa = {"max_seq_length": max_seq_length, "doc_stride": doc_stride, "max_query_length": max_query_length}
+
+    def eval_set(name: str, examples: Sequence) -> EvalSet:
+        if task.kind != "qa":
+            return EvalSet(
+                name, encode_examples(examples, task, tokenizer, max_seq_length), list(examples), task
+            )
+        dataset, features = encode_squad(examples, tokenizer, train=False, **qa)
+        return EvalSet(name, dataset, list(examples), task, features, n_best, max_answer_length)
+
+    if task.kind == "qa":
+        train, _ = encode_squad(splits.train, tokenizer, train=True, **qa)
+    else:
+        train = encode_examples(splits.train, task, tokenizer, max_seq_length)
+    return TaskData(
+        task=task,
+        train=train,
+        search=eval_set("search", splits.search),
+        dev={name: eval_set(name, examples) for name, examples in splits.dev.items()},
+        collate=PadCollator(tokenizer.pad_token_id),
+    )
+
+
+def _numpy(values: Any) -> np.ndarray:
+    if hasattr(values, "detach"):  # torch tensor
+        values = values.detach().float().cpu().numpy()
+    return np.asarray(values)

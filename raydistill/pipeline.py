@@ -1,0 +1,138 @@
+"""`run_pipeline(spec)`: the stages in order, each cached by a content hash of its inputs and resumable.
+
+A stage writes its outputs under `<storage_path>/<name>/<stage>/` and, once complete, a `stage.json` holding the
+hash of the spec sections it depends on. Rerunning the same spec skips complete stages whose hash matches; an
+interrupted stage resumes from its own checkpoints (Ray Train `get_checkpoint`). Changing a section re-runs the
+stages that depend on it (and, through the hash chain, every later stage).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from raydistill.errors import RunError
+from raydistill.spec import Spec, spec_hash
+
+STAGE_FILE = "stage.json"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline stage: which spec sections it reads, and the function that runs it."""
+
+    name: str
+    sections: tuple[str, ...]
+    run: Callable[[Spec, Path], dict[str, Any]]
+    enabled: Callable[[Spec], bool] = lambda spec: True
+
+
+@dataclass
+class StageOutcome:
+    name: str
+    status: str  # "ran" | "cached" | "skipped"
+    seconds: float
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineResult:
+    name: str
+    run_dir: Path
+    stages: list[StageOutcome]
+
+    def summary(self) -> str:
+        """One line: each stage's headline result, then where the run lives."""
+        parts = [f"{s.name}: {s.summary.get('headline', s.status)} ({s.status}, {s.seconds:.0f} s)" for s in self.stages]
+        return f"{self.name} | " + " | ".join(parts) + f" | {self.run_dir}"
+
+
+def _teacher_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
+    from raydistill.training.teacher import train_teacher
+
+    result = train_teacher(spec, run_dir)
+    main = result.metrics["main_metric"]
+    value = result.metrics["main_value"]
+    return {"headline": f"dev {main}={value:.4f}", "model_dir": str(result.model_dir), **result.metrics}
+
+
+STAGES: list[Stage] = [
+    Stage("teacher", ("task", "data", "teacher", "seed"), _teacher_stage),
+]
+
+
+def run_dir_for(spec: Spec) -> Path:
+    """`<storage_path>/<name>`, absolute (Ray needs absolute storage paths)."""
+    root = spec.resources.storage_path
+    if "://" in root:
+        raise RunError(
+            f"resources.storage_path={root!r}: stage outputs are written locally; give a local or mounted directory"
+        )
+    return (Path(root).expanduser() / spec.name).resolve()
+
+
+def _resolve_paths(spec: Spec) -> Spec:
+    """Resolve `builtin:` data paths so every stage (and every Ray worker) sees an absolute path."""
+    from raydistill.data.builtin import resolve_data_path
+
+    path = resolve_data_path(spec.data.path)
+    if path == spec.data.path:
+        return spec
+    return spec.model_copy(update={"data": spec.data.model_copy(update={"path": path})})
+
+
+def _stage_hash(spec: Spec, stage: Stage, upstream: str) -> str:
+    return spec_hash(spec, *stage.sections) + ":" + upstream
+
+
+def _cached(stage_dir: Path, digest: str) -> dict[str, Any] | None:
+    marker = stage_dir / STAGE_FILE
+    if not marker.is_file():
+        return None
+    try:
+        record = json.loads(marker.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return record["summary"] if record.get("hash") == digest else None
+
+
+def run_pipeline(
+    spec: Spec, *, until: str | None = None, echo: Callable[[str], None] = print
+) -> PipelineResult:
+    """Run the enabled stages in order (up to and including `until`), skipping cached ones."""
+    names = [s.name for s in STAGES]
+    if until is not None and until not in names:
+        raise RunError(f"--stage {until!r} is not a stage; choose one of: {', '.join(names)}")
+    spec = _resolve_paths(spec)
+    run_dir = run_dir_for(spec)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "spec.json").write_text(spec.model_dump_json(indent=2))
+    selected = STAGES[: names.index(until) + 1] if until else STAGES
+    outcomes: list[StageOutcome] = []
+    upstream = ""
+    for i, stage in enumerate(selected, 1):
+        if not stage.enabled(spec):
+            outcomes.append(StageOutcome(stage.name, "skipped", 0.0))
+            continue
+        digest = _stage_hash(spec, stage, upstream)
+        upstream = digest
+        stage_dir = run_dir / stage.name
+        cached = _cached(stage_dir, digest)
+        if cached is not None:
+            echo(f"[{i}/{len(selected)}] {stage.name}: cached ({cached.get('headline', 'done')})")
+            outcomes.append(StageOutcome(stage.name, "cached", 0.0, cached))
+            continue
+        echo(f"[{i}/{len(selected)}] {stage.name}: running ...")
+        start = time.perf_counter()
+        summary = stage.run(spec, run_dir)
+        seconds = time.perf_counter() - start
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        record = {"hash": digest, "seconds": seconds, "summary": summary}
+        (stage_dir / STAGE_FILE).write_text(json.dumps(record, indent=2, default=str))
+        echo(f"[{i}/{len(selected)}] {stage.name}: {summary.get('headline', 'done')} in {seconds:.0f} s")
+        outcomes.append(StageOutcome(stage.name, "ran", seconds, summary))
+    return PipelineResult(spec.name, run_dir, outcomes)

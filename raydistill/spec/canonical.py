@@ -1,0 +1,46 @@
+"""Canonical forms of a validated spec: a plain dict, a YAML text, and stable content hashes for stage caching."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import yaml
+
+from raydistill.spec.schema import Spec
+
+
+def spec_to_dict(spec: Spec) -> dict[str, Any]:
+    """The spec as JSON-compatible plain data, every default filled in."""
+    return spec.model_dump(mode="json")
+
+
+def spec_hash(spec: Spec, *sections: str) -> str:
+    """A stable sha256 (hex) of the given sections of `spec` (all of it when none is given).
+
+    Sections are top-level keys (`"data"`, `"seed"`) or dotted paths into them (`"supernet.train"`). The hash covers
+    the canonical JSON (sorted keys, no whitespace) of `{section: value}`, so it does not depend on key order in
+    the YAML, and two sections with equal values (e.g. `task` and `name`) still hash differently.
+
+    Raises:
+        ValueError: a section that is not a key of the spec (a programming error, not a user one).
+    """
+    full = spec_to_dict(spec)
+    chosen = {s: _section(full, s) for s in sections} if sections else full
+    text = json.dumps(chosen, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _section(full: dict[str, Any], section: str) -> Any:
+    node: Any = full
+    for part in section.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ValueError(f"spec_hash: unknown section {section!r}; top-level sections: {', '.join(full)}")
+        node = node[part]
+    return node
+
+
+def dump_spec(spec: Spec) -> str:
+    """The spec as YAML text (every default written out) that `load_spec` reads back to an equal `Spec`."""
+    return yaml.safe_dump(spec_to_dict(spec), sort_keys=False, allow_unicode=True, default_flow_style=None)

@@ -1,0 +1,152 @@
+"""Cross-field rules: checks that need more than one field, the task registry, or the file system.
+
+A rule is a small function `(spec, task) -> iterable of Problem`; `task` is the registry entry of `spec.task`, or
+None when the name is unknown (then only rules that do not need it run). Add a rule by writing a function and
+appending it to `RULES`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from raydistill.spec import data_rules
+from raydistill.spec.problems import Problem
+from raydistill.spec.schema import Spec
+
+if TYPE_CHECKING:
+    from raydistill.data.tasks import Task
+
+# Names of the search-space registry (`raydistill/search/spaces`); listed here so that validating a spec never
+# imports Ray. Keep in sync when a space is added.
+SEARCH_SPACES = ("width_depth", "layerwise", "length")
+LOCAL_PATH_PREFIXES = ("/", "./", "../", "~")
+
+Rule = Callable[[Spec, "Task | None"], Iterable[Problem]]
+
+
+def task_is_known(spec: Spec, task: Task | None) -> Iterator[Problem]:
+    """`task` must name a registered task (with a did-you-mean)."""
+    if task is not None:
+        return
+    from raydistill.data.tasks import TASKS
+
+    close = difflib.get_close_matches(spec.task.lower(), list(TASKS), n=1, cutoff=0.5)
+    did = f"did you mean {close[0]!r}? " if close else ""
+    yield Problem("task", f"unknown task {spec.task!r}; {did}known tasks: {', '.join(sorted(TASKS))}")
+
+
+def _with_task(check: Callable[[Spec, Task], Iterable[Problem]]) -> Rule:
+    """Adapt a rule that needs the task's registry entry: skipped when the task is unknown."""
+
+    def rule(spec: Spec, task: Task | None) -> Iterable[Problem]:
+        return check(spec, task) if task is not None else ()
+
+    rule.__name__ = check.__name__
+    rule.__doc__ = check.__doc__
+    return rule
+
+
+def search_needs_supernet(spec: Spec, task: Task | None) -> Iterator[Problem]:
+    """The search picks sub-networks of the trained supernet."""
+    if spec.search.enabled and not spec.supernet.enabled:
+        yield Problem(
+            "search.enabled",
+            "the search picks sub-networks of the supernet, but supernet.enabled is false; "
+            "set supernet.enabled: true, or search.enabled: false",
+            near=("supernet.enabled",),
+        )
+
+
+def search_space_fits(spec: Spec, task: Task | None) -> Iterator[Problem]:
+    """`search.space` must be a registered space; "length" needs the length-adaptive supernet."""
+    space = spec.search.space
+    if space not in SEARCH_SPACES:
+        close = difflib.get_close_matches(space, SEARCH_SPACES, n=1)
+        did = f"did you mean {close[0]!r}? " if close else ""
+        yield Problem(
+            "search.space", f"unknown search space {space!r}; {did}allowed: {', '.join(SEARCH_SPACES)}"
+        )
+    elif space == "length" and not spec.supernet.length.enabled:
+        yield Problem(
+            "search.space",
+            "'length' searches tokens kept per layer, which needs a length-adaptive supernet; "
+            "set supernet.length.enabled: true, or use space width_depth or layerwise",
+        )
+
+
+def export_needs_search(spec: Spec, task: Task | None) -> Iterator[Problem]:
+    """Export writes the best sub-network per budget, which only the search finds."""
+    if spec.export.enabled and not spec.search.enabled:
+        yield Problem(
+            "export.enabled",
+            "export writes the best sub-network per budget found by the search, but search.enabled is false; "
+            "set export.enabled: false, or search.enabled: true",
+            near=("search.enabled",),
+        )
+
+
+def gpu_needs_workers(spec: Spec, task: Task | None) -> Iterator[Problem]:
+    """`num_workers: 0` runs in-process without Ray, where `use_gpu` would be silently ignored."""
+    if spec.resources.use_gpu and spec.resources.num_workers == 0:
+        yield Problem(
+            "resources.use_gpu",
+            "true with num_workers: 0 (in-process, no Ray) would be ignored; "
+            "set resources.num_workers >= 1 to train on GPUs through Ray Train, or use_gpu: false",
+            near=("resources.num_workers",),
+        )
+
+
+def teacher_path_exists(spec: Spec, task: Task | None) -> Iterator[Problem]:
+    """A `teacher.model` written as a local path must be an existing HF model directory."""
+    model = spec.teacher.model
+    if not model.startswith(LOCAL_PATH_PREFIXES):
+        return
+    try:
+        path = Path(model).expanduser()
+        found = path.exists()
+    except (OSError, ValueError, RuntimeError) as exc:  # NUL byte, name too long, unknown ~user
+        yield Problem(
+            "teacher.model", f"{model!r} is not a usable path ({exc}); give an HF model dir or hub name"
+        )
+        return
+    if not found:
+        yield Problem(
+            "teacher.model",
+            f"{model!r} looks like a local path but does not exist (relative to {str(Path.cwd())!r}); "
+            "give an existing HF model dir (with config.json) or a hub name such as bert-base-uncased",
+        )
+    elif not (path / "config.json").is_file():
+        yield Problem(
+            "teacher.model",
+            f"{model!r} exists but is not an HF model dir (no config.json inside); "
+            "give the folder written by save_pretrained, or a hub name",
+        )
+
+
+RULES: list[Rule] = [
+    task_is_known,
+    _with_task(data_rules.source_fits_task),
+    _with_task(data_rules.columns_fit_task),
+    _with_task(data_rules.qa_windows_fit),
+    _with_task(data_rules.local_files_fit_task),
+    search_needs_supernet,
+    search_space_fits,
+    export_needs_search,
+    gpu_needs_workers,
+    teacher_path_exists,
+]
+
+
+def check_rules(spec: Spec) -> list[Problem]:
+    """Run every rule in `RULES` on a schema-valid spec; the problems of all rules, in rule order."""
+    from raydistill.data.tasks import get_task
+    from raydistill.errors import DataError
+
+    try:
+        task: Task | None = get_task(spec.task)
+    except DataError:
+        task = None
+    return [problem for rule in RULES for problem in rule(spec, task)]

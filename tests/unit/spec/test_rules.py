@@ -1,0 +1,187 @@
+"""Cross-field rules that look at the task registry and at local data files (header line only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from raydistill.spec import check_spec, load_spec
+from raydistill.spec import rules as rules_module
+from raydistill.spec.problems import Problem
+
+
+def spec_text(task: str, data: str = "", teacher: str = "bert-base-uncased") -> str:
+    """Lines 1-4: name, task, teacher; `data:` (if any) starts at line 5."""
+    return f"name: t\ntask: {task}\nteacher:\n  model: {teacher}\n" + (f"data:\n{data}" if data else "")
+
+
+def make_file(root: Path, rel: str, text: str | bytes) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return path
+
+
+def problems_for(write, text: str, overrides: tuple[str, ...] = ()) -> tuple[str, list[str]]:
+    path = write(text)
+    return path, check_spec(path, list(overrides))[1]
+
+
+def test_glue_dir_without_pair_columns(write, tmp_path: Path) -> None:
+    make_file(tmp_path, "sst/train.tsv", "sentence\tlabel\ngood movie\t1\n")
+    path, problems = problems_for(write, spec_text("rte", f"  path: {tmp_path / 'sst'}\n"))
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}:6: data.path: train file ")
+    assert "'sentence1' (text_a), 'sentence2' (text_b)" in problems[0] and "RTE" in problems[0]
+
+
+def test_glue_dir_with_pair_columns_and_glue_root(write, tmp_path: Path) -> None:
+    make_file(tmp_path, "glue/RTE/train.tsv", "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n")
+    assert load_spec(write(spec_text("rte", f"  path: {tmp_path / 'glue' / 'RTE'}\n"))).task == "rte"
+    assert (
+        load_spec(write(spec_text("rte", f"  path: {tmp_path / 'glue'}\n"))).task == "rte"
+    )  # root + task dir
+
+
+def test_mrpc_header_with_bom(write, tmp_path: Path) -> None:
+    make_file(
+        tmp_path,
+        "MRPC/train.tsv",
+        b"\xef\xbb\xbfQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\r\n1\t1\t2\ta\tb\r\n",
+    )
+    assert load_spec(write(spec_text("mrpc", f"  path: {tmp_path / 'MRPC'}\n"))).task == "mrpc"
+
+
+def test_explicit_column_missing_points_at_the_mapping(write, tmp_path: Path) -> None:
+    make_file(tmp_path, "rte/train.tsv", "index\tsentence1\tsentence2\tlabel\n")
+    data = f"  path: {tmp_path / 'rte'}\n  columns:\n    text_a: premise\n"
+    path, problems = problems_for(write, spec_text("rte", data))
+    assert [p.split(": ")[0] + ": " + p.split(": ")[1] for p in problems] == [
+        f"{path}:8: data.columns.text_a"
+    ]
+    assert "'premise' (text_a)" in problems[0]
+
+
+def test_header_less_cola_checks_the_field_count(write, tmp_path: Path) -> None:
+    make_file(tmp_path, "CoLA/train.tsv", "gj04\t1\t\tA sentence.\n")
+    make_file(tmp_path, "bad/train.tsv", "sentence\tlabel\n")
+    assert load_spec(write(spec_text("cola", f"  path: {tmp_path / 'CoLA'}\n"))).task == "cola"
+    path, problems = problems_for(write, spec_text("cola", f"  path: {tmp_path / 'bad'}\n"))
+    assert problems[0].startswith(f"{path}:6: data.path: ") and "exactly 4 fields" in problems[0]
+
+
+def test_csv_and_jsonl_headers(write, tmp_path: Path) -> None:
+    csv_file = make_file(tmp_path, "d.csv", 'premise,"hypothesis, text",y\n')
+    data = f"  source: csv\n  path: {csv_file}\n  columns: {{text_a: premise, text_b: 'hypothesis, text', label: label}}\n"
+    path, problems = problems_for(write, spec_text("rte", data))
+    assert len(problems) == 1 and problems[0].startswith(f"{path}:8: data.columns.label: ")  # quoted comma ok
+    jsonl = make_file(tmp_path, "d.jsonl", '{"text": "x", "y": 1}\n')
+    data = f"  source: jsonl\n  path: {jsonl}\n  columns: {{text_a: text, label: y}}\n"
+    assert load_spec(write(spec_text("sst2", data))).data.source == "jsonl"
+    broken = make_file(tmp_path, "e.jsonl", "[1, 2]\n")
+    _, problems = problems_for(write, spec_text("sst2", data.replace(str(jsonl), str(broken))))
+    assert "expected a JSON object" in problems[0]
+
+
+def test_csv_without_mapping_reads_the_hub_column_names(write, tmp_path: Path) -> None:
+    good = make_file(tmp_path, "good.csv", "sentence,label\nfun,1\n")
+    assert load_spec(write(spec_text("sst2", f"  source: csv\n  path: {good}\n"))).data.source == "csv"
+    other = make_file(tmp_path, "other.csv", "text,label\nfun,1\n")
+    path, problems = problems_for(write, spec_text("sst2", f"  source: csv\n  path: {other}\n"))
+    assert problems[0].startswith(f"{path}:7: data.path: train file ")
+    assert "'sentence' (text_a); point data.path at the SST-2 files, or map data.columns" in problems[0]
+
+
+def test_pair_mapping_is_judged_by_the_header_when_the_file_exists(write, tmp_path: Path) -> None:
+    pairs = make_file(tmp_path, "p.csv", "s1,sentence2,y\n")
+    data = f"  source: csv\n  path: {pairs}\n  columns: {{text_a: s1, label: y}}\n"
+    assert load_spec(write(spec_text("rte", data))).task == "rte"  # text_b keeps its default, which exists
+    single = make_file(tmp_path, "s.csv", "s1,y\n")
+    path, problems = problems_for(write, spec_text("rte", data.replace(str(pairs), str(single))))
+    assert problems[0].startswith(f"{path}:7: data.path: ") and "'sentence2' (text_b)" in problems[0]
+
+
+def test_missing_train_file_lists_the_dir(write, tmp_path: Path) -> None:
+    make_file(tmp_path, "QNLI/dev.tsv", "index\tquestion\tsentence\tlabel\n")
+    path, problems = problems_for(write, spec_text("qnli", f"  path: {tmp_path / 'QNLI'}\n"))
+    assert (
+        problems[0].startswith(f"{path}:6: data.path: no train file ")
+        and "files there: dev.tsv" in problems[0]
+    )
+    _, problems = problems_for(
+        write, spec_text("qnli", f"  path: {tmp_path / 'QNLI'}\n  train_file: tr.tsv\n")
+    )
+    assert problems[0].startswith(f"{path}:7: data.train_file: no train file ")
+
+
+def test_squad_train_file_may_be_an_article_slice(write, tmp_path: Path) -> None:
+    make_file(tmp_path, "squad/dev-v1.1.json", '{"data": []}')
+    data = f"  path: {tmp_path / 'squad'}\n  max_seq_length: 384\n"
+    path, problems = problems_for(write, spec_text("squad", data))
+    assert problems[0].startswith(f"{path}:6: data.path: no train file ") and "train-v1.1.json" in problems[0]
+    assert load_spec(write(spec_text("squad", data + "  train_file: dev-v1.1.json[0:38]\n"))).task == "squad"
+
+
+def test_paths_not_on_this_machine_are_not_checked(write, tmp_path: Path) -> None:
+    spec = load_spec(write(spec_text("rte", f"  path: {tmp_path / 'not-here'}\n")))
+    assert spec.data.path == str(tmp_path / "not-here")
+
+
+def test_unknown_builtin_data_set(write) -> None:
+    path, problems = problems_for(write, spec_text("sst2", "  path: builtin:no_such_set\n"))
+    assert problems[0].startswith(f"{path}:6: data.path: no built-in data set 'no_such_set'")
+
+
+@pytest.mark.parametrize(
+    ("task", "source", "ok"),
+    [
+        ("sst2", "glue", True),
+        ("sst2", "csv", True),
+        ("sst2", "chnsenticorp", False),
+        ("sst2", "squad", False),
+        ("chnsenticorp", "chnsenticorp", True),
+        ("chnsenticorp", "glue", False),
+        ("squad", "squad", True),
+        ("squad", "glue", False),
+        ("squad", "jsonl", False),
+        ("mnli", "hub", True),
+    ],
+)
+def test_source_fits_task(write, task: str, source: str, ok: bool) -> None:
+    data = f"  source: {source}\n" + ("" if source == "hub" else "  path: /not/on/this/machine\n")
+    if source in ("csv", "jsonl"):
+        data += "  columns: {text_a: a, label: y}\n"
+    if task == "squad":
+        data += "  max_seq_length: 384\n"
+    path, problems = problems_for(write, spec_text(task, data))
+    source_problems = [p for p in problems if p.startswith(f"{path}:6: data.source: ")]
+    assert (not source_problems) == ok, problems
+
+
+def test_single_sentence_task_with_text_b(write) -> None:
+    data = "  source: csv\n  path: /x.csv\n  columns: {text_a: a, text_b: b, label: y}\n"
+    path, problems = problems_for(write, spec_text("sst2", data))
+    assert problems == [
+        f"{path}:8: data.columns.text_b: task 'sst2' takes single sentences; drop text_b (map only text_a and label)"
+    ]
+
+
+def test_teacher_dir_needs_config_json(write, tmp_path: Path) -> None:
+    (tmp_path / "teacher").mkdir()
+    path, problems = problems_for(write, spec_text("sst2", teacher=str(tmp_path / "teacher")))
+    assert problems[0].startswith(f"{path}:4: teacher.model: ") and "no config.json" in problems[0]
+    make_file(tmp_path, "teacher/config.json", "{}")
+    assert load_spec(write(spec_text("sst2", teacher=str(tmp_path / "teacher")))).teacher.model.endswith(
+        "teacher"
+    )
+
+
+def test_rules_are_a_plain_extensible_list(write, monkeypatch) -> None:
+    def no_tpe(spec, task):  # type: ignore[no-untyped-def]
+        if spec.search.sampler == "tpe":
+            yield Problem("search.sampler", "tpe is banned here; use nsga2")
+
+    monkeypatch.setattr(rules_module, "RULES", [*rules_module.RULES, no_tpe])
+    path, problems = problems_for(write, spec_text("sst2") + "search:\n  sampler: tpe\n")
+    assert problems == [f"{path}:6: search.sampler: tpe is banned here; use nsga2"]
