@@ -1,0 +1,252 @@
+"""Elastic BERT: run any `Arch` (width, depth) over the parameters of a standard HF BERT model.
+
+No forked `modeling_bert.py`: the HF model keeps its own modules and state-dict names; `elastic_forward` reuses
+the embeddings module as is, runs the kept layers through `models.elastic.layer_forward` with prefix-sliced
+weights (DynaBERT width slicing), and applies the model's own pooler/classifier or QA head. At the full Arch
+the logits equal `transformers`' forward (tested to 1e-5).
+
+Supported models: `BertForSequenceClassification` (classification, regression), `BertForQuestionAnswering`
+and `BertModel` (no head; `logits` is None), optionally wrapped in `ElasticBert` and/or DDP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from transformers import BertForQuestionAnswering, BertForSequenceClassification, BertModel
+
+from raydistill.errors import ModelError
+from raydistill.models.arch import Arch
+from raydistill.models.elastic import additive_mask, layer_forward, slice_layer
+
+__all__ = [
+    "ElasticBert",
+    "ElasticOutput",
+    "base_bert",
+    "elastic_forward",
+    "head_kind",
+    "task_loss",
+    "unwrap_model",
+]
+
+_INPUT_KEYS = ("input_ids", "attention_mask", "token_type_ids")
+_LABEL_KEYS = ("labels", "start_positions", "end_positions")
+
+
+@dataclass
+class ElasticOutput:
+    """What `elastic_forward` returns.
+
+    Attributes:
+        logits: (B, C) for classification/regression; (start_logits, end_logits), each (B, L), for QA;
+            None for a bare `BertModel`.
+        last_hidden_state: (B, L, d) output of the last kept layer.
+        embeddings: (B, L, d) output of the embeddings module (after its LayerNorm and dropout).
+        hidden_states: with `output_hidden_states`: embeddings first, then one (B, L, d) per kept layer.
+        attention_scores: with `output_attentions`: one (B, h_i, L, L) per kept layer, the pre-softmax scores
+            after the additive mask (what TinyBERT's attention loss compares).
+        pooled_output: (B, d) pooler output when the model has a pooler.
+    """
+
+    logits: Tensor | tuple[Tensor, Tensor] | None
+    last_hidden_state: Tensor
+    embeddings: Tensor
+    hidden_states: tuple[Tensor, ...] | None = None
+    attention_scores: tuple[Tensor, ...] | None = None
+    pooled_output: Tensor | None = None
+
+
+def unwrap_model(model: nn.Module) -> Any:
+    """Strip `ElasticBert` (`.model`) and DDP/DataParallel (`.module`) wrappers down to the HF model."""
+    inner: Any = model
+    while True:
+        if isinstance(inner, ElasticBert):
+            inner = inner.model
+        elif isinstance(getattr(inner, "module", None), nn.Module):
+            inner = inner.module
+        else:
+            return inner
+
+
+def head_kind(model: nn.Module) -> str:
+    """'classification', 'qa' or 'none' (bare `BertModel`) for a supported (possibly wrapped) model."""
+    model = unwrap_model(model)
+    if isinstance(model, BertForSequenceClassification):
+        return "classification"
+    if isinstance(model, BertForQuestionAnswering):
+        return "qa"
+    if isinstance(model, BertModel):
+        return "none"
+    raise ModelError(
+        f"elastic BERT got a {type(model).__name__}; supported: BertForSequenceClassification, "
+        "BertForQuestionAnswering, BertModel (load the checkpoint with one of these classes)"
+    )
+
+
+def base_bert(model: nn.Module) -> BertModel:
+    """The `BertModel` inside a supported (possibly wrapped) model."""
+    hf = unwrap_model(model)
+    return hf if head_kind(hf) == "none" else hf.bert
+
+
+def elastic_forward(
+    model: nn.Module,
+    arch: Arch,
+    input_ids: Tensor,
+    attention_mask: Tensor | None = None,
+    token_type_ids: Tensor | None = None,
+    *,
+    head_mask: Tensor | None = None,
+    output_hidden_states: bool = False,
+    output_attentions: bool = False,
+) -> ElasticOutput:
+    """Forward the sub-network `arch` of `model` (DynaBERT width/depth slicing over shared weights).
+
+    Dropout follows `model.training`, so the same call trains the supernet and evaluates sub-networks.
+
+    Args:
+        model: a supported HF BERT, or one wrapped in `ElasticBert`/DDP (see `ElasticBert` for DDP use).
+        arch: the sub-network; validated against the model's config (`ArchError` if it does not fit).
+        input_ids: (B, L) token ids; attention_mask: (B, L) 1 = token, 0 = padding (default all ones);
+            token_type_ids: (B, L) segment ids (default zeros).
+        head_mask: optional (num_layers, num_heads) of the FULL model; row `arch.layers[i]`, first
+            `arch.heads[i]` entries multiply the kept heads' attention probabilities (used for importance).
+        output_hidden_states: also return embeddings + every kept layer's output.
+        output_attentions: also return the pre-softmax attention scores of every kept layer.
+    """
+    hf = unwrap_model(model)
+    kind = head_kind(hf)
+    bert = base_bert(hf)
+    arch.validate_for(bert.config)
+    if arch.tokens is not None:
+        raise NotImplementedError(
+            f"Arch {arch.id} drops tokens; the length-adaptive forward is not implemented yet"
+        )
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    x = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, L, d)
+    mask = additive_mask(attention_mask, x.dtype)  # (B, 1, 1, L)
+    embeddings, hidden, scores = x, [x], list[Tensor]()
+    for i, layer_idx in enumerate(arch.layers):
+        weights = slice_layer(bert.encoder.layer[layer_idx], arch.heads[i], arch.ffn[i])
+        hm = None if head_mask is None else head_mask[layer_idx, : arch.heads[i]]
+        out = layer_forward(
+            x, weights, mask, training=hf.training, head_mask=hm, need_scores=output_attentions
+        )
+        x, mask = out.hidden, out.mask
+        hidden.append(x)
+        if out.scores is not None:
+            scores.append(out.scores)
+    logits, pooled = _apply_head(hf, kind, bert, x)
+    return ElasticOutput(
+        logits=logits,
+        last_hidden_state=x,
+        embeddings=embeddings,
+        hidden_states=tuple(hidden) if output_hidden_states else None,
+        attention_scores=tuple(scores) if output_attentions else None,
+        pooled_output=pooled,
+    )
+
+
+def _apply_head(
+    hf: Any, kind: str, bert: BertModel, x: Tensor
+) -> tuple[Tensor | tuple[Tensor, Tensor] | None, Tensor | None]:
+    """The model's own task head on the last hidden state x (B, L, d) -> (logits, pooled output)."""
+    pooled = bert.pooler(x) if bert.pooler is not None else None  # (B, d): tanh(W h_[CLS] + b)
+    if kind == "classification":
+        logits = hf.classifier(hf.dropout(pooled))  # (B, C)
+        return logits, pooled
+    if kind == "qa":
+        start, end = hf.qa_outputs(x).unbind(dim=-1)  # (B, L) each
+        return (start.contiguous(), end.contiguous()), pooled
+    return None, pooled
+
+
+def task_loss(model: nn.Module, output: ElasticOutput, batch: Mapping[str, Tensor]) -> Tensor:
+    """The task loss HF would compute for this head from the batch labels.
+
+    Classification: cross-entropy on `labels` (BCE-with-logits if `problem_type` is multi-label); regression
+    (`num_labels == 1`): MSE; QA: mean of start and end cross-entropy on `start_positions`/`end_positions`
+    (positions outside the sequence ignored, as in HF).
+    """
+    hf = unwrap_model(model)
+    kind = head_kind(hf)
+    if kind == "qa" and isinstance(output.logits, tuple):
+        start, end = output.logits
+        ignored = start.size(1)
+        losses = [
+            F.cross_entropy(lg, batch[key].view(-1).clamp(0, ignored), ignore_index=ignored)
+            for lg, key in ((start, "start_positions"), (end, "end_positions"))
+        ]
+        return (losses[0] + losses[1]) / 2
+    logits, labels = output.logits, batch.get("labels")
+    if kind != "classification" or not isinstance(logits, Tensor) or labels is None:
+        raise ModelError(
+            f"task_loss needs a classification/QA model and its labels (got a {kind!r} head, batch keys "
+            f"{sorted(batch)}); for a bare BertModel pass your own loss_fn"
+        )
+    if hf.config.num_labels == 1 or hf.config.problem_type == "regression":
+        return F.mse_loss(logits.squeeze(-1), labels.to(logits.dtype).view(-1))
+    if hf.config.problem_type == "multi_label_classification":
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+    return F.cross_entropy(logits, labels.view(-1))
+
+
+class ElasticBert(nn.Module):
+    """`nn.Module` wrapper so an elastic forward can be the module's `forward` (for DDP and hooks).
+
+    Wrap *this* in DDP, not the inner model: DDP's gradient synchronisation runs only through the wrapper's
+    `forward`. Depth-reduced Archs leave whole layers without gradients, so either pass
+    `find_unused_parameters=True` or make the last (synchronising, outside `no_sync()`) backward of each step a
+    full-depth sub-network. Width slicing alone leaves no parameter unused (pruned slices get zero gradients).
+
+    Attributes:
+        model: the HF model; its state dict is the ElasticBert's under the `model.` prefix.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        head_kind(model)  # fail early on unsupported models
+        self.model = unwrap_model(model)
+
+    @property
+    def config(self) -> Any:
+        """The HF config of the wrapped model."""
+        return self.model.config
+
+    @property
+    def full_arch(self) -> Arch:
+        """The Arch of the whole model."""
+        return Arch.for_config(self.config)
+
+    def forward(  # type: ignore[override]
+        self,
+        arch: Arch,
+        *,
+        head_mask: Tensor | None = None,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+        **batch: Tensor,
+    ) -> ElasticOutput:
+        """`elastic_forward` on a batch dict (input_ids, attention_mask, token_type_ids; label keys ignored)."""
+        unknown = set(batch) - set(_INPUT_KEYS) - set(_LABEL_KEYS)
+        if unknown or "input_ids" not in batch:
+            raise ModelError(
+                f"ElasticBert.forward got batch keys {sorted(batch)}; expected input_ids and optionally "
+                f"{', '.join(_INPUT_KEYS[1:] + _LABEL_KEYS)}"
+            )
+        return elastic_forward(
+            self.model,
+            arch,
+            batch["input_ids"],
+            batch.get("attention_mask"),
+            batch.get("token_type_ids"),
+            head_mask=head_mask,
+            output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions,
+        )
