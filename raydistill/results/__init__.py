@@ -1,0 +1,52 @@
+"""Results layer: the trial table (fixed schema, parquet/CSV) and Pareto/hypervolume data (pure numpy/pandas).
+
+No Ray, no Optuna, no plotting: `report/` draws what these functions compute.
+"""
+
+from __future__ import annotations
+
+from raydistill.results.pareto import (
+    BUDGET_TOL,
+    DEFAULT_REFERENCE,
+    best_per_budget,
+    front_flags,
+    hypervolume,
+    hypervolume_history,
+    pareto_front,
+    pareto_mask,
+    within_budget,
+)
+from raydistill.results.table import (
+    COLUMNS,
+    CSV_FILE,
+    PARQUET_FILE,
+    STATUSES,
+    empty_table,
+    make_table,
+    read_table,
+    validate_table,
+    with_dev_metrics,
+    write_table,
+)
+
+__all__ = [
+    "BUDGET_TOL",
+    "COLUMNS",
+    "CSV_FILE",
+    "DEFAULT_REFERENCE",
+    "PARQUET_FILE",
+    "STATUSES",
+    "best_per_budget",
+    "empty_table",
+    "front_flags",
+    "hypervolume",
+    "hypervolume_history",
+    "make_table",
+    "pareto_front",
+    "pareto_mask",
+    "read_table",
+    "validate_table",
+    "with_dev_metrics",
+    "within_budget",
+    "write_table",
+]

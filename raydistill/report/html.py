@@ -1,0 +1,80 @@
+"""`index.html`: one self-contained page (plotly.js inlined once, no external URL) with the report's figures.
+
+The first figure carries plotly.js (`include_plotlyjs=True`), the others reference the already-loaded
+`Plotly` (`include_plotlyjs=False`), so the page works offline and holds the library exactly once. Figure div
+ids are fixed (`fig-<key>`), so the same inputs give the same page.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from raydistill.report.inputs import ReportInputs
+from raydistill.report.summary import ReportData, display_budget_table, display_front_table, latency_note
+
+__all__ = ["figures_html", "html_table", "render_html"]
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: left; }
+th { background: #f4f4f4; }
+table.facts th { background: none; border: none; padding-right: 1.5em; }
+table.facts td { border: none; }
+code { font-size: 0.95em; }
+p.note { color: #555; font-size: 0.9em; }
+"""
+
+
+def html_table(table: pd.DataFrame, css_class: str = "data") -> str:
+    """An escaped `<table>` of a DataFrame of display text."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        for row in table.itertuples(index=False)
+    )
+    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def figures_html(figures: Mapping[str, go.Figure]) -> list[str]:
+    """Each figure as an HTML fragment; only the first inlines plotly.js."""
+    return [
+        fig.to_html(
+            full_html=False,
+            include_plotlyjs=i == 0,
+            include_mathjax=False,
+            div_id=f"fig-{key}",
+            config={"displaylogo": False, "responsive": True},
+        )
+        for i, (key, fig) in enumerate(figures.items())
+    ]
+
+
+def render_html(inputs: ReportInputs, data: ReportData, figures: Mapping[str, go.Figure]) -> str:
+    """The whole `index.html` text."""
+    e = html.escape
+    facts = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in data.facts)
+    note = latency_note(inputs)
+    front = display_front_table(data, inputs.metric_name)
+    sections = [
+        f"<h1>raydistill report: {e(inputs.name)}</h1>",
+        f'<table class="facts">{facts}</table>',
+        "<h2>Best Arch per budget</h2>",
+        html_table(display_budget_table(data, inputs.metric_name)),
+        '<p class="note">Picked by the search-split metric; dev is evaluated once, for the chosen Archs only.'
+        + (f" {e(note)}" if note else "")
+        + "</p>",
+        *(f'<div class="figure">{fragment}</div>' for fragment in figures_html(figures)),
+        "<h2>Pareto front (search split)</h2>",
+        html_table(front) if len(front) else "<p>No trial finished with status <code>ok</code>.</p>",
+    ]
+    body = "\n".join(sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>raydistill report: {e(inputs.name)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<body>\n{body}\n</body>\n</html>\n"
+    )

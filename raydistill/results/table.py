@@ -1,0 +1,306 @@
+"""The trial table: one row per search trial, with a fixed column schema declared once (`COLUMNS`).
+
+Every stage that produces or reads trial results goes through this module, so the schema lives in one place:
+the search builds rows (plain dicts) and calls `make_table`, writes them with `write_table`, and the report
+reads them back with `read_table`. Columns, in table order (dtype, meaning):
+
+    trial_id         str      unique id of the trial (e.g. Ray Tune's trial id)
+    arch_id          str      `Arch.id` of the evaluated sub-network, e.g. `L6-H6x6-F768x6`
+    arch_json        str      `Arch.to_json()`; must describe the same Arch as `arch_id` (checked)
+    flops            int64    analytic FLOPs (= 2 x `macs`, checked), `models.flops`
+    flops_ratio      float64  FLOPs / teacher FLOPs
+    macs             int64    analytic multiply-accumulates
+    params           int64    parameters of the materialised sub-network
+    search_metric    float64  task metric on the search split (NaN when not evaluated)
+    dev_metric       float64  task metric on dev; NaN when not evaluated (only chosen Archs are)
+    metric_name      str      name of the metric in both metric columns, e.g. `accuracy`
+    sampler          str      sampler that proposed the trial, e.g. `nsga2`
+    budget_feasible  bool     flops_ratio <= largest budget (see `results.pareto.within_budget`)
+    status           str      `ok` (evaluated, feasible) | `infeasible` (over the largest budget; may or may not
+                              have been evaluated) | `error` (evaluation failed)
+    wall_time_s      float64  seconds the trial took
+    on_front         bool     derived: on the Pareto front of search_metric (max) vs flops_ratio (min) among
+                              `ok` rows. `make_table`/`validate_table` always (re)compute it.
+
+Policies: a missing column is an error naming it (except `dev_metric`, which defaults to NaN, and the derived
+`on_front`); unknown columns are rejected (the schema is fixed: add a column here, not ad hoc). Values are coerced
+only when lossless (an int column given 3.0 becomes 3; 3.5 is rejected; floats accept ints; strings and booleans
+are never converted from numbers). Row order is kept: it is the trial completion order `hypervolume_history`
+follows. `make_table` raises `ValueError` (its input comes from code); `read_table` raises `RunError` naming
+the file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from raydistill.errors import ArchError, RunError
+from raydistill.models.arch import Arch
+from raydistill.results.pareto import front_flags
+
+__all__ = [
+    "COLUMNS",
+    "CSV_FILE",
+    "PARQUET_FILE",
+    "STATUSES",
+    "empty_table",
+    "make_table",
+    "read_table",
+    "validate_table",
+    "with_dev_metrics",
+    "write_table",
+]
+
+COLUMNS: dict[str, str] = {
+    "trial_id": "str",
+    "arch_id": "str",
+    "arch_json": "str",
+    "flops": "int64",
+    "flops_ratio": "float64",
+    "macs": "int64",
+    "params": "int64",
+    "search_metric": "float64",
+    "dev_metric": "float64",
+    "metric_name": "str",
+    "sampler": "str",
+    "budget_feasible": "bool",
+    "status": "str",
+    "wall_time_s": "float64",
+    "on_front": "bool",
+}
+STATUSES = ("ok", "infeasible", "error")
+DEFAULTS: dict[str, Any] = {"dev_metric": math.nan}  # the only input column that may be left out
+DERIVED = ("on_front",)  # computed here, never trusted from the input
+PARQUET_FILE = "trials.parquet"
+CSV_FILE = "trials.csv"
+
+
+def _schema_error(column: str, problem: str) -> ValueError:
+    return ValueError(f"trial table column {column!r} ({COLUMNS[column]}): {problem}")
+
+
+def _coerce_str(name: str, s: pd.Series) -> pd.Series:
+    bad = [v for v in s if not isinstance(v, str)]
+    if bad:
+        raise _schema_error(name, f"has non-text values such as {bad[0]!r}; give every row a string")
+    return s.astype("str")
+
+
+def _coerce_int(name: str, s: pd.Series) -> pd.Series:
+    if any(isinstance(v, (bool, np.bool_, str)) for v in s):
+        raise _schema_error(name, "has booleans or strings; give integers")
+    numbers = pd.to_numeric(s, errors="coerce")  # None -> NaN
+    if pd.api.types.is_integer_dtype(numbers):
+        return numbers.astype("int64")
+    floats = numbers.astype("float64")
+    whole = np.isfinite(floats) & (floats == np.round(floats))
+    if not whole.all():
+        raise _schema_error(name, f"has {s[~whole].iloc[0]!r}, which is not a whole number; give integers")
+    return floats.astype("int64")
+
+
+def _coerce_float(name: str, s: pd.Series) -> pd.Series:
+    if any(isinstance(v, (bool, np.bool_, str)) for v in s):
+        raise _schema_error(name, "has booleans or strings; give numbers (NaN for 'not measured')")
+    try:
+        return pd.to_numeric(s).astype("float64")  # None -> NaN
+    except (TypeError, ValueError) as e:
+        raise _schema_error(name, f"cannot be read as numbers: {e}") from None
+
+
+def _coerce_bool(name: str, s: pd.Series) -> pd.Series:
+    if s.dtype != bool and not all(isinstance(v, (bool, np.bool_)) for v in s):
+        bad = next(v for v in s if not isinstance(v, (bool, np.bool_)))
+        raise _schema_error(name, f"has {bad!r}; give True or False")
+    return s.astype("bool")
+
+
+_COERCE = {"str": _coerce_str, "int64": _coerce_int, "float64": _coerce_float, "bool": _coerce_bool}
+
+
+def _required() -> list[str]:
+    return [c for c in COLUMNS if c not in DEFAULTS and c not in DERIVED]
+
+
+def _check_columns(present: Iterable[str]) -> None:
+    present = list(present)
+    unknown = [c for c in present if c not in COLUMNS]
+    if unknown:
+        raise ValueError(
+            f"trial table: unknown column(s) {unknown}; the schema is fixed to {list(COLUMNS)} "
+            "(add new columns to raydistill/results/table.py COLUMNS)"
+        )
+    missing = [c for c in _required() if c not in present]
+    if missing:
+        raise ValueError(f"trial table: missing column(s) {missing}; every row needs all of {_required()}")
+
+
+def _check_rows(df: pd.DataFrame) -> None:
+    dup = df["trial_id"][df["trial_id"].duplicated()]
+    if len(dup):
+        raise _schema_error("trial_id", f"{dup.iloc[0]!r} appears more than once; trial ids must be unique")
+    bad_status = df.loc[~df["status"].isin(STATUSES), "status"]
+    if len(bad_status):
+        raise _schema_error("status", f"{bad_status.iloc[0]!r} is not one of {', '.join(STATUSES)}")
+    rules = [
+        (df["flops"] != 2 * df["macs"], "flops", "is not 2 x macs (FLOPs = 2 x MACs in raydistill)"),
+        ((df[["flops", "macs", "params"]] < 0).any(axis=1), "params", "flops, macs or params is negative"),
+        (
+            ~(df["flops_ratio"] >= 0) | ~np.isfinite(df["flops_ratio"]),
+            "flops_ratio",
+            "is negative or not finite",
+        ),
+        (
+            (df["status"] == "ok") & ~np.isfinite(df["search_metric"]),
+            "search_metric",
+            "is NaN on an `ok` row",
+        ),
+        ((df["status"] == "ok") & ~df["budget_feasible"], "budget_feasible", "is False on an `ok` row"),
+        (
+            (df["status"] == "infeasible") & df["budget_feasible"],
+            "budget_feasible",
+            "is True on `infeasible`",
+        ),
+    ]
+    for broken, column, what in rules:
+        if broken.any():
+            trial = df.loc[broken, "trial_id"].iloc[0]
+            raise _schema_error(column, f"{what} (trial {trial!r})")
+
+
+def _check_archs(df: pd.DataFrame) -> None:
+    for trial, arch_id, arch_json in zip(df["trial_id"], df["arch_id"], df["arch_json"], strict=True):
+        try:
+            parsed = Arch.from_json(arch_json).id
+        except ArchError as e:
+            raise _schema_error("arch_json", f"trial {trial!r}: {e}") from None
+        if parsed != arch_id:
+            raise _schema_error("arch_id", f"trial {trial!r}: {arch_id!r} but arch_json describes {parsed!r}")
+
+
+def validate_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Check and coerce a DataFrame to the trial schema; returns a new table with `on_front` recomputed.
+
+    Raises:
+        ValueError: naming the column (and trial) that breaks the schema.
+    """
+    _check_columns(df.columns)
+    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    for name, dtype in COLUMNS.items():
+        if name in DERIVED:
+            continue
+        column = df[name].reset_index(drop=True) if name in df else pd.Series([DEFAULTS[name]] * len(df))
+        out[name] = _COERCE[dtype](name, column)
+    _check_rows(out)
+    _check_archs(out)
+    out["on_front"] = front_flags(out)
+    return out
+
+
+def make_table(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Build the trial table from one dict per trial (keys = `COLUMNS`, `on_front`/`dev_metric` optional).
+
+    A DataFrame is accepted too (same rules, via `validate_table`).
+
+    Example: `make_table([{"trial_id": "t1", "arch_id": arch.id, "arch_json": arch.to_json(), ...}])`.
+
+    Raises:
+        ValueError: a row lacks a column (the message names it and the row), has an unknown column, or a value
+            breaks the schema.
+    """
+    if isinstance(rows, pd.DataFrame):
+        return validate_table(rows)
+    rows = list(rows)
+    if not rows:
+        return empty_table()
+    _check_columns(rows[0].keys())
+    first = set(rows[0])
+    for i, row in enumerate(rows[1:], start=1):
+        if set(row) != first:
+            raise ValueError(
+                f"trial table row {i} (trial {row.get('trial_id')!r}): missing column(s) {sorted(first - set(row))}, "
+                f"extra column(s) {sorted(set(row) - first)} compared with row 0; give every row the same columns"
+            )
+    return validate_table(pd.DataFrame.from_records(rows))
+
+
+def empty_table() -> pd.DataFrame:
+    """A trial table with no rows (every column with its schema dtype)."""
+    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in COLUMNS.items()})
+
+
+def with_dev_metrics(df: pd.DataFrame, by_arch: Mapping[str, float]) -> pd.DataFrame:
+    """Copy of `df` with `dev_metric` set on every row whose `arch_id` is a key of `by_arch`.
+
+    Raises:
+        ValueError: a key names no Arch of the table.
+    """
+    unknown = sorted(set(by_arch) - set(df["arch_id"]))
+    if unknown:
+        raise ValueError(f"dev metrics given for arch ids {unknown} that no trial evaluated")
+    out = df.copy()
+    hit = out["arch_id"].isin(list(by_arch))
+    out.loc[hit, "dev_metric"] = out.loc[hit, "arch_id"].map(dict(by_arch)).astype("float64")
+    return out
+
+
+def write_table(df: pd.DataFrame, directory: str | Path, formats: Iterable[str] = ("parquet", "csv")) -> Path:
+    """Validate `df` and write `trials.parquet` and/or `trials.csv` into `directory` (created if needed).
+
+    Returns:
+        The path of the first file written (`trials.parquet` by default).
+    """
+    formats = list(formats)
+    if not formats:
+        raise ValueError("write_table: no format given; use parquet and/or csv")
+    table = validate_table(df)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        if fmt == "parquet":
+            table.to_parquet(directory / PARQUET_FILE, index=False)
+            written.append(directory / PARQUET_FILE)
+        elif fmt == "csv":
+            table.to_csv(directory / CSV_FILE, index=False)
+            written.append(directory / CSV_FILE)
+        else:
+            raise ValueError(f"table format {fmt!r} is unknown; use parquet or csv")
+    return written[0]
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    floats = [c for c, t in COLUMNS.items() if t == "float64"]
+    return pd.read_csv(
+        path,
+        dtype={c: t for c, t in COLUMNS.items() if t != "float64"},
+        keep_default_na=False,
+        na_values={c: ["", "nan", "NaN"] for c in floats},
+        float_precision="round_trip",
+    )
+
+
+def read_table(directory: str | Path) -> pd.DataFrame:
+    """Read the trial table from `directory`: `trials.parquet` if present, else `trials.csv`; schema checked.
+
+    Raises:
+        RunError: neither file exists, or the file breaks the schema (the message names the file).
+    """
+    directory = Path(directory)
+    for name, reader in ((PARQUET_FILE, pd.read_parquet), (CSV_FILE, _read_csv)):
+        path = directory / name
+        if path.is_file():
+            try:
+                return validate_table(reader(path))
+            except (ValueError, TypeError, OSError) as e:
+                raise RunError(f"{path}: not a valid trial table: {e}") from None
+    raise RunError(
+        f"no trial table in {directory}: expected {PARQUET_FILE} (or {CSV_FILE}); "
+        "the search stage writes it (`raydistill run SPEC`)"
+    )

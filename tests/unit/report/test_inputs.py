@@ -1,0 +1,98 @@
+"""`load_report_inputs` reads the documented run-directory files; missing or malformed files name themselves."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from raydistill.errors import RunError
+from raydistill.report.inputs import ReportInputs, load_report_inputs
+from tests.unit.report.conftest import LATENCY, TEACHER, make_grid, make_trials
+from tests.unit.results.conftest import BUDGETS
+
+
+def test_loads_every_file(run_dir: Path) -> None:
+    inputs = load_report_inputs(run_dir)
+    assert (inputs.name, inputs.task, inputs.metric_name, inputs.sampler) == (
+        "demo-run",
+        "sst2",
+        "accuracy",
+        "nsga2",
+    )
+    assert dict(inputs.teacher) == TEACHER and inputs.budgets == tuple(BUDGETS)
+    pd.testing.assert_frame_equal(inputs.trials, make_trials())
+    pd.testing.assert_frame_equal(inputs.grid, make_grid())  # extra grid columns dropped
+    assert inputs.latency == LATENCY
+
+
+def test_optional_files_may_be_absent(run_dir: Path) -> None:
+    shutil.rmtree(run_dir / "supernet")
+    shutil.rmtree(run_dir / "export")
+    inputs = load_report_inputs(run_dir)
+    assert inputs.grid is None and inputs.latency is None
+
+
+def test_csv_fallback_for_trials(run_dir: Path) -> None:
+    (run_dir / "search" / "trials.parquet").unlink()
+    pd.testing.assert_frame_equal(load_report_inputs(run_dir).trials, make_trials())
+
+
+def test_missing_trials_names_file_and_command(run_dir: Path) -> None:
+    (run_dir / "search" / "trials.parquet").unlink()
+    (run_dir / "search" / "trials.csv").unlink()
+    with pytest.raises(RunError, match=r"search/trials\.parquet not found; .*raydistill run SPEC"):
+        load_report_inputs(run_dir)
+
+
+def test_missing_run_dir(tmp_path: Path) -> None:
+    with pytest.raises(RunError, match="run directory .*nope does not exist"):
+        load_report_inputs(tmp_path / "nope")
+
+
+def test_missing_or_broken_meta(run_dir: Path) -> None:
+    meta_path = run_dir / "search" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text("{not json")
+    with pytest.raises(RunError, match=r"meta\.json: not valid JSON"):
+        load_report_inputs(run_dir)
+    del meta["budgets"], meta["teacher"]["flops"]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(RunError, match=r"missing key\(s\) \['budgets', 'teacher.flops'\]"):
+        load_report_inputs(run_dir)
+    meta_path.unlink()
+    with pytest.raises(RunError, match=r"search/meta\.json not found"):
+        load_report_inputs(run_dir)
+
+
+def test_bad_grid_and_latency_name_the_file(run_dir: Path) -> None:
+    grid_path = run_dir / "supernet" / "supernet_eval.csv"
+    make_grid().drop(columns="dev_metric").to_csv(grid_path, index=False)
+    with pytest.raises(RunError, match=r"supernet_eval\.csv: missing column\(s\) \['dev_metric'\]"):
+        load_report_inputs(run_dir)
+    make_grid().assign(arch_id="w0.5-d0.5").to_csv(grid_path, index=False)
+    with pytest.raises(RunError, match=r"supernet_eval\.csv: .*arch id 'w0.5-d0.5'"):
+        load_report_inputs(run_dir)
+    make_grid().to_csv(grid_path, index=False)
+    (run_dir / "export" / "latency.json").write_text(json.dumps({"L1-H1-F1": {"ms": 3}}))
+    with pytest.raises(RunError, match=r"latency\.json: entry for 'L1-H1-F1'.*latency_ms"):
+        load_report_inputs(run_dir)
+
+
+def test_report_inputs_checks_fields() -> None:
+    base = dict(
+        name="r", task="sst2", metric_name="accuracy", teacher=TEACHER, trials=make_trials(), budgets=[0.5]
+    )
+    with pytest.raises(RunError, match=r"lacks \['params'\]"):
+        ReportInputs(**base | {"teacher": {"metric": 0.9, "flops": 10}})
+    with pytest.raises(RunError, match=r"budgets \[1.5\] must be fractions in \(0, 1\]"):
+        ReportInputs(**base | {"budgets": [1.5]})
+    with pytest.raises(RunError, match=r"scored with \['accuracy'\] but the report's metric is 'f1'"):
+        ReportInputs(**base | {"metric_name": "f1"})
+    with pytest.raises(RunError, match="report trials: .*missing column"):
+        ReportInputs(**base | {"trials": make_trials().drop(columns="status")})
+    assert ReportInputs(**base | {"budgets": [0.75, 0.25]}).budgets == (0.25, 0.75)
+    assert ReportInputs(**base).sampler_label == "nsga2"
