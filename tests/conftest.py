@@ -12,7 +12,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [  # noqa: SIM905
+TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [
     w
     for w in ["the", "a", "an", "is", "was", "not", "very", "good", "bad", "great", "awful", "movie", "film", "plot", "actor", "acting", "fun", "boring", "love", "hate", "it", "this", "that", "and", "but", "of", "to", "in", "on", "with", "for", "as", "at", "by", "from", "what", "who", "when", "where", "why", "how", "did", "does", "paris", "france", "capital", "city", "river", "water", "fire", "one", "two", "three", "four", "five", "red", "blue", "green", "yes", "no", "##s", "##ed", "##ing", "##ly", ",", ".", "?", "!"]
 ]

@@ -1,0 +1,129 @@
+"""Evaluation of a model on an `EvalSet`: batched forwards, outputs gathered in dataset order, then scored.
+
+Reusable by every stage: the teacher, the supernet (pass a callable that runs a sub-network) and the search
+evaluator. No Ray here; the training loop decides which rank evaluates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from raydistill.data import EvalSet, TaskData
+from raydistill.distill.strategies import model_inputs
+
+_PAD_LOGIT = -1e4  # QA: logit given to padded columns (beyond every window's length; never a best span)
+
+
+def _as_logits(output: Any) -> Tensor | tuple[Tensor, Tensor]:
+    """Logits (B, C) / start-end pair ((B, L), (B, L)) from a HF output, a tensor or a (start, end) tuple."""
+    if hasattr(output, "start_logits") and output.start_logits is not None:
+        return output.start_logits, output.end_logits
+    if hasattr(output, "logits"):
+        return output.logits
+    return output
+
+
+def _pad_columns(chunks: list[Tensor]) -> Tensor:
+    """Stack (B_i, L_i) chunks into (N, max L_i); batches are padded dynamically so widths differ."""
+    width = max(c.size(1) for c in chunks)
+    out = torch.full((sum(c.size(0) for c in chunks), width), _PAD_LOGIT)  # (N, L)
+    row = 0
+    for c in chunks:
+        out[row : row + c.size(0), : c.size(1)] = c
+        row += c.size(0)
+    return out
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module | Callable[..., Any],
+    dataset: Dataset,
+    collate: Callable,
+    batch_size: int,
+    *,
+    device: torch.device | str | None = None,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Run `model` over `dataset` in order and gather its outputs on the CPU (float32).
+
+    Args:
+        model: a HF model (or any callable taking `input_ids`, `attention_mask`, `token_type_ids` keywords and
+            returning a HF-style output, logits, or a `(start_logits, end_logits)` pair).
+        dataset: tensor feature dicts (extra keys such as labels are not passed to the model).
+        collate: the task's collate function (dynamic padding).
+        batch_size: examples per forward.
+        device: where the model lives (default: the device of its first parameter, else CPU).
+
+    Returns:
+        logits (N, C) or (N, 1), or for QA `(start_logits, end_logits)`, each (N, L_max).
+    """
+    if device is None:
+        first = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
+        device = first.device if first is not None else torch.device("cpu")
+    # An own generator: building the iterator would otherwise draw from the global RNG (breaks exact resume).
+    loader = DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, collate_fn=collate, generator=torch.Generator()
+    )
+    starts: list[Tensor] = []
+    ends: list[Tensor] = []
+    for batch in loader:
+        inputs = {k: v.to(device, non_blocking=True) for k, v in model_inputs(batch).items()}
+        out = _as_logits(model(**inputs))
+        if isinstance(out, tuple):
+            starts.append(out[0].float().cpu())  # (B, L)
+            ends.append(out[1].float().cpu())  # (B, L)
+        else:
+            starts.append(out.float().cpu())  # (B, C)
+    if ends:
+        return _pad_columns(starts), _pad_columns(ends)
+    return torch.cat(starts)  # (N, C)
+
+
+def evaluate(
+    model: nn.Module | Callable[..., Any],
+    evalset: EvalSet,
+    collate: Callable,
+    batch_size: int,
+    *,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
+    """Score `model` on one eval set: every metric of the task (see `EvalSet.compute`).
+
+    An `nn.Module` is put in eval mode for the pass and restored to its previous mode afterwards.
+    """
+    module = model if isinstance(model, nn.Module) else None
+    was_training = module is not None and module.training
+    if module is not None:
+        module.eval()
+    try:
+        outputs = predict(model, evalset.dataset, collate, batch_size, device=device)
+    finally:
+        if module is not None and was_training:
+            module.train()
+    metrics = evalset.compute(outputs)
+    return {name: float(value) for name, value in metrics.items()}
+
+
+def evaluate_task(
+    model: nn.Module | Callable[..., Any],
+    data: TaskData,
+    batch_size: int,
+    *,
+    device: torch.device | str | None = None,
+    search: bool = True,
+) -> dict[str, Any]:
+    """Metrics of every dev set and (with `search`) the search split: `{"dev": {name: metrics}, "search": ...}`.
+
+    Pass an unwrapped model (not DDP) when only one rank evaluates, so no collective waits for the others.
+    """
+    dev = {
+        name: evaluate(model, es, data.collate, batch_size, device=device) for name, es in data.dev.items()
+    }
+    metrics: dict[str, Any] = {"dev": dev}
+    if search:
+        metrics["search"] = evaluate(model, data.search, data.collate, batch_size, device=device)
+    return metrics

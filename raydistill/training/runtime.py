@@ -1,0 +1,190 @@
+"""Worker-side plumbing of the training loop: device and threads, resumable batches, backward, progress."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator, Sized
+from typing import Any
+
+import numpy as np
+import ray.train.torch
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+LOGGER_NAME = "raydistill.training"
+
+
+def setup_worker(seed: int, num_threads: int | None, use_gpu: bool) -> torch.device:
+    """Set torch threads (Ray gives a worker 1), seed every RNG, and return this worker's device."""
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if use_gpu:
+        device = ray.train.torch.get_device()
+        if device.type != "cuda":
+            raise RuntimeError(
+                f"use_gpu is set but this worker's device is {device}; is a GPU visible to Ray?"
+            )
+        return device
+    return torch.device("cpu")
+
+
+class _ResumableSampler(DistributedSampler):
+    """This rank's share of a permutation seeded by (seed, epoch), minus the first `skip` indices.
+
+    The permutation is the one `DistributedSampler.set_epoch(epoch)` draws, so a resumed epoch sees exactly the
+    batches an uninterrupted one would have seen after the ones already done.
+    """
+
+    def __init__(self, dataset: Dataset, *, world: int, rank: int, seed: int, epoch: int, skip: int) -> None:
+        super().__init__(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+        self.set_epoch(epoch)
+        self.skip = skip
+
+    def __iter__(self) -> Iterator[int]:
+        return itertools.islice(super().__iter__(), self.skip, None)
+
+    def __len__(self) -> int:
+        return max(0, super().__len__() - self.skip)
+
+
+def steps_per_epoch(dataset: Dataset | Sized, batch_size: int, world: int) -> int:
+    """Batches per epoch on each rank (the distributed sampler pads every rank to the same count)."""
+    per_rank = -(-len(dataset) // world)  # type: ignore[arg-type]  # ceil; map-style datasets have len
+    return -(-per_rank // batch_size)
+
+
+def train_loader(
+    dataset: Dataset,
+    collate: Callable,
+    batch_size: int,
+    *,
+    seed: int,
+    epoch: int,
+    rank: int,
+    world: int,
+    skip_batches: int = 0,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """The epoch's shuffled batches for this rank, skipping the `skip_batches` already trained on.
+
+    `pin_memory` (GPU runs) lets `tensor.to(device, non_blocking=True)` overlap the copy with compute.
+    """
+    sampler = _ResumableSampler(
+        dataset, world=world, rank=rank, seed=seed, epoch=epoch, skip=skip_batches * batch_size
+    )
+    # An own generator keeps DataLoader's base-seed draw off the global RNG (resume stays exact).
+    generator = torch.Generator().manual_seed(seed + epoch)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        collate_fn=collate,
+        generator=generator,
+        pin_memory=pin_memory,
+    )
+
+
+class Backward:
+    """The `backward(loss, is_last)` handed to strategies, with `no_sync()` for the passes before the last.
+
+    DDP decides whether a backward all-reduces when the forward runs, so `no_sync()` must wrap a pass's forward
+    and backward; `__call__` checks that `is_last` agrees with where it is called (see `distill.strategies`).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.last_calls = 0
+        self._accumulating = False
+
+    @contextlib.contextmanager
+    def no_sync(self) -> Iterator[None]:
+        """Forwards and backwards in here accumulate gradients locally (DDP `no_sync`; no-op without DDP)."""
+        inner = (
+            self.model.no_sync()
+            if isinstance(self.model, DistributedDataParallel)
+            else contextlib.nullcontext()
+        )
+        self._accumulating = True
+        try:
+            with inner:
+                yield
+        finally:
+            self._accumulating = False
+
+    def __call__(self, loss: Tensor, is_last: bool) -> None:
+        if is_last == self._accumulating:
+            where = "inside" if self._accumulating else "outside"
+            raise RuntimeError(
+                f"backward(loss, is_last={is_last}) called {where} backward.no_sync(); earlier passes must run "
+                "(forward and backward) inside no_sync() with is_last=False, the last pass outside it"
+            )
+        loss.backward()
+        self.last_calls += int(is_last)
+
+
+class Meter:
+    """Train-loop throughput (eval and checkpoints excluded) and running means of the strategy's logs.
+
+    Log values are summed on the device and converted only by `means`, so steps never wait on `.item()`. Two
+    windows run side by side: since the last progress line ("log") and since the last report ("report").
+    """
+
+    def __init__(self, device: torch.device, world: int, seconds: float = 0.0, samples: int = 0) -> None:
+        self.device, self.world = device, world
+        self.seconds, self.samples = seconds, samples
+        self._started: float | None = None
+        self._sums: dict[str, dict[str, Tensor | float]] = {"log": {}, "report": {}}
+        self._counts = {"log": 0, "report": 0}
+
+    def start(self) -> None:
+        self._started = time.perf_counter()
+
+    def pause(self) -> None:
+        """Stop the clock (waiting for queued GPU work first, so the time is real)."""
+        if self._started is None:
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.seconds += time.perf_counter() - self._started
+        self._started = None
+
+    def add(self, batch_size: int, logs: dict[str, Any]) -> None:
+        """Count one step of `batch_size` rows per worker and add its logs to both windows."""
+        self.samples += batch_size * self.world
+        for window, sums in self._sums.items():
+            for key, value in logs.items():
+                value = value.detach() if isinstance(value, Tensor) else float(value)
+                sums[key] = sums.get(key, 0.0) + value
+            self._counts[window] += 1
+
+    def means(self, window: str) -> dict[str, float]:
+        """Means of the logs in `window` ("log" or "report"), which then restarts (one sync per value)."""
+        count = max(self._counts[window], 1)
+        out = {key: float(value) / count for key, value in self._sums[window].items()}
+        self._sums[window], self._counts[window] = {}, 0
+        return out
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else 0.0
+
+
+def progress_logger() -> logging.Logger:
+    """The loop's logger; given a stderr handler when nothing is configured (Ray workers, bare scripts)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return logger

@@ -1,0 +1,151 @@
+"""Stage `teacher`: fine-tune the full model on the task with Ray Train (or only evaluate an already tuned one).
+
+Outputs, under `run_dir / "teacher"`:
+
+    model/          Hugging Face dir (weights + tokenizer) of the final checkpoint: what every later stage loads
+    metrics.json    dev metrics per eval set, the main metric and its value, train samples/s, wall time, steps
+
+Ray Train keeps the run (checkpoints, resume state) at `<storage_path>/<spec.name>/ray/<spec.name>-teacher`;
+rerunning an interrupted stage resumes there.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from raydistill.errors import RunError
+from raydistill.models.loading import resolve_model_name
+from raydistill.spec.schema import Spec
+from raydistill.training.checkpoint import STATE_JSON, STATE_PT
+from raydistill.training.config import LoopConfig, data_kwargs
+from raydistill.training.loop import train_loop_per_worker
+from raydistill.training.trainer import fit
+
+METRICS_FILE = "metrics.json"
+
+
+@dataclass(frozen=True)
+class TeacherResult:
+    """The fine-tuned teacher: its HF model directory and its metrics (as written to metrics.json)."""
+
+    model_dir: Path
+    metrics: dict[str, Any]
+
+
+def teacher_loop_config(spec: Spec) -> LoopConfig:
+    """The loop config of the teacher stage (strategy `finetune`)."""
+    train = spec.teacher.train
+    return LoopConfig(
+        model=resolve_model_name(spec.teacher.model),
+        task=spec.task,
+        data=data_kwargs(spec.data),
+        optim=train.model_dump(),
+        seed=spec.seed,
+        strategy="finetune",
+        num_threads=train.num_threads,
+        use_gpu=spec.resources.use_gpu,
+        name=f"{spec.name}-teacher",
+    )
+
+
+def ray_storage(spec: Spec) -> Path:
+    """Where the stages' Ray Train runs live: `<storage_path>/<name>/ray`, absolute."""
+    return (Path(spec.resources.storage_path).expanduser() / spec.name / "ray").resolve()
+
+
+def train_teacher(spec: Spec, run_dir: Path) -> TeacherResult:
+    """Fine-tune (or, with `teacher.finetuned: true`, only evaluate) the teacher and write its outputs.
+
+    Raises:
+        RaydistillError: bad model or data (`ModelError`, `DataError`) or a failed run (`RunError`).
+    """
+    out = Path(run_dir) / "teacher"
+    model_dir = out / "model"
+    config = teacher_loop_config(spec)
+    start = time.perf_counter()
+    if spec.teacher.finetuned:
+        raw = _evaluate_only(config, model_dir)
+    else:
+        result = fit(
+            train_loop_per_worker,
+            config.to_dict(),
+            run_name=f"{spec.name}-teacher",
+            storage_path=ray_storage(spec),
+            num_workers=spec.resources.num_workers,
+            use_gpu=spec.resources.use_gpu,
+            cpus_per_worker=spec.resources.cpus_per_worker,
+        )
+        if result.checkpoint is None:
+            raise RunError(f"teacher run at {result.path} finished without a checkpoint; delete it and rerun")
+        with result.checkpoint.as_directory() as directory:
+            _copy_model(Path(directory), model_dir)
+        raw = result.metrics
+    metrics = _summary(raw, spec, time.perf_counter() - start)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+    return TeacherResult(model_dir=model_dir, metrics=metrics)
+
+
+def _evaluate_only(config: LoopConfig, model_dir: Path) -> dict[str, Any]:
+    """Evaluate an already fine-tuned model in this process and save it as the teacher model."""
+    from raydistill.data import prepare_task_data
+    from raydistill.models.loading import load_task_model, load_tokenizer
+    from raydistill.training.evaluate import evaluate_task
+
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    device = torch.device("cuda" if config.use_gpu and torch.cuda.is_available() else "cpu")
+    tokenizer = load_tokenizer(config.model)
+    data = prepare_task_data(config.task, tokenizer, seed=config.seed, **config.data)
+    model = load_task_model(config.model, data.task.kind, data.task.num_labels, require_head=True)
+    model.to(device)  # type: ignore[arg-type]  # transformers' stub types `to` oddly
+    metrics = evaluate_task(model, data, config.optimizer.eval_batch_size, device=device)
+    shutil.rmtree(model_dir, ignore_errors=True)
+    model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    return metrics | {"step": 0, "epochs": 0.0}
+
+
+def _copy_model(checkpoint_dir: Path, model_dir: Path) -> None:
+    """Copy the HF files of a checkpoint (not its optimizer/RNG state) into `model_dir`."""
+    shutil.rmtree(model_dir, ignore_errors=True)
+    model_dir.mkdir(parents=True)
+    for item in checkpoint_dir.iterdir():
+        if item.name in (STATE_JSON, STATE_PT):
+            continue
+        target = model_dir / item.name
+        if item.is_dir():
+            shutil.copytree(item, target)
+        else:
+            shutil.copy2(item, target)
+
+
+def _summary(raw: dict[str, Any], spec: Spec, wall_time_s: float) -> dict[str, Any]:
+    """metrics.json: per-set dev metrics, the main metric on the main dev set, throughput and timing."""
+    from raydistill.data import get_task
+
+    task = get_task(spec.task)
+    dev = raw.get("dev", {})
+    main_dev = task.main_dev if task.main_dev in dev else next(iter(dev), task.main_dev)
+    return {
+        "task": task.name,
+        "main_metric": task.main_metric,
+        "main_dev": main_dev,
+        "main_value": dev.get(main_dev, {}).get(task.main_metric, float("nan")),
+        "dev": dev,
+        "search": raw.get("search", {}),
+        "finetuned_before": spec.teacher.finetuned,
+        "train_samples_per_s": raw.get("train_samples_per_s", 0.0),
+        "train_time_s": raw.get("train_time_s", 0.0),
+        "wall_time_s": wall_time_s,
+        "steps": raw.get("step", 0),
+        "epochs": raw.get("epochs", 0.0),
+        "num_workers": spec.resources.num_workers,
+    }

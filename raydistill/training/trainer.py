@@ -1,0 +1,142 @@
+"""`fit`: build and run a Ray Train `TorchTrainer` (Train V2) for a loop function, with stable, resumable runs.
+
+- `num_workers=0` runs the loop in this process (no Ray cluster, no DDP); N >= 1 runs N Ray workers (DDP for
+  N > 1: gloo on CPU, NCCL on GPU).
+- The run lives at `<storage_path>/<run_name>` (absolute path, no timestamps), so calling `fit` again with the
+  same name resumes from the latest checkpoint (`ray.train.get_checkpoint()` in the loop).
+- A failed run raises a `RaydistillError`: the worker's own error when it was one (a `DataError` stays a
+  `DataError`), else a `RunError` carrying the worker's message, not Ray's traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ray.train
+from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train.torch import TorchTrainer
+
+from raydistill.errors import RaydistillError, RunError
+from raydistill.training.checkpoint import local_checkpoints
+
+NUM_TO_KEEP = 2
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a finished `fit` hands back.
+
+    Attributes:
+        metrics: the loop's return value on rank 0 (final metrics).
+        checkpoint: the newest checkpoint (HF model dir + training state), or None if none was taken.
+        path: the run directory `<storage_path>/<run_name>`.
+    """
+
+    metrics: dict[str, Any]
+    checkpoint: ray.train.Checkpoint | None
+    path: Path
+
+
+def _storage_root(storage_path: str | Path) -> Path:
+    return Path(storage_path).expanduser().resolve()
+
+
+def _worker_config(
+    loop_config: dict[str, Any], run_dir: Path, num_workers: int, use_gpu: bool, cpus_per_worker: float
+) -> dict[str, Any]:
+    """Fill the `LoopConfig` keys that depend on where the loop runs."""
+    config = dict(loop_config, use_gpu=use_gpu)
+    if num_workers == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config["local_run_dir"] = str(run_dir)
+    elif config.get("num_threads") is None:
+        config["num_threads"] = max(1, int(cpus_per_worker))  # Ray starts workers with 1 torch thread
+    return config
+
+
+def fit(
+    train_fn: Callable[[dict[str, Any]], Any],
+    loop_config: dict[str, Any],
+    *,
+    run_name: str,
+    storage_path: str | Path,
+    num_workers: int,
+    use_gpu: bool = False,
+    cpus_per_worker: float = 1.0,
+    max_failures: int = 0,
+) -> FitResult:
+    """Run `train_fn(loop_config)` under a `TorchTrainer` and return its result.
+
+    Args:
+        train_fn: an importable loop function (e.g. `train_loop_per_worker`); Ray workers import it by name.
+        loop_config: `LoopConfig.to_dict()`; `use_gpu`, `num_threads` (from `cpus_per_worker` when unset) and
+            `local_run_dir` (in-process runs) are filled in here.
+        run_name: stable run name (no timestamps): the same name resumes.
+        storage_path: root directory of runs (made absolute).
+        num_workers: 0 = in this process; N = N Ray Train workers.
+        use_gpu: one GPU per worker.
+        cpus_per_worker: CPUs reserved per worker (also the torch thread count unless `num_threads` is set).
+        max_failures: worker-group restarts (from the latest checkpoint) before the run fails.
+
+    Raises:
+        RaydistillError: the run failed; the message is the worker's.
+    """
+    root = _storage_root(storage_path)
+    run_dir = root / run_name
+    resources = {"CPU": cpus_per_worker, **({"GPU": 1} if use_gpu else {})}
+    trainer = TorchTrainer(
+        train_fn,
+        train_loop_config=_worker_config(loop_config, run_dir, num_workers, use_gpu, cpus_per_worker),
+        scaling_config=ScalingConfig(
+            num_workers=num_workers, use_gpu=use_gpu, resources_per_worker=resources
+        ),
+        run_config=RunConfig(
+            name=run_name,
+            storage_path=str(root),
+            checkpoint_config=CheckpointConfig(num_to_keep=NUM_TO_KEEP),
+            failure_config=FailureConfig(max_failures=max_failures, controller_failure_limit=0),  # type: ignore[call-arg]
+        ),
+    )
+    try:
+        result = trainer.fit()
+    except RaydistillError:
+        raise
+    except ray.train.TrainingFailedError as err:
+        raise _clean_error(err, run_name) from None
+    checkpoint = result.checkpoint
+    if num_workers == 0:  # local mode keeps no storage: the checkpoints live in run_dir
+        found = local_checkpoints(run_dir)
+        checkpoint = ray.train.Checkpoint.from_directory(str(found[-1])) if found else None
+    metrics = dict(getattr(result, "return_value", None) or {})  # Train V2: rank 0's return value
+    return FitResult(metrics=metrics, checkpoint=checkpoint, path=run_dir)
+
+
+def _worker_errors(err: BaseException) -> list[BaseException]:
+    """The exceptions raised inside workers, dug out of Ray's wrappers."""
+    found: list[BaseException] = []
+    for attr in ("worker_failures", "_worker_failures"):
+        failures = getattr(err, attr, None)
+        if isinstance(failures, dict):
+            found.extend(failures.values())
+    cause = err.__cause__ or err.__context__
+    if not found and cause is not None and cause is not err:
+        found = _worker_errors(cause) or [cause]
+    return found
+
+
+def _clean_error(err: ray.train.TrainingFailedError, run_name: str) -> RaydistillError:
+    """The worker's own `RaydistillError` when it raised one, else a one-line `RunError` with its message."""
+    errors = _worker_errors(err) or [err]
+    for e in errors:
+        if isinstance(e, RaydistillError):
+            return e
+    first = errors[0]
+    lines = [line.strip() for line in str(first).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("For further information", "Traceback", "File "))]
+    message = "; ".join(lines[:3]) or "(no message)"
+    return RunError(
+        f"training run {run_name!r} failed: {type(first).__name__}: {message} (full traceback in the Ray logs)"
+    )
