@@ -1,0 +1,273 @@
+"""Materialise an `Arch` of a (supernet) BERT as a small model of its own: HF directory + ONNX file.
+
+`materialise` copies the DynaBERT prefix slices of the kept layers (`elastic.slice_layer`, the same views the
+elastic forward runs on) into a `hf_subnet` model built at exactly those shapes, so the small model computes what
+`bert.elastic_forward(model, arch, ...)` computes (tested to 1e-4), with only the kept parameters.
+
+`export_subnet` writes, into one directory (the layout Optimum's ORT models use):
+    config.json + model.safetensors (+ tokenizer files)   loadable by `AutoModelFor*.from_pretrained` after
+                                                          `import raydistill` (format "hf")
+    model.onnx                                            plain ONNX ops only: onnxruntime runs it without
+                                                          raydistill or torch (format "onnx")
+    export.json                                           manifest: arch, head, params, formats (always)
+
+The ONNX graph's inputs and outputs are described in `models.onnx_export`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from raydistill.errors import ArchError, ModelError
+from raydistill.models.arch import Arch
+from raydistill.models.bert import base_bert, head_kind, unwrap_model
+from raydistill.models.elastic import slice_layer
+from raydistill.models.hf_subnet import (
+    SUBNET_CLASSES,
+    SubnetBertConfig,
+    SubnetModel,
+    register_auto_classes,
+    subnet_head,
+)
+from raydistill.models.onnx_export import export_onnx
+
+__all__ = [
+    "FORMATS",
+    "ExportInfo",
+    "ExportResult",
+    "LoadedExport",
+    "describe",
+    "export_subnet",
+    "load_exported",
+    "materialise",
+    "subnet_config",
+]
+
+FORMATS = ("hf", "onnx")
+ONNX_FILE = "model.onnx"
+MANIFEST_FILE = "export.json"
+_NOT_COPIED = ("model_type", "architectures", "transformers_version", "_name_or_path")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What `export_subnet` wrote. Sizes in bytes; `hf_bytes` counts the weight files (*.safetensors) only."""
+
+    out_dir: Path
+    hf_dir: Path | None
+    onnx_path: Path | None
+    arch_id: str
+    head: str
+    params: int
+    hf_bytes: int
+    onnx_bytes: int
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    """`describe`'s summary of an export directory; `files` maps every file name to its size in bytes."""
+
+    arch: Arch
+    head: str
+    params: int
+    hf_bytes: int
+    onnx_bytes: int
+    files: dict[str, int]
+
+    @property
+    def arch_id(self) -> str:
+        """`Arch.id` of the exported sub-network."""
+        return self.arch.id
+
+
+class LoadedExport(NamedTuple):
+    """`load_exported`'s result: the model (eval mode), the tokenizer (None if none was saved) and the Arch."""
+
+    model: SubnetModel
+    tokenizer: Any
+    arch: Arch
+
+
+def subnet_config(config: Any, arch: Arch) -> SubnetBertConfig:
+    """The `SubnetBertConfig` of `arch` cut from a model with this `BertConfig` (labels, dropout... copied)."""
+    fields = {k: v for k, v in config.to_diff_dict().items() if k not in _NOT_COPIED}
+    fields.update(
+        num_hidden_layers=arch.num_layers,
+        layer_heads=list(arch.heads),
+        layer_ffn=list(arch.ffn),
+        source_arch=arch.to_json(),
+        source_layers=list(arch.layers),
+        tie_word_embeddings=False,  # no LM head: nothing is tied
+    )
+    return SubnetBertConfig.from_dict(fields)
+
+
+def _copy_checked(dst: Tensor, src: Tensor, name: str) -> None:
+    """dst <- src, refusing shape mismatches (`copy_` would broadcast them away: PaddleNLP #1466)."""
+    if dst.shape != src.shape:
+        raise ModelError(
+            f"export: {name} is {tuple(dst.shape)} in the small model but {tuple(src.shape)} sliced"
+        )
+    dst.copy_(src)
+
+
+def materialise(model: nn.Module, arch: Arch) -> SubnetModel:
+    """A standalone small model holding only the weights `arch` keeps (DynaBERT prefix slices).
+
+    Args:
+        model: `BertForSequenceClassification` or `BertForQuestionAnswering` (optionally in ElasticBert/DDP).
+        arch: the sub-network; must fit the model and keep all tokens (export has no token dropping).
+
+    Raises:
+        ArchError: the Arch does not fit the model, or drops tokens.
+        ModelError: the model has no supported task head.
+    """
+    hf = unwrap_model(model)
+    kind = head_kind(hf)
+    if kind not in SUBNET_CLASSES:
+        raise ModelError(
+            f"export needs a task head; got a bare {type(hf).__name__}. Load the checkpoint with "
+            "BertForSequenceClassification or BertForQuestionAnswering"
+        )
+    bert = base_bert(hf)
+    arch.validate_for(bert.config)
+    if arch.tokens is not None:
+        raise ArchError(
+            f"Arch {arch.id} drops tokens; an exported model keeps all tokens. Export the Arch with tokens=None"
+        )
+    dtype = next(hf.parameters()).dtype
+    small: Any = SUBNET_CLASSES[kind](subnet_config(hf.config, arch)).to(dtype)
+    with torch.no_grad():
+        small.bert.embeddings.load_state_dict(bert.embeddings.state_dict())
+        for i, (mine, src) in enumerate(zip(small.bert.encoder.weights(), arch.layers, strict=True)):
+            theirs = slice_layer(bert.encoder.layer[src], arch.heads[i], arch.ffn[i]).tensors()
+            for name, tensor in mine.tensors().items():  # views of the small model's own parameters
+                _copy_checked(tensor, theirs[name], f"layer {i} (source layer {src}) {name}")
+        if small.bert.pooler is not None and bert.pooler is not None:
+            small.bert.pooler.load_state_dict(bert.pooler.state_dict())
+        head = "classifier" if kind == "classification" else "qa_outputs"
+        getattr(small, head).load_state_dict(getattr(hf, head).state_dict())
+    return small.eval()
+
+
+def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats or isinstance(formats, str):
+        raise ModelError(
+            f"export formats {list(formats)!r} are invalid; give a list drawn from {list(FORMATS)}"
+        )
+    return tuple(dict.fromkeys(formats))
+
+
+def _remove_stale(out: Path, chosen: tuple[str, ...]) -> None:
+    """Delete files of formats not written now, left by an earlier export into the same directory."""
+    stale = [] if "hf" in chosen else [out / "config.json", *out.glob("*.safetensors")]
+    stale += [] if "onnx" in chosen else [out / ONNX_FILE]
+    for file in stale:
+        file.unlink(missing_ok=True)
+
+
+def _weights_bytes(out_dir: Path) -> int:
+    return sum(p.stat().st_size for p in out_dir.glob("*.safetensors"))
+
+
+def export_subnet(
+    model: nn.Module,
+    arch: Arch,
+    out_dir: str | Path,
+    *,
+    tokenizer: Any = None,
+    formats: Sequence[str] = FORMATS,
+    seq_len: int = 128,
+) -> ExportResult:
+    """Materialise `arch` of `model` and write it as an HF directory and/or an ONNX file into `out_dir`.
+
+    Args:
+        model: the (supernet) HF BERT with a classification or QA head.
+        arch: the sub-network to keep.
+        out_dir: the export directory (created; files of the same names are overwritten).
+        tokenizer: saved next to the HF files when given (format "hf").
+        formats: any of "hf" and "onnx".
+        seq_len: dummy input length for the ONNX tracing (both axes stay dynamic).
+
+    Raises:
+        ArchError: the Arch does not fit the model. ModelError: unsupported model or unknown format.
+    """
+    chosen = _check_formats(formats)
+    small = materialise(model, arch)
+    kind = subnet_head(small)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    hf_dir = onnx_path = None
+    if "hf" in chosen:
+        small.save_pretrained(out)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(out)
+        hf_dir = out
+    if "onnx" in chosen:
+        onnx_path = export_onnx(small, out / ONNX_FILE, seq_len=seq_len)
+    _remove_stale(out, chosen)
+    n_params = sum(p.numel() for p in small.parameters())
+    manifest = {
+        "arch": arch.to_dict(),
+        "arch_id": arch.id,
+        "head": kind,
+        "params": n_params,
+        "formats": chosen,
+    }
+    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    return ExportResult(
+        out_dir=out,
+        hf_dir=hf_dir,
+        onnx_path=onnx_path,
+        arch_id=arch.id,
+        head=kind,
+        params=n_params,
+        hf_bytes=_weights_bytes(out),
+        onnx_bytes=onnx_path.stat().st_size if onnx_path is not None else 0,
+    )
+
+
+def _manifest(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    out = Path(path)
+    manifest = out / MANIFEST_FILE
+    if not manifest.is_file():
+        raise ModelError(
+            f"{out} is not a raydistill export (no {MANIFEST_FILE}); create one with export_subnet / "
+            "`raydistill export`"
+        )
+    return out, json.loads(manifest.read_text())
+
+
+def describe(path: str | Path) -> ExportInfo:
+    """Arch, head, parameter count and file sizes of an export directory (reads no weights)."""
+    out, manifest = _manifest(path)
+    files = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
+    return ExportInfo(
+        arch=Arch.from_dict(manifest["arch"]),
+        head=manifest["head"],
+        params=int(manifest["params"]),
+        hf_bytes=_weights_bytes(out),
+        onnx_bytes=files.get(ONNX_FILE, 0),
+        files=files,
+    )
+
+
+def load_exported(path: str | Path) -> LoadedExport:
+    """Load an export directory's HF model (eval mode) and its tokenizer, if one was saved."""
+    from transformers import AutoTokenizer
+
+    out, manifest = _manifest(path)
+    if "hf" not in manifest["formats"]:
+        raise ModelError(f"{out} holds only {manifest['formats']}; re-export with formats including 'hf'")
+    register_auto_classes()
+    model: Any = SUBNET_CLASSES[manifest["head"]].from_pretrained(out)
+    tokenizer = AutoTokenizer.from_pretrained(out) if (out / "tokenizer_config.json").is_file() else None
+    return LoadedExport(model.eval(), tokenizer, Arch.from_dict(manifest["arch"]))

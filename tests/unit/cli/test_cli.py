@@ -1,0 +1,58 @@
+"""The CLI is wiring only: exit codes and messages for user mistakes, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from raydistill.cli import app
+
+REPO = Path(__file__).resolve().parents[3]
+runner = CliRunner()
+
+
+def test_validate_shipped_specs_ok() -> None:
+    specs = sorted(str(p) for p in (REPO / "searches").glob("*.yaml"))
+    assert specs, "no shipped specs found"
+    result = runner.invoke(app, ["validate", *specs])
+    assert result.exit_code == 0, result.output
+    for spec in specs:
+        assert f"OK {spec}" in result.output
+
+
+def test_validate_bad_spec_one_line_per_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: ok\ntask: sst2\nteacher:\n  model: minilm-l6\n  trian: {}\nseed: 1.5\n")
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert f"{bad}:5: teacher.trian: unknown key; did you mean 'train'?" in lines[0]
+    assert any(ln.startswith(f"{bad}:6: seed:") for ln in lines)
+    assert "Traceback" not in result.output
+
+
+def test_run_bad_spec_exits_2_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ntask: sst3\nteacher: {model: minilm-l6}\n")
+    result = runner.invoke(app, ["run", str(bad)])
+    assert result.exit_code == 2
+    assert "sst3" in result.output and "sst2" in result.output  # unknown task + suggestion
+    assert "Traceback" not in result.output
+
+
+def test_train_unknown_stage_is_a_clean_error(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"name: x\ntask: sst2\nteacher: {{model: minilm-l6}}\nresources: {{storage_path: {tmp_path}}}\n")
+    result = runner.invoke(app, ["train", str(spec), "--stage", "teachr"])
+    assert result.exit_code == 2
+    assert "teachr" in result.output and "teacher" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("override", ["search.budgets=[0.9,0.5]", "nonsense", "seed=abc"])
+def test_validate_bad_overrides(override: str) -> None:
+    result = runner.invoke(app, ["validate", str(REPO / "searches" / "quickstart.yaml"), "--set", override])
+    assert result.exit_code == 2
+    assert "override 1" in result.output
