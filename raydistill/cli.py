@@ -15,6 +15,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from raydistill.errors import RaydistillError, SpecError
+from raydistill.quiet import quiet_env, quiet_loggers
+
+quiet_env()
 
 app = typer.Typer(
     name="raydistill",
@@ -40,6 +43,7 @@ def _user_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        quiet_loggers()
         try:
             return fn(*args, **kwargs)
         except SpecError as exc:
@@ -104,6 +108,24 @@ def train(
 
     result = run_pipeline(_load(spec, set_, address), until=stage)
     typer.echo(result.summary())
+
+
+@app.command()
+@_user_errors
+def export(
+    run: Annotated[str, typer.Argument(help="run directory (runs/NAME) or run name")],
+    arch: Annotated[str, typer.Option("--arch", help="sub-network: Arch id (L6-H6x6-F768x6) or Arch JSON")],
+    out: Annotated[Path | None, typer.Option("--out", help="output dir [exports/RUN/ARCH_ID]")] = None,
+    formats: Annotated[list[str] | None, typer.Option("--format", help="hf and/or onnx (repeatable) [both]")] = None,
+) -> None:
+    """Materialise one sub-network of a run as a small HF model dir and an ONNX file."""
+    from raydistill.runs import export_from_run, find_run
+
+    result = export_from_run(find_run(run), arch, out, formats or ["hf", "onnx"])
+    typer.echo(
+        f"exported {result.arch_id}: {result.params:,} params -> {result.out_dir} "
+        f"(hf {result.hf_bytes / 1e6:.1f} MB, onnx {result.onnx_bytes / 1e6:.1f} MB)"
+    )
 
 
 def main() -> None:
