@@ -35,7 +35,9 @@ Interface (small on purpose):
   and converts them only when it logs, so no step waits on a `.item()`).
 
 Adding a strategy = a module that calls `register_strategy("name")` on its factory + its module path in
-`BUILTIN_MODULES` below.
+`BUILTIN_MODULES` below. A strategy that runs sub-networks registers with `elastic=True`: the loop then hands it
+the model wrapped in `models.bert.ElasticBert` (inside DDP), whose forward takes an `Arch` first; checkpoints
+and the loop's evaluation still use the plain HF model.
 """
 
 from __future__ import annotations
@@ -66,20 +68,30 @@ StepFn = Callable[[nn.Module, Batch, int, Backward], dict[str, "float | Tensor"]
 StrategyFactory = Callable[[Mapping[str, Any], torch.device], StepFn]
 
 # Modules that register the built-in strategies when imported (one line per strategy).
-BUILTIN_MODULES: tuple[str, ...] = ("raydistill.distill.finetune",)
+BUILTIN_MODULES: tuple[str, ...] = ("raydistill.distill.finetune", "raydistill.distill.supernet")
 
 # Keys the HF models accept: inputs, and the labels the HF heads turn into a task loss.
 MODEL_INPUT_KEYS = ("input_ids", "attention_mask", "token_type_ids")
 LABEL_KEYS = ("labels", "start_positions", "end_positions")
 
 STRATEGIES: dict[str, StrategyFactory] = {}
+ELASTIC_STRATEGIES: set[str] = set()  # strategies whose model is wrapped in `ElasticBert` by the loop
 
 
-def register_strategy(name: str) -> Callable[[StrategyFactory], StrategyFactory]:
-    """Decorator: register `factory` under `name` (a later registration of the same name replaces it)."""
+def register_strategy(name: str, *, elastic: bool = False) -> Callable[[StrategyFactory], StrategyFactory]:
+    """Decorator: register `factory` under `name` (a later registration of the same name replaces it).
+
+    Args:
+        name: registry name.
+        elastic: the strategy forwards sub-networks (`model(arch, **inputs)`), so the loop wraps the model in
+            `ElasticBert` before DDP.
+    """
 
     def decorate(factory: StrategyFactory) -> StrategyFactory:
         STRATEGIES[name] = factory
+        ELASTIC_STRATEGIES.discard(name)
+        if elastic:
+            ELASTIC_STRATEGIES.add(name)
         return factory
 
     return decorate
@@ -103,6 +115,12 @@ def get_strategy(name: str) -> StrategyFactory:
         valid = ", ".join(sorted(STRATEGIES))
         raise RaydistillError(f"unknown training strategy {name!r}; valid strategies: {valid}.{hint}")
     return STRATEGIES[name]
+
+
+def is_elastic(name: str) -> bool:
+    """Whether the strategy `name` wants its model wrapped in `ElasticBert` (see `register_strategy`)."""
+    get_strategy(name)
+    return name in ELASTIC_STRATEGIES
 
 
 def unwrap(model: nn.Module) -> nn.Module:

@@ -25,7 +25,8 @@ import torch.distributed as dist
 from torch import nn
 
 from raydistill.data import TaskData, prepare_task_data
-from raydistill.distill.strategies import StepFn, get_strategy, unwrap
+from raydistill.distill.strategies import StepFn, get_strategy, is_elastic, unwrap
+from raydistill.models.bert import ElasticBert
 from raydistill.models.loading import load_task_model, load_tokenizer
 from raydistill.training.checkpoint import (
     TrainState,
@@ -72,7 +73,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
     with latest_checkpoint_dir(cfg.local_run_dir) as resume_dir:
         hf_model = load_task_model(str(resume_dir or cfg.model), kind, num_labels)
         state, saved = read_train_state(resume_dir) if resume_dir else (TrainState(), None)
-    model = ray.train.torch.prepare_model(hf_model, move_to_device=device)  # DDP-wrapped when world > 1
+    # Sub-network strategies forward an `Arch` through `ElasticBert`, which DDP must wrap (not the HF model).
+    trainable = ElasticBert(hf_model) if is_elastic(cfg.strategy) else hf_model
+    model = ray.train.torch.prepare_model(trainable, move_to_device=device)  # DDP-wrapped when world > 1
     optimizer = build_optimizer(model, opt.learning_rate, opt.weight_decay)
     per_epoch = steps_per_epoch(data.train, opt.batch_size, world)
     total = total_steps(per_epoch, opt.epochs, opt.max_steps)
@@ -93,7 +96,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
     def checkpoint(metrics: dict[str, Any]) -> None:
         state.train_time_s, state.train_samples = meter.seconds, meter.samples
         report_checkpoint(
-            metrics, rank=rank, local_run_dir=cfg.local_run_dir, model=model, tokenizer=tokenizer,
+            metrics, rank=rank, local_run_dir=cfg.local_run_dir, model=hf_model, tokenizer=tokenizer,
             optimizer=optimizer, scheduler=scheduler, state=state,
         )  # fmt: skip
 
@@ -134,7 +137,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
             _log_progress(log, cfg.name, state, total, meter, scheduler)
         evaluated = rank == 0  # rank 0 scores the unwrapped model; the others wait in `report`
         state.metrics = (
-            evaluate_task(unwrap(model), data, opt.eval_batch_size, device=device, search=cfg.eval_search)
+            evaluate_task(hf_model, data, opt.eval_batch_size, device=device, search=cfg.eval_search)
             if evaluated
             else {}
         )

@@ -1,0 +1,248 @@
+"""Strategy `supernet`: DynaBERT / once-for-all width-depth supernet training (no Ray).
+
+Per batch (DynaBERT Alg. 1, OFA's sandwich rule as an option):
+1. the teacher's full forward, once, without gradients (`teacher_mode="same_width"`: one forward per width of
+   the step, the teacher sliced to that width at full depth);
+2. the step's sub-networks: every (width, depth) pair of the grid (`sampling="all"`), or a sandwich (the
+   largest, the smallest and `num_random` random other pairs), drawn from a `random.Random` seeded by
+   (seed, global step) so that every rank trains the same sub-networks without talking to the others;
+3. for each sub-network, the DynaBERT loss (eq. 2/3, see `subnet_loss`) and its backward; gradients are summed
+   over sub-networks (no mean, as in DynaBERT), the loop then clips (1.0) and takes one optimizer step.
+
+Every pass but the last runs (forward and backward) inside `backward.no_sync()`; the last pass is the full Arch
+(width 1, depth 1), so the one all-reduce of the step sums every sub-network's gradient and DDP sees a gradient
+for every parameter (depth-reduced passes leave whole layers without one). The model is the DDP-wrapped
+`ElasticBert` (registered `elastic=True`), so each sub-network forward goes through DDP.
+
+The teacher is loaded from `options["teacher"]`. The stage builder passes the reordered initial model there:
+it computes the same function as the fine-tuned teacher at full width, and its width slices hold the most
+important heads/neurons, which is what `same_width` must slice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from raydistill.distill.losses import (
+    attention_mse,
+    embedding_mse,
+    hidden_mse,
+    regression_mse,
+    soft_cross_entropy,
+)
+from raydistill.distill.strategies import Backward, Batch, StepFn, model_inputs, register_strategy, unwrap
+from raydistill.errors import SpecError
+from raydistill.models.arch import Arch, teacher_hidden_map
+from raydistill.models.bert import ElasticBert, ElasticOutput, elastic_forward, task_loss, unwrap_model
+
+Pair = tuple[float, float]  # (width multiplier, depth multiplier)
+_KINDS = ("classification", "regression", "qa")
+
+
+@dataclass(frozen=True)
+class SupernetOptions:
+    """The `supernet` strategy's options (plain values; the stage builder fills them from `SupernetSpec`).
+
+    Attributes:
+        teacher: HF model dir of the teacher (see the module docstring).
+        kind, num_labels: the task's head ("classification", "regression", "qa") and label count.
+        widths, depths: the grid's multipliers; both must contain 1.0 (the full Arch is the last pass).
+        sampling: "all" pairs per batch, or "sandwich" (largest + smallest + `num_random` random pairs).
+        teacher_mode: "full" teacher outputs, or "same_width" (teacher sliced to the sub-network's width).
+        temperature: T of the soft cross-entropy.
+        logits_weight, hidden_weight, embedding_weight, attention_weight, task_weight: loss weights.
+        seed: with the global step, seeds the sandwich sampler.
+    """
+
+    teacher: str
+    kind: str
+    num_labels: int
+    widths: tuple[float, ...] = (1.0, 0.75, 0.5, 0.25)
+    depths: tuple[float, ...] = (1.0, 0.75, 0.5)
+    sampling: str = "all"
+    num_random: int = 2
+    teacher_mode: str = "full"
+    temperature: float = 1.0
+    logits_weight: float = 1.0
+    hidden_weight: float = 1.0
+    embedding_weight: float = 0.0
+    attention_weight: float = 0.0
+    task_weight: float = 0.0
+    seed: int = 42
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> SupernetOptions:
+        """Validate plain options; every problem raises `SpecError` naming the value and what is allowed."""
+        valid = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - valid)
+        missing = sorted({"teacher", "kind", "num_labels"} - set(options))
+        if unknown or missing:
+            raise SpecError(
+                f"strategy 'supernet': unknown options {unknown}, missing {missing}; valid: {sorted(valid)}"
+            )
+        values = dict(options)
+        for name in ("widths", "depths"):  # lists from JSON-able configs -> tuples (hashable, frozen)
+            values[name] = tuple(values.get(name, getattr(cls, name)))
+        opts = cls(**values)
+        for name in ("widths", "depths"):
+            given = getattr(opts, name)
+            if 1.0 not in given or not all(0 < v <= 1 for v in given):
+                raise SpecError(f"supernet.{name}={list(given)}: give fractions in (0, 1] that include 1.0")
+        choices = {"kind": _KINDS, "sampling": ("all", "sandwich"), "teacher_mode": ("full", "same_width")}
+        for name, allowed in choices.items():
+            if getattr(opts, name) not in allowed:
+                raise SpecError(f"supernet.{name}={getattr(opts, name)!r} is not one of {', '.join(allowed)}")
+        return opts
+
+
+def sample_pairs(
+    widths: Sequence[float], depths: Sequence[float], sampling: str, num_random: int, seed: int, step: int
+) -> list[Pair]:
+    """The (width, depth) sub-networks of one step, the largest (full) one LAST, the smallest first.
+
+    "all": every pair, ascending. "sandwich" (OFA / BigNAS sandwich rule): smallest, `num_random` distinct
+    other pairs drawn without replacement, largest. The draw uses `random.Random` seeded by (seed, step), never
+    the global RNG: every rank gets the same list, and resuming at a step replays the same sub-networks.
+    """
+    grid = sorted((w, d) for w in set(widths) for d in set(depths))  # ascending; (max, max) last
+    smallest, largest = grid[0], grid[-1]
+    if sampling == "all":
+        return grid
+    others = [p for p in grid if p not in (smallest, largest)]
+    rng = random.Random(f"supernet:{seed}:{step}")
+    picks = sorted(rng.sample(others, min(num_random, len(others))))
+    return list(dict.fromkeys([smallest, *picks, largest]))  # a 1-point grid: one pass
+
+
+def _logit_loss(student: Any, teacher: Any, kind: str, temperature: float) -> Tensor:
+    """softCE(z_s, z_t; T) (DynaBERT eq. 2); MSE for regression; mean of start/end soft CE for QA."""
+    if kind == "regression":
+        return regression_mse(student, teacher)
+    if kind == "qa":
+        (s_start, s_end), (t_start, t_end) = student, teacher  # (B, L) each
+        return (
+            soft_cross_entropy(s_start, t_start, temperature) + soft_cross_entropy(s_end, t_end, temperature)
+        ) / 2
+    return soft_cross_entropy(student, teacher, temperature)
+
+
+def subnet_loss(
+    model: nn.Module,
+    arch: Arch,
+    student: ElasticOutput,
+    teacher: ElasticOutput,
+    batch: Batch,
+    opts: SupernetOptions,
+) -> Tensor:
+    """DynaBERT loss of one sub-network (DynaBERT eq. 2/3, OFA-BERT with hidden_weight 0.1):
+
+        L = w_logits softCE(z_s, z_t; T) + w_hidden sum_l MSE(h_s_l, h_t_map(l)) + w_emb MSE(e_s, e_t)
+            + w_att sum_l MSE(A_s_l, A_t_map(l)[:h_l]) + w_task L_task(y)
+
+    `map(l)` is the teacher layer that kept layer l came from (`teacher_hidden_map`), so depth-reduced
+    sub-networks need no projection (the hidden size never changes). Attention scores (TinyBERT eq. 7, padding
+    excluded) compare the h_l kept heads with the teacher's first h_l heads: after reordering these are the
+    same heads. Same value as `losses.dynabert_loss` on the shared terms, without its per-term `.item()` syncs.
+    """
+    total = student.last_hidden_state.new_zeros(())
+    if opts.logits_weight > 0:
+        total = total + opts.logits_weight * _logit_loss(
+            student.logits, teacher.logits, opts.kind, opts.temperature
+        )
+    if opts.hidden_weight > 0:
+        assert student.hidden_states is not None and teacher.hidden_states is not None
+        layer_map = teacher_hidden_map(arch)[1:]  # one teacher hidden_states index per kept layer
+        total = total + opts.hidden_weight * hidden_mse(
+            student.hidden_states[1:], teacher.hidden_states, layer_map
+        )
+    if opts.embedding_weight > 0:
+        total = total + opts.embedding_weight * embedding_mse(student.embeddings, teacher.embeddings)
+    if opts.attention_weight > 0:
+        assert student.attention_scores is not None and teacher.attention_scores is not None
+        mask = batch.get("attention_mask")
+        att = [
+            attention_mse(s, teacher.attention_scores[layer][:, : s.size(1)], mask)  # (B, h_l, L, L) each
+            for s, layer in zip(student.attention_scores, arch.layers, strict=True)
+        ]
+        total = total + opts.attention_weight * torch.stack(att).sum()
+    if opts.task_weight > 0:
+        total = total + opts.task_weight * task_loss(model, student, batch)
+    return total
+
+
+class SupernetStep:
+    """The `supernet` step function (see the module docstring); holds the frozen teacher."""
+
+    def __init__(self, opts: SupernetOptions, teacher: nn.Module) -> None:
+        self.opts = opts
+        self.teacher = teacher
+        self.need_hidden = opts.hidden_weight > 0
+        self.need_scores = opts.attention_weight > 0
+
+    @torch.no_grad()
+    def teacher_output(self, inputs: Batch, width: float) -> ElasticOutput:
+        """The teacher at `width` (1.0 = the full teacher), full depth, in eval mode."""
+        arch = Arch.for_config(self.teacher.config, width=width)
+        return elastic_forward(
+            self.teacher, arch, **inputs, output_hidden_states=self.need_hidden,
+            output_attentions=self.need_scores,
+        )  # fmt: skip
+
+    def forward(self, model: nn.Module, arch: Arch, inputs: Batch) -> ElasticOutput:
+        """The sub-network's forward through the (DDP-wrapped) `ElasticBert`, so DDP sees it."""
+        if not isinstance(unwrap(model), ElasticBert):
+            raise TypeError(
+                f"strategy 'supernet' needs the model wrapped in ElasticBert (got {type(unwrap(model)).__name__});"
+                " the training loop does this for strategies registered with elastic=True"
+            )
+        return model(
+            arch, output_hidden_states=self.need_hidden, output_attentions=self.need_scores, **inputs
+        )
+
+    def __call__(self, model: nn.Module, batch: Batch, step: int, backward: Backward) -> dict[str, Any]:
+        """One step's passes (module docstring); logs the summed loss and those of the largest and smallest."""
+        o = self.opts
+        pairs = sample_pairs(o.widths, o.depths, o.sampling, o.num_random, o.seed, step)
+        config = unwrap_model(model).config
+        inputs = model_inputs(batch)
+        teachers: dict[float, ElasticOutput] = {}  # width -> teacher output, computed once per step
+        losses: list[Tensor] = []
+        for i, (width, depth) in enumerate(pairs):
+            last = i == len(pairs) - 1
+            t_width = width if o.teacher_mode == "same_width" else 1.0
+            if t_width not in teachers:
+                teachers[t_width] = self.teacher_output(inputs, t_width)
+            arch = Arch.for_config(config, width=width, depth=depth)
+            with contextlib.nullcontext() if last else backward.no_sync():
+                loss = subnet_loss(
+                    model, arch, self.forward(model, arch, inputs), teachers[t_width], batch, o
+                )
+                backward(loss, last)
+            losses.append(loss.detach())
+        return {"loss": torch.stack(losses).sum(), "loss_largest": losses[-1], "loss_smallest": losses[0]}
+
+
+@register_strategy("supernet", elastic=True)
+def make_supernet(options: Mapping[str, Any], device: torch.device) -> StepFn:
+    """Factory of the `supernet` strategy: validate the options and load the frozen teacher onto `device`."""
+    from raydistill.models.loading import load_task_model
+
+    opts = SupernetOptions.from_options(options)
+    distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    if distributed and opts.logits_weight == 0 and opts.task_weight == 0:
+        raise SpecError(
+            "supernet.loss: logits and task weights are both 0, so the task head gets no gradient, which DDP "
+            "(several workers) cannot synchronise; give loss.logits > 0 (or loss.task > 0), or use 1 worker"
+        )
+    teacher = load_task_model(opts.teacher, opts.kind, opts.num_labels, require_head=True)  # type: ignore[arg-type]
+    teacher.to(device)  # type: ignore[arg-type]  # transformers' stub types `to` oddly
+    teacher.eval().requires_grad_(False)
+    return SupernetStep(opts, teacher)

@@ -1,0 +1,306 @@
+"""Stage `supernet`: DynaBERT / once-for-all width-depth supernet training with Ray Train, then a grid eval.
+
+Steps (outputs under `run_dir / "supernet"`):
+
+    init/               (a) the fine-tuned teacher, importance-reordered when `supernet.reorder` (HF dir +
+                        tokenizer + reorder.json); written in this (driver) process, reused when unchanged
+    (Ray Train run)     (b) strategy `supernet` from init/, at `<storage_path>/<name>/ray/<name>-supernet`;
+                        rerunning an interrupted stage resumes there (same run name and storage)
+    model/              (c) the trained supernet: a standard HF dir (weights + tokenizer) of the last checkpoint
+    supernet_eval.csv   (d) one row per (width, depth) of the grid: arch_id, width, depth, flops, flops_ratio,
+                        params, dev_metric, metric_name, macs (elastic forward on the main dev set)
+    metrics.json        the main metric per grid point, training wall time and samples/s
+
+Importance is scored on `supernet.importance_examples` TRAIN examples (a seeded sample of the train split),
+never on dev: the DynaBERT reference scores it on the dev set, which leaks the evaluation data into the
+architecture. `supernet.enabled: false` is the pipeline's business, not this module's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Subset
+
+from raydistill.data import EvalSet, Task, TaskData, get_task, prepare_task_data
+from raydistill.errors import RunError
+from raydistill.models.arch import Arch
+from raydistill.models.bert import elastic_forward, head_kind, unwrap_model
+from raydistill.models.flops import Head, count_flops, params
+from raydistill.models.loading import load_task_model, load_tokenizer
+from raydistill.models.reorder import compute_importance, reorder_
+from raydistill.spec.schema import Spec
+from raydistill.training.config import LoopConfig, data_kwargs
+from raydistill.training.evaluate import evaluate
+from raydistill.training.loop import train_loop_per_worker
+from raydistill.training.teacher import _copy_model, ray_storage
+from raydistill.training.trainer import fit
+
+__all__ = [
+    "EVAL_COLUMNS",
+    "SupernetResult",
+    "evaluate_grid",
+    "prepare_supernet_init",
+    "supernet_loop_config",
+    "train_supernet",
+]
+
+EVAL_CSV = "supernet_eval.csv"
+METRICS_FILE = "metrics.json"
+REORDER_FILE = "reorder.json"
+EVAL_COLUMNS = [
+    "arch_id", "width", "depth", "flops", "flops_ratio", "params", "dev_metric", "metric_name", "macs"
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SupernetResult:
+    """The trained supernet: its HF model dir, the grid evaluation table and the stage metrics."""
+
+    model_dir: Path
+    eval_csv: Path
+    metrics: dict[str, Any]
+
+
+def supernet_run_name(spec: Spec) -> str:
+    """The stable Ray Train run name of the stage (same name = resume)."""
+    return f"{spec.name}-supernet"
+
+
+def supernet_loop_config(spec: Spec, init_dir: Path) -> LoopConfig:
+    """The loop config of the supernet stage: strategy `supernet` from `init_dir`, distilling from it too."""
+    sn, task = spec.supernet, get_task(spec.task)
+    options = {
+        "teacher": str(Path(init_dir).resolve()),
+        "kind": task.kind,
+        "num_labels": task.num_labels,
+        "widths": list(sn.widths),
+        "depths": list(sn.depths),
+        "sampling": sn.sampling,
+        "num_random": sn.num_random,
+        "teacher_mode": sn.teacher_mode,
+        "temperature": sn.temperature,
+        "logits_weight": sn.loss.logits,
+        "hidden_weight": sn.loss.hidden,
+        "embedding_weight": sn.loss.embedding,
+        "attention_weight": sn.loss.attention,
+        "task_weight": sn.loss.task,
+        "seed": spec.seed,
+    }
+    return LoopConfig(
+        model=str(Path(init_dir).resolve()),
+        task=spec.task,
+        data=data_kwargs(spec.data),
+        optim=sn.train.model_dump(),
+        seed=spec.seed,
+        strategy="supernet",
+        strategy_options=options,
+        num_threads=sn.train.num_threads,
+        use_gpu=spec.resources.use_gpu,
+        name=supernet_run_name(spec),
+    )
+
+
+def _driver_device(spec: Spec) -> torch.device:
+    """The device of this (driver) process for importance and the grid eval; sets torch threads if given."""
+    if spec.supernet.train.num_threads is not None:
+        torch.set_num_threads(spec.supernet.train.num_threads)
+    return torch.device("cuda" if spec.resources.use_gpu and torch.cuda.is_available() else "cpu")
+
+
+def _weights_digest(model_dir: Path) -> str:
+    """sha256 of a model dir's weight files (a changed teacher at the same path invalidates the init)."""
+    digest = hashlib.sha256()
+    for path in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 24), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def prepare_supernet_init(
+    spec: Spec, teacher_dir: Path, init_dir: Path, data: TaskData, device: torch.device | str = "cpu"
+) -> Path:
+    """(a) Save the fine-tuned teacher, reordered by DynaBERT importance when `supernet.reorder`, to `init_dir`.
+
+    Importance (`models.reorder.compute_importance`) uses `min(importance_examples, len(train))` train examples
+    drawn with `spec.seed`. An `init_dir` whose reorder.json records the same settings (teacher weights digest
+    included) is reused as is, so a resumed stage distils from exactly the model it started from.
+
+    Returns:
+        `init_dir` (HF model dir + tokenizer + reorder.json).
+    """
+    sn, task = spec.supernet, data.task
+    n = min(sn.importance_examples, len(data.train))  # type: ignore[arg-type]
+    settings = {"teacher": _weights_digest(Path(teacher_dir)), "reorder": sn.reorder, "seed": spec.seed,
+                "importance_examples": n if sn.reorder else 0}  # fmt: skip
+    marker = init_dir / REORDER_FILE
+    reusable = marker.is_file() and (init_dir / "config.json").is_file()
+    if reusable and json.loads(marker.read_text()).get("settings") == settings:
+        return init_dir
+    model = load_task_model(str(teacher_dir), task.kind, task.num_labels, require_head=True)
+    model.to(device)  # type: ignore[arg-type]  # transformers' stub types `to` oddly
+    record: dict[str, Any] = {"settings": settings}
+    if sn.reorder:
+        order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(spec.seed))[:n]  # type: ignore[arg-type]
+        loader = DataLoader(
+            Subset(data.train, order.tolist()), batch_size=sn.train.batch_size, collate_fn=data.collate,
+            generator=torch.Generator(),
+        )  # fmt: skip
+        heads, neurons = compute_importance(model, loader)  # (L, H), (L, f)
+        head_order, _ = reorder_(model, heads, neurons)
+        record["head_order"] = head_order.tolist()
+    init_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(init_dir)
+    load_tokenizer(str(teacher_dir)).save_pretrained(init_dir)
+    marker.write_text(json.dumps(record, indent=2))
+    return init_dir
+
+
+def evaluate_grid(
+    model: nn.Module,
+    widths: Sequence[float],
+    depths: Sequence[float],
+    evalset: EvalSet,
+    collate: Any,
+    *,
+    seq_len: int,
+    batch_size: int = 64,
+    device: torch.device | str | None = None,
+) -> pd.DataFrame:
+    """Score every (width, depth) sub-network of `model` on `evalset` through the elastic forward.
+
+    Args:
+        model: a supported HF BERT (possibly wrapped); put in eval mode for the pass, then restored.
+        widths, depths: the grid's multipliers (`Arch.from_multipliers`).
+        evalset, collate: the eval set and the task's collate function.
+        seq_len: sequence length of the analytic FLOPs (batch 1; use `data.max_seq_length`).
+        batch_size: examples per forward.
+        device: where the model lives (default: its parameters' device).
+
+    Returns:
+        One row per grid point, widths then depths descending (the full Arch first), columns `EVAL_COLUMNS`:
+        FLOPs (= 2 x MACs) and params of the materialised sub-network, flops_ratio vs the full Arch, and the
+        task's main metric (`metric_name`) as `dev_metric`.
+    """
+    hf = unwrap_model(model)
+    config = hf.config
+    head: Head = "qa" if head_kind(hf) == "qa" else "classification"
+    num_labels = config.num_labels
+    full_macs = count_flops(Arch.for_config(config), config, seq_len, num_labels, head).macs
+    metric = evalset.task.main_metric
+    device = device if device is not None else next(hf.parameters()).device
+    was_training = hf.training
+    hf.eval()
+    rows = []
+    try:
+        for width in sorted(set(widths), reverse=True):
+            for depth in sorted(set(depths), reverse=True):
+                arch = Arch.for_config(config, width=width, depth=depth)
+
+                def run(_arch: Arch = arch, **inputs: torch.Tensor) -> Any:
+                    ids, mask, types = (
+                        inputs["input_ids"],
+                        inputs.get("attention_mask"),
+                        inputs.get("token_type_ids"),
+                    )
+                    return elastic_forward(hf, _arch, ids, mask, types)
+
+                scores = evaluate(run, evalset, collate, batch_size, device=device)
+                cost = count_flops(arch, config, seq_len, num_labels, head)
+                rows.append([arch.id, width, depth, cost.flops, cost.macs / full_macs,
+                             params(arch, config, num_labels, head), scores[metric], metric, cost.macs])  # fmt: skip
+    finally:
+        hf.train(was_training)
+    return pd.DataFrame(rows, columns=EVAL_COLUMNS)
+
+
+def train_supernet(spec: Spec, run_dir: Path, teacher_dir: Path) -> SupernetResult:
+    """Run the supernet stage (module docstring): init, Ray Train, copy the model, grid eval, metrics.
+
+    Raises:
+        RaydistillError: bad model or data (`ModelError`, `DataError`) or a failed run (`RunError`).
+    """
+    start = time.perf_counter()
+    out = Path(run_dir) / "supernet"
+    device = _driver_device(spec)
+    data = prepare_task_data(
+        spec.task, load_tokenizer(str(teacher_dir)), seed=spec.seed, **data_kwargs(spec.data)
+    )
+    init_dir = prepare_supernet_init(spec, Path(teacher_dir), out / "init", data, device)
+    result = fit(
+        train_loop_per_worker,
+        supernet_loop_config(spec, init_dir).to_dict(),
+        run_name=supernet_run_name(spec),
+        storage_path=ray_storage(spec),
+        num_workers=spec.resources.num_workers,
+        use_gpu=spec.resources.use_gpu,
+        cpus_per_worker=spec.resources.cpus_per_worker,
+    )
+    if result.checkpoint is None:
+        raise RunError(f"supernet run at {result.path} finished without a checkpoint; delete it and rerun")
+    model_dir = out / "model"
+    with result.checkpoint.as_directory() as directory:
+        _copy_model(Path(directory), model_dir)
+    task = data.task
+    model = load_task_model(str(model_dir), task.kind, task.num_labels, require_head=True)
+    model.to(device)  # type: ignore[arg-type]
+    table = evaluate_grid(
+        model, spec.supernet.widths, spec.supernet.depths, data.dev[task.main_dev], data.collate,
+        seq_len=spec.data.max_seq_length, batch_size=spec.supernet.train.eval_batch_size, device=device,
+    )  # fmt: skip
+    eval_csv = out / EVAL_CSV
+    table.to_csv(eval_csv, index=False)
+    metrics = _summary(result.metrics, table, spec, task, time.perf_counter() - start)
+    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+    return SupernetResult(model_dir=model_dir, eval_csv=eval_csv, metrics=metrics)
+
+
+def subnets_per_step(spec: Spec) -> int:
+    """Sub-network passes per batch: the whole grid, or the sandwich (largest + smallest + random ones)."""
+    sn = spec.supernet
+    grid = len(sn.widths) * len(sn.depths)
+    return grid if sn.sampling == "all" else min(grid, 2 + sn.num_random)
+
+
+def _summary(
+    raw: dict[str, Any], table: pd.DataFrame, spec: Spec, task: Task, wall_time_s: float
+) -> dict[str, Any]:
+    """metrics.json: the main metric per grid point (by arch id and by width/depth), timing and throughput."""
+    full = table.iloc[0]  # widths and depths descending: the full Arch first
+    return {
+        "task": task.name,
+        "main_metric": task.main_metric,
+        "main_dev": task.main_dev,
+        "main_value": float(full["dev_metric"]),
+        "grid": [
+            {
+                "arch_id": r.arch_id,
+                "width": float(r.width),
+                "depth": float(r.depth),
+                "dev_metric": float(r.dev_metric),
+                "flops_ratio": float(r.flops_ratio),
+            }
+            for r in table.itertuples()
+        ],  # fmt: skip
+        "dev_full_arch": raw.get("dev", {}),
+        "subnets_per_step": subnets_per_step(spec),
+        "sampling": spec.supernet.sampling,
+        "reordered": spec.supernet.reorder,
+        "train_samples_per_s": raw.get("train_samples_per_s", 0.0),
+        "train_time_s": raw.get("train_time_s", 0.0),
+        "wall_time_s": wall_time_s,
+        "steps": raw.get("step", 0),
+        "epochs": raw.get("epochs", 0.0),
+        "start_step": raw.get("start_step", 0),
+        "num_workers": spec.resources.num_workers,
+    }
