@@ -8,6 +8,7 @@ stages that depend on it (and, through the hash chain, every later stage).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -60,8 +61,22 @@ def _teacher_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
     return {"headline": f"dev {main}={value:.4f}", "model_dir": str(result.model_dir), **result.metrics}
 
 
+def _supernet_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
+    from raydistill.training.supernet import train_supernet
+
+    result = train_supernet(spec, run_dir, run_dir / "teacher" / "model")
+    grid = {(g["width"], g["depth"]): g["dev_metric"] for g in result.metrics["grid"]}
+    smallest = min(grid)
+    headline = (
+        f"dev {result.metrics['main_metric']} full={result.metrics['main_value']:.4f} "
+        f"w{smallest[0]:g}/d{smallest[1]:g}={grid[smallest]:.4f} ({len(grid)} sub-networks)"
+    )
+    return {"headline": headline, "model_dir": str(result.model_dir), "eval_csv": str(result.eval_csv)}
+
+
 STAGES: list[Stage] = [
     Stage("teacher", ("task", "data", "teacher", "seed"), _teacher_stage),
+    Stage("supernet", ("supernet",), _supernet_stage, enabled=lambda spec: spec.supernet.enabled),
 ]
 
 
@@ -86,7 +101,8 @@ def _resolve_paths(spec: Spec) -> Spec:
 
 
 def _stage_hash(spec: Spec, stage: Stage, upstream: str) -> str:
-    return spec_hash(spec, *stage.sections) + ":" + upstream
+    """Hash of the stage's own spec sections chained with the previous stage's hash."""
+    return hashlib.sha256(f"{stage.name}:{spec_hash(spec, *stage.sections)}:{upstream}".encode()).hexdigest()
 
 
 def _cached(stage_dir: Path, digest: str) -> dict[str, Any] | None:

@@ -1,0 +1,82 @@
+"""Pipeline orchestration: stage order, caching by content hash, `until`, progress lines (fake stages, no Ray)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from raydistill import pipeline
+from raydistill.errors import RunError
+from raydistill.pipeline import Stage, run_pipeline
+from raydistill.spec import load_spec
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        f"name: demo\ntask: sst2\ndata: {{path: builtin:quickstart_sentiment}}\nteacher: {{model: minilm-l6}}\n"
+        f"resources: {{storage_path: {tmp_path / 'runs'}}}\n"
+    )
+    return path
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+
+    def make(name: str):  # type: ignore[no-untyped-def]
+        def run(spec: Any, run_dir: Path) -> dict[str, Any]:
+            seen.append(name)
+            assert spec.data.path and Path(spec.data.path).is_dir()  # builtin: resolved before stages run
+            return {"headline": f"{name} ok"}
+
+        return run
+
+    monkeypatch.setattr(
+        pipeline,
+        "STAGES",
+        [
+            Stage("a", ("task", "teacher"), make("a")),
+            Stage("b", ("supernet",), make("b"), enabled=lambda s: s.supernet.enabled),
+            Stage("c", ("search",), make("c")),
+        ],
+    )
+    return seen
+
+
+def test_runs_in_order_then_caches(spec_file: Path, calls: list[str]) -> None:
+    lines: list[str] = []
+    first = run_pipeline(load_spec(str(spec_file)), echo=lines.append)
+    assert calls == ["a", "b", "c"]
+    assert [s.status for s in first.stages] == ["ran", "ran", "ran"]
+    assert lines[0] == "[1/3] a: running ..."
+    second = run_pipeline(load_spec(str(spec_file)), echo=lines.append)
+    assert calls == ["a", "b", "c"]  # nothing re-ran
+    assert [s.status for s in second.stages] == ["cached"] * 3
+    assert "b: b ok (cached, 0 s)" in second.summary()
+
+
+def test_changing_a_section_reruns_that_stage_and_later_ones(spec_file: Path, calls: list[str]) -> None:
+    run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)
+    calls.clear()
+    run_pipeline(load_spec(str(spec_file), ["supernet.temperature=2.0"]), echo=lambda _: None)
+    assert calls == ["b", "c"]
+    calls.clear()
+    run_pipeline(load_spec(str(spec_file), ["supernet.temperature=2.0", "teacher.train.epochs=1"]), echo=print)
+    assert calls == ["a", "b", "c"]
+
+
+def test_until_and_disabled_stages(spec_file: Path, calls: list[str]) -> None:
+    result = run_pipeline(load_spec(str(spec_file)), until="a", echo=lambda _: None)
+    assert calls == ["a"] and [s.name for s in result.stages] == ["a"]
+    spec = load_spec(str(spec_file), ["supernet.enabled=false", "search.enabled=false", "export.enabled=false"])
+    result = run_pipeline(spec, echo=lambda _: None)
+    assert [s.status for s in result.stages] == ["cached", "skipped", "ran"]
+
+
+def test_unknown_stage_is_a_clean_error(spec_file: Path, calls: list[str]) -> None:
+    with pytest.raises(RunError, match="choose one of: a, b, c"):
+        run_pipeline(load_spec(str(spec_file)), until="z")
