@@ -1,0 +1,97 @@
+"""Score one sub-network on one eval set: the elastic forward of an `Arch` under `torch.inference_mode()`.
+
+No Ray here: the Tune trainable (`search.trainable`) and the final dev evaluation (`search.final`) both call
+`evaluate_arch`. The search objective is always the *search split* (carved from train, `data.splits`); dev is
+scored only for the chosen sub-networks, once each (LAT's reference searched and reported on dev; we do not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Subset
+
+from raydistill.data import EvalSet
+from raydistill.models.arch import Arch
+from raydistill.models.bert import elastic_forward
+from raydistill.training.evaluate import evaluate
+
+__all__ = ["WORST_VALUES", "cap_evalset", "evaluate_arch", "worst_value"]
+
+# Lowest value each metric can take; an infeasible candidate is told to the sampler with it (never evaluated).
+WORST_VALUES: dict[str, float] = {"mcc": -1.0, "pearson": -1.0, "spearmanr": -1.0}
+
+
+def worst_value(metric: str) -> float:
+    """The worst possible value of a (maximised) task metric: -1 for correlations, 0 otherwise."""
+    return WORST_VALUES.get(metric, 0.0)
+
+
+def cap_evalset(evalset: EvalSet, max_examples: int | None) -> EvalSet:
+    """The first `max_examples` examples of an eval set (QA: with all windows of those questions).
+
+    Returns `evalset` itself when there is no cap or it already fits.
+    """
+    if max_examples is None or len(evalset.examples) <= max_examples:
+        return evalset
+    examples = evalset.examples[:max_examples]
+    if evalset.qa_features is None:
+        return EvalSet(evalset.name, Subset(evalset.dataset, range(max_examples)), examples, evalset.task)
+    kept = {ex.qid for ex in examples}
+    rows = [i for i, f in enumerate(evalset.qa_features) if f.example_id in kept]
+    return EvalSet(
+        evalset.name,
+        Subset(evalset.dataset, rows),
+        examples,
+        evalset.task,
+        [evalset.qa_features[i] for i in rows],
+        evalset.n_best,
+        evalset.max_answer_length,
+    )
+
+
+def _arch_forward(model: nn.Module, arch: Arch) -> Callable[..., Any]:
+    """A callable `predict` can run: batch inputs -> logits (B, C) or (start, end) of the sub-network."""
+
+    def forward(
+        input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None
+    ) -> Any:
+        return elastic_forward(model, arch, input_ids, attention_mask, token_type_ids).logits
+
+    return forward
+
+
+def evaluate_arch(
+    model: nn.Module,
+    arch: Arch,
+    evalset: EvalSet,
+    collate: Callable,
+    batch_size: int,
+    *,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
+    """Every metric of the task for sub-network `arch` of `model` on `evalset` (`EvalSet.compute`).
+
+    The model is put in eval mode (dropout off) for the pass and restored afterwards; no autograd state is
+    kept (`torch.inference_mode`).
+
+    Args:
+        model: a supported HF BERT (see `models.bert`), e.g. the trained supernet.
+        arch: the sub-network; `ArchError` if it does not fit the model.
+        evalset: the search split during the search, a dev set afterwards.
+        collate: the task's collate function (dynamic padding).
+        batch_size: examples per forward.
+        device: where the model lives (default: the device of its first parameter).
+    """
+    if device is None:
+        device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            return evaluate(_arch_forward(model, arch), evalset, collate, batch_size, device=device)
+    finally:
+        model.train(was_training)

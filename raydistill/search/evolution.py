@@ -1,0 +1,207 @@
+"""Evolutionary baseline (LAT Alg. 1, adapted to our Arch spaces) as a Ray Tune `Searcher`.
+
+LAT's evolutionary search: start from a random population; repeatedly take the Pareto frontier (accuracy vs
+cost) of everything evaluated so far as parents, make children by mutation (each gene re-drawn with
+probability p = 0.5) and by crossover (each gene = the two parents' mean, rounded up), evaluate them.
+
+Adaptation (documented differences from the reference):
+- Genes are the choices a registered search space makes (`search.spaces`), so the same searcher works for any
+  space. A child is built by *replaying* the space with a stand-in trial whose choices come from the parents
+  (`ReplayTrial`); every value is drawn from the list the space offers at that point, so children are always
+  valid Archs (conditional genes, e.g. per-layer heads of a layer kept only at some depths, are re-drawn at
+  random when a parent lacks them). Crossover's rounded-up mean snaps to the smallest offered value >= the
+  mean.
+- Steady state instead of synchronous generations (Tune runs trials asynchronously): the first
+  `population_size` suggestions are random; each later suggestion alternates mutation / crossover of parents
+  drawn from the frontier of the trials completed *so far*. While the initial population is still running and
+  nothing is complete, `suggest` returns None (Tune asks again later).
+- Parents are feasible trials only (within the largest FLOPs budget; infeasible ones are never evaluated), and
+  the frontier is computed by `results.pareto.pareto_mask` on (metric max, FLOPs ratio min), fixing the
+  reference's "frontier compares the wrong field" bug. Children already proposed are re-drawn (up to
+  `max_retries`), so small spaces are not flooded with duplicates.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from ray.tune.search import Searcher
+
+from raydistill.search.spaces import COST_KEY, DefineByRun
+
+__all__ = ["EvolutionSearcher", "ReplayTrial", "crossover_chooser", "mutation_chooser", "random_chooser"]
+
+Chooser = Callable[[str, list[Any]], Any]
+
+
+class ReplayTrial:
+    """Stands in for `optuna.Trial` in a space function: each choice comes from `choose(name, choices)`.
+
+    Attributes:
+        params: the choices made, by parameter name (the child's genes).
+    """
+
+    def __init__(self, choose: Chooser) -> None:
+        self._choose = choose
+        self.params: dict[str, Any] = {}
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        options = list(choices)
+        value = self._choose(name, options)
+        if value not in options:  # a chooser bug, never a user error
+            raise ValueError(f"chooser gave {value!r} for {name!r}; allowed {options}")
+        self.params[name] = value
+        return value
+
+
+def random_chooser(rng: np.random.Generator) -> Chooser:
+    """Every gene uniformly at random from the offered choices."""
+    return lambda name, choices: choices[int(rng.integers(len(choices)))]
+
+
+def mutation_chooser(rng: np.random.Generator, parent: Mapping[str, Any], prob: float) -> Chooser:
+    """LAT mutation: keep each parent gene with probability 1 - `prob`, else re-draw it uniformly."""
+    pick = random_chooser(rng)
+
+    def choose(name: str, choices: list[Any]) -> Any:
+        if name in parent and parent[name] in choices and rng.random() >= prob:
+            return parent[name]
+        return pick(name, choices)
+
+    return choose
+
+
+def _rounded_up_mean(a: Any, b: Any, choices: list[Any]) -> Any:
+    """The smallest offered value >= (a + b) / 2 (LAT crossover: `ceil` of the mean, snapped to the grid)."""
+    mean = (a + b) / 2
+    return min((c for c in choices if c >= mean - 1e-12), default=max(a, b))
+
+
+def crossover_chooser(rng: np.random.Generator, a: Mapping[str, Any], b: Mapping[str, Any]) -> Chooser:
+    """LAT crossover: each gene is the parents' rounded-up mean; a gene only one parent has is copied."""
+    pick = random_chooser(rng)
+
+    def choose(name: str, choices: list[Any]) -> Any:
+        values = [p[name] for p in (a, b) if name in p and p[name] in choices]
+        if len(values) == 2:
+            return _rounded_up_mean(values[0], values[1], choices)
+        return values[0] if values else pick(name, choices)
+
+    return choose
+
+
+class EvolutionSearcher(Searcher):
+    """LAT's evolutionary search (Alg. 1) with Pareto-frontier parents, as a Tune `Searcher`.
+
+    Args:
+        define_by_run: the space + pricing callable (`spaces.DefineByRun`), shared with the Optuna samplers.
+        metric: the task metric reported by the trainable (maximised); the cost is `flops_ratio` (minimised).
+        population_size: random proposals before evolution starts (LAT's initial population).
+        mutation_prob: probability of re-drawing each gene in a mutation (LAT: 0.5).
+        seed: seed of the searcher's random generator.
+        max_retries: re-draws of a child whose Arch was already proposed.
+    """
+
+    def __init__(
+        self,
+        define_by_run: DefineByRun,
+        metric: str,
+        *,
+        population_size: int = 20,
+        mutation_prob: float = 0.5,
+        seed: int = 0,
+        max_retries: int = 20,
+    ) -> None:
+        super().__init__(metric=metric, mode="max")
+        self._define_by_run = define_by_run
+        self._population_size = population_size
+        self._mutation_prob = mutation_prob
+        self._max_retries = max_retries
+        self._rng = np.random.default_rng(seed)
+        self._genes: dict[str, dict[str, Any]] = {}  # trial id -> genes, in suggestion order
+        self._scores: dict[str, tuple[float, float]] = {}  # trial id -> (metric, flops ratio) if ok
+        self._done: set[str] = set()
+        self._seen: set[str] = set()  # arch ids proposed so far
+        self._mutate_next = True
+
+    # ------------------------------------------------------------------ Tune Searcher API
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+        """The space is our own (define-by-run); Tune's `param_space` is not used."""
+        return True
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        """A random proposal (initial population) or a mutated/crossed child of frontier parents."""
+        if len(self._genes) < self._population_size:
+            config, genes = self._propose(lambda: random_chooser(self._rng))
+        else:
+            parents = self.frontier()
+            if not parents and set(self._genes) - self._done:
+                return None  # wait for the initial population
+            config, genes = self._propose(self._child_factory(parents))
+        self._genes[trial_id] = genes
+        self._seen.add(config["arch_id"])
+        return config
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        """Record the trial; feasible evaluated ones become candidate parents."""
+        self._done.add(trial_id)
+        if error or not result or result.get("status") != "ok" or self.metric not in result:
+            return
+        self._scores[trial_id] = (float(result[self.metric]), float(result[COST_KEY]))
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(self.__dict__, f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as f:
+            self.__dict__.update(pickle.load(f))
+
+    # ------------------------------------------------------------------ evolution
+    def frontier(self) -> list[str]:
+        """Trial ids on the Pareto front (metric max, FLOPs ratio min) of the feasible completed trials."""
+        from raydistill.results.pareto import pareto_mask
+
+        ids = list(self._scores)
+        if not ids:
+            return []
+        mask = pareto_mask(np.array([self._scores[i] for i in ids]), (True, False))
+        return [i for i, on in zip(ids, mask, strict=True) if on]
+
+    def genes(self, trial_id: str) -> dict[str, Any]:
+        """The choices that made a suggested trial's Arch."""
+        return dict(self._genes[trial_id])
+
+    def _child_factory(self, parents: list[str]) -> Callable[[], Chooser]:
+        """Choosers for one child: mutation and crossover alternate; parents are re-drawn per attempt."""
+        if not parents:
+            return lambda: random_chooser(self._rng)
+        crossover = not self._mutate_next and len(parents) >= 2
+        self._mutate_next = not self._mutate_next
+
+        def make() -> Chooser:
+            if crossover:
+                a, b = self._rng.choice(len(parents), size=2, replace=False)
+                return crossover_chooser(self._rng, self._genes[parents[a]], self._genes[parents[b]])
+            parent = parents[int(self._rng.integers(len(parents)))]
+            return mutation_chooser(self._rng, self._genes[parent], self._mutation_prob)
+
+        return make
+
+    def _propose(self, make_chooser: Callable[[], Chooser]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Replay the space with a chooser; re-draw duplicates up to `max_retries` times, then a random one.
+
+        With `max_retries=0` the first child is kept even when its Arch was proposed before.
+        """
+        trial = ReplayTrial(make_chooser())
+        values = self._define_by_run(trial)
+        for attempt in range(self._max_retries):
+            if values["arch_id"] not in self._seen:
+                break
+            last = attempt == self._max_retries - 1
+            trial = ReplayTrial(random_chooser(self._rng) if last else make_chooser())
+            values = self._define_by_run(trial)
+        return {**trial.params, **values}, trial.params

@@ -1,0 +1,94 @@
+"""Final evaluation: the chosen sub-networks, scored on dev exactly once each, after the search is over.
+
+The search only ever sees the search split. Afterwards the best Arch per budget and (up to
+`search.pareto_eval_cap`) Archs of the Pareto front are evaluated on the dev set(s), once per distinct Arch,
+and their dev metric fills the table's `dev_metric` column (every row of the same Arch gets the same value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from raydistill.data import TaskData
+from raydistill.models.arch import Arch
+from raydistill.results.pareto import best_per_budget, pareto_front
+from raydistill.search.evaluator import evaluate_arch
+
+__all__ = ["best_arch_ids", "dev_candidates", "evaluate_on_dev", "main_dev_values"]
+
+DevMetrics = dict[str, dict[str, dict[str, float]]]  # arch id -> dev set name -> metric -> value
+
+
+def best_arch_ids(table: pd.DataFrame, budgets: Sequence[float]) -> dict[float, str | None]:
+    """Budget -> arch id of the best `ok` trial on the search split within it (None if nothing fits)."""
+    picks = best_per_budget(table, budgets, "search_metric", "flops_ratio")
+    return {b: (None if row is None else str(row["arch_id"])) for b, row in picks.items()}
+
+
+def dev_candidates(table: pd.DataFrame, budgets: Sequence[float], cap: int) -> list[Arch]:
+    """The Archs to score on dev: best per budget, then at most `cap` Pareto-front Archs, no Arch twice.
+
+    When the front (sorted by cost) is longer than `cap`, `cap` points evenly spread along it are taken, so
+    the dev curve spans the whole cost range.
+    """
+    ids = [i for i in best_arch_ids(table, budgets).values() if i is not None]
+    front = pareto_front(table, "search_metric", "flops_ratio")["arch_id"].drop_duplicates().tolist()
+    if cap < len(front):
+        spread = np.linspace(0, len(front) - 1, cap)  # cap evenly spaced positions (none when cap is 0)
+        front = [front[i] for i in sorted({int(round(x)) for x in spread})]
+    ids += front
+    json_by_id = dict(zip(table["arch_id"], table["arch_json"], strict=True))
+    return [Arch.from_json(json_by_id[i]) for i in dict.fromkeys(ids)]
+
+
+def evaluate_on_dev(
+    model: nn.Module,
+    archs: Iterable[Arch],
+    task_data: TaskData,
+    *,
+    batch_size: int = 64,
+    device: torch.device | str | None = None,
+) -> DevMetrics:
+    """Score each distinct Arch once on every dev set of the task.
+
+    Args:
+        model: the trained supernet (a supported HF BERT).
+        archs: the chosen sub-networks (duplicates are scored once).
+        task_data: the task's data; only its dev sets (and collate) are used.
+        batch_size: examples per forward.
+        device: where the model lives (default: the device of its parameters).
+
+    Returns:
+        {arch id: {dev set name: every metric of the task}}.
+    """
+    unique = {arch.id: arch for arch in archs}
+    return {
+        arch_id: {
+            name: evaluate_arch(model, arch, evalset, task_data.collate, batch_size, device=device)
+            for name, evalset in task_data.dev.items()
+        }
+        for arch_id, arch in unique.items()
+    }
+
+
+def main_dev_values(results: DevMetrics, task_data: TaskData) -> dict[str, float]:
+    """Arch id -> the task's main metric on its main dev set (the value of the table's `dev_metric`)."""
+    task = task_data.task
+    out: dict[str, float] = {}
+    for arch_id, per_set in results.items():
+        name = task.main_dev if task.main_dev in per_set else next(iter(per_set))
+        out[arch_id] = float(per_set[name][task.main_metric])
+    return out
+
+
+def summarize(results: DevMetrics) -> dict[str, Any]:
+    """JSON-able copy of dev results (plain floats)."""
+    return {
+        a: {s: {m: float(v) for m, v in ms.items()} for s, ms in sets.items()} for a, sets in results.items()
+    }

@@ -1,0 +1,150 @@
+"""Samplers: Tune searchers that propose sub-networks, all driven by the same space and the same trainable.
+
+Registered (`SAMPLERS`, `make_searcher`), each two-objective (task metric max, FLOPs ratio min):
+    nsga2      Optuna NSGA-II (Deb et al. 2002) with `population_size` (default).
+    tpe        Optuna multi-objective TPE (MOTPE), as Dynamic-TinyBERT's search uses.
+    random     Optuna random sampling (the baseline every sampler must beat).
+    evolution  LAT's evolutionary search with Pareto-frontier parents (`search.evolution`).
+
+The Optuna samplers run through `ConstrainedOptunaSearch`, Ray's `OptunaSearch` with multi-objective
+`metric=[<main metric>, "flops_ratio"]`, `mode=["max", "min"]` (RAY_NOTES) and a define-by-run space
+(`spaces.DefineByRun`). Every completed trial gets the constraint `flops_ratio - max_budget` through Optuna
+5's `Trial.set_constraint` (value > 0 = infeasible) before it is told, so NSGA-II's constrained domination and
+c-TPE steer away from over-budget regions. We cost by the FLOPs *ratio* rather than raw FLOPs: it orders
+candidates identically, and keeps both objectives O(1) for TPE's hypervolume-based split.
+No Tune scheduler is used: multi-objective search ignores intermediate results (RAY_NOTES).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import optuna
+from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
+
+from raydistill.errors import SpecError
+from raydistill.search.evolution import EvolutionSearcher
+from raydistill.search.spaces import COST_KEY, DefineByRun
+
+__all__ = [
+    "COST_KEY",
+    "SAMPLERS",
+    "ConstrainedOptunaSearch",
+    "SamplerOptions",
+    "constraint_value",
+    "make_searcher",
+]
+
+CONSTRAINT_NAME = "flops_budget"
+
+
+def constraint_value(flops_ratio: float, max_budget: float) -> float:
+    """Optuna constraint of a candidate: > 0 exactly when it breaks the largest budget (`within_budget`)."""
+    from raydistill.results.pareto import BUDGET_TOL
+
+    return float(flops_ratio) - (float(max_budget) + BUDGET_TOL)
+
+
+class ConstrainedOptunaSearch(OptunaSearch):
+    """`OptunaSearch` (metric vs FLOPs ratio) that sets each finished trial's FLOPs-budget constraint.
+
+    Ray's `OptunaSearch` keeps the Optuna trial it asked for each Tune trial in `_ot_trials`; the constraint
+    is set on it (`optuna.Trial.set_constraint`) just before the base class tells the study the result.
+
+    Args:
+        space: the define-by-run space (`spaces.DefineByRun`).
+        metric: the task's main metric (maximised).
+        sampler: the Optuna sampler.
+        max_budget: the largest FLOPs budget (fraction of teacher FLOPs).
+    """
+
+    def __init__(
+        self, space: DefineByRun, metric: str, *, sampler: optuna.samplers.BaseSampler, max_budget: float
+    ):
+        super().__init__(space=space, metric=[metric, COST_KEY], mode=["max", "min"], sampler=sampler)
+        self._max_budget = float(max_budget)
+
+    @property
+    def study(self) -> optuna.Study:
+        """The underlying Optuna study (for inspection and tests)."""
+        if self._ot_study is None:
+            raise RuntimeError("the study is created with the space; this searcher has none")
+        return self._ot_study
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        ot_trial = self._ot_trials.get(trial_id)
+        if ot_trial is not None and result and COST_KEY in result and trial_id not in self._completed_trials:
+            ot_trial.set_constraint(CONSTRAINT_NAME, constraint_value(result[COST_KEY], self._max_budget))
+        super().on_trial_complete(trial_id, result, error)
+
+
+@dataclass(frozen=True)
+class SamplerOptions:
+    """What every sampler factory receives.
+
+    Attributes:
+        define_by_run: the space + pricing callable.
+        metric: the task's main metric.
+        seed: sampler seed (`spec.seed`).
+        population_size: NSGA-II / evolution population (`search.population_size`).
+    """
+
+    define_by_run: DefineByRun
+    metric: str
+    seed: int
+    population_size: int
+
+    @property
+    def max_budget(self) -> float:
+        return self.define_by_run.ctx.max_budget
+
+
+def _optuna(options: SamplerOptions, sampler: optuna.samplers.BaseSampler) -> Searcher:
+    return ConstrainedOptunaSearch(
+        options.define_by_run, options.metric, sampler=sampler, max_budget=options.max_budget
+    )
+
+
+def _nsga2(options: SamplerOptions) -> Searcher:
+    sampler = optuna.samplers.NSGAIISampler(population_size=options.population_size, seed=options.seed)
+    return _optuna(options, sampler)
+
+
+def _tpe(options: SamplerOptions) -> Searcher:
+    return _optuna(options, optuna.samplers.TPESampler(seed=options.seed))
+
+
+def _random(options: SamplerOptions) -> Searcher:
+    return _optuna(options, optuna.samplers.RandomSampler(seed=options.seed))
+
+
+def _evolution(options: SamplerOptions) -> Searcher:
+    return EvolutionSearcher(
+        options.define_by_run, options.metric, population_size=options.population_size, seed=options.seed
+    )
+
+
+SAMPLERS: dict[str, Callable[[SamplerOptions], Searcher]] = {
+    "nsga2": _nsga2,
+    "tpe": _tpe,
+    "random": _random,
+    "evolution": _evolution,
+}
+
+
+def make_searcher(name: str, options: SamplerOptions) -> Searcher:
+    """Build the registered sampler `name`.
+
+    Raises:
+        SpecError: unknown name; the message lists the registered samplers.
+    """
+    if name not in SAMPLERS:
+        close = difflib.get_close_matches(name, list(SAMPLERS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SpecError(
+            f"search.sampler: {name!r} is not a sampler{hint}; choose one of: {', '.join(SAMPLERS)}"
+        )
+    return SAMPLERS[name](options)

@@ -1,0 +1,249 @@
+"""Search spaces: Optuna define-by-run functions `(trial, ctx) -> Arch` over the sub-networks of a supernet.
+
+A space only *proposes* an `Arch`; it never evaluates one. Every proposal is priced analytically right
+after (`SpaceContext.price`, `models.flops`; `DefineByRun` does both), so candidates over the largest FLOPs
+budget are never evaluated. Spaces draw every choice with `trial.suggest_categorical` over the lists the
+supernet was trained on, so any sampler (Optuna's, or the evolutionary baseline replaying a parent's choices)
+always yields an Arch the supernet knows.
+
+Registered spaces (`SPACES`, add one with `register_space`):
+    width_depth  DynaBERT's uniform sub-networks: one width multiplier (`supernet.widths`) and one depth
+                 multiplier (`supernet.depths`) -> `Arch.from_multipliers` (|widths| x |depths| candidates).
+    layerwise    depth from `supernet.depths`, then for every kept layer its own head count and its own FFN
+                 width, each from the width grid (`width_to_heads_ffn` of every trained width), as in
+                 HAT-style elastic spaces. Parameters are named after the *teacher* layer index (`heads_7`,
+                 `ffn_7`), so a gene means the same layer whatever the depth (better for crossover).
+A length space (LAT token counts per layer) is planned; it is not registered until the length-adaptive forward
+exists.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Protocol
+
+from raydistill.errors import SpecError
+from raydistill.models.arch import Arch, kept_layers, width_to_heads_ffn
+from raydistill.models.flops import count_flops, params
+
+__all__ = [
+    "COST_KEY",
+    "SPACES",
+    "Candidate",
+    "DefineByRun",
+    "SpaceContext",
+    "SpaceFn",
+    "get_space",
+    "layerwise",
+    "register_space",
+    "width_depth",
+]
+
+
+class TrialLike(Protocol):
+    """The part of `optuna.Trial` a space uses (Optuna trials, `FixedTrial`, the evolution replay)."""
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any: ...
+
+
+SpaceFn = Callable[[TrialLike, "SpaceContext"], Arch]
+COST_KEY = "flops_ratio"  # the cost objective every sampler minimises (a trial config / result key)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One proposed sub-network with its analytic cost (batch 1, `SpaceContext.seq_len` tokens).
+
+    Attributes:
+        arch: the sub-network.
+        macs: multiply-accumulates; flops = 2 x macs (`models.flops`).
+        params: parameters of the materialised sub-network.
+        flops_ratio: flops / teacher (full supernet) flops.
+        feasible: flops_ratio fits the largest budget (`results.pareto.within_budget`).
+    """
+
+    arch: Arch
+    macs: int
+    flops: int
+    params: int
+    flops_ratio: float
+    feasible: bool
+
+    def to_config(self) -> dict[str, Any]:
+        """Plain values for a Tune trial config (what the trainable and the trial table read back)."""
+        return {
+            "arch_id": self.arch.id,
+            "arch_json": self.arch.to_json(),
+            "macs": self.macs,
+            "flops": self.flops,
+            "params": self.params,
+            "flops_ratio": self.flops_ratio,
+            "feasible": self.feasible,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Candidate:
+        """Inverse of `to_config` (extra keys such as sampled parameters are ignored)."""
+        return cls(
+            arch=Arch.from_json(config["arch_json"]),
+            macs=int(config["macs"]),
+            flops=int(config["flops"]),
+            params=int(config["params"]),
+            flops_ratio=float(config["flops_ratio"]),
+            feasible=bool(config["feasible"]),
+        )
+
+
+@dataclass(frozen=True)
+class SpaceContext:
+    """What spaces and the FLOPs filter need: the supernet's shape and lists, and how FLOPs are counted.
+
+    Attributes:
+        config: the supernet's `BertConfig` (layers, heads, FFN size, hidden size).
+        widths: width multipliers the supernet was trained with (`supernet.widths`).
+        depths: depth multipliers the supernet was trained with (`supernet.depths`).
+        seq_len: sequence length FLOPs are counted at (`search.flops_seq_length` or `data.max_seq_length`).
+        num_labels: classifier outputs (FLOPs of the task head).
+        head: "classification" or "qa" (`models.flops`).
+        max_budget: the largest FLOPs budget (fraction of teacher FLOPs); candidates above it are infeasible.
+    """
+
+    config: Any
+    widths: tuple[float, ...]
+    depths: tuple[float, ...]
+    seq_len: int
+    num_labels: int = 2
+    head: str = "classification"
+    max_budget: float = 1.0
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.config.num_hidden_layers)
+
+    @property
+    def num_heads(self) -> int:
+        return int(self.config.num_attention_heads)
+
+    @property
+    def intermediate_size(self) -> int:
+        return int(self.config.intermediate_size)
+
+    @cached_property
+    def head_grid(self) -> tuple[int, ...]:
+        """Head counts of the trained widths (DynaBERT rounding), descending and distinct."""
+        return tuple(sorted({self._dims(w)[0] for w in self.widths}, reverse=True))
+
+    @cached_property
+    def ffn_grid(self) -> tuple[int, ...]:
+        """FFN widths of the trained widths (tied to the rounded head count), descending and distinct."""
+        return tuple(sorted({self._dims(w)[1] for w in self.widths}, reverse=True))
+
+    @cached_property
+    def teacher_macs(self) -> int:
+        """MACs of the full supernet at `seq_len` (the denominator of every FLOPs ratio)."""
+        return self._macs(Arch.for_config(self.config))
+
+    def _macs(self, arch: Arch) -> int:
+        head: Any = self.head  # "classification" | "qa", checked by count_flops
+        return count_flops(arch, self.config, self.seq_len, self.num_labels, head).macs
+
+    def _dims(self, width: float) -> tuple[int, int]:
+        return width_to_heads_ffn(width, self.num_heads, self.intermediate_size)
+
+    def price(self, arch: Arch) -> Candidate:
+        """Analytic cost of `arch` and whether it fits the largest budget (no forward pass)."""
+        from raydistill.results.pareto import within_budget
+
+        macs = self._macs(arch)
+        ratio = macs / self.teacher_macs
+        return Candidate(
+            arch=arch,
+            macs=macs,
+            flops=2 * macs,
+            params=params(arch, self.config, self.num_labels, self.head),  # type: ignore[arg-type]
+            flops_ratio=ratio,
+            feasible=bool(within_budget(ratio, self.max_budget)),
+        )
+
+
+# ---------------------------------------------------------------------------------------------- registry
+SPACES: dict[str, SpaceFn] = {}
+
+
+def register_space(name: str) -> Callable[[SpaceFn], SpaceFn]:
+    """Decorator: register a define-by-run space `fn(trial, ctx) -> Arch` under `name`."""
+
+    def add(fn: SpaceFn) -> SpaceFn:
+        if name in SPACES and SPACES[name] is not fn:
+            raise ValueError(f"search space {name!r} is already registered ({SPACES[name].__qualname__})")
+        SPACES[name] = fn
+        return fn
+
+    return add
+
+
+def get_space(name: str) -> SpaceFn:
+    """The registered space called `name`.
+
+    Raises:
+        SpecError: unknown name; the message lists the registered spaces.
+    """
+    if name in SPACES:
+        return SPACES[name]
+    close = difflib.get_close_matches(name, list(SPACES), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    planned = " The length space (LAT token counts) is not available yet." if name == "length" else ""
+    raise SpecError(
+        f"search.space: {name!r} is not a registered search space{hint}; choose one of: "
+        f"{', '.join(sorted(SPACES))}.{planned}"
+    )
+
+
+# ------------------------------------------------------------------------------------------------ spaces
+@register_space("width_depth")
+def width_depth(trial: TrialLike, ctx: SpaceContext) -> Arch:
+    """DynaBERT sub-network: width m_w from `ctx.widths`, depth m_d from `ctx.depths` (DynaBERT Sec. 3)."""
+    width = trial.suggest_categorical("width", list(ctx.widths))
+    depth = trial.suggest_categorical("depth", list(ctx.depths))
+    return Arch.from_multipliers(width, depth, ctx.num_layers, ctx.num_heads, ctx.intermediate_size)
+
+
+@register_space("layerwise")
+def layerwise(trial: TrialLike, ctx: SpaceContext) -> Arch:
+    """Depth from `ctx.depths`, then per kept layer its heads and FFN width from the trained width grid.
+
+    Kept layers follow `kept_layers` (the same rule the supernet was trained with); heads and FFN width are
+    chosen independently per layer (`heads_<layer>`, `ffn_<layer>`, named by teacher layer index).
+    """
+    depth = trial.suggest_categorical("depth", list(ctx.depths))
+    layers = kept_layers(depth, ctx.num_layers)
+    heads = [trial.suggest_categorical(f"heads_{i}", list(ctx.head_grid)) for i in layers]
+    ffn = [trial.suggest_categorical(f"ffn_{i}", list(ctx.ffn_grid)) for i in layers]
+    return Arch(layers, tuple(heads), tuple(ffn))
+
+
+@dataclass(frozen=True)
+class DefineByRun:
+    """The define-by-run callable handed to `OptunaSearch` (and replayed by the evolution searcher).
+
+    Runs the registered space `space` on the trial, prices the Arch before anything is evaluated, and returns
+    the candidate's plain values; Tune merges them with the sampled parameters into the trial config.
+    Picklable (a registry name and a context), so Tune can checkpoint and restore the searcher.
+    """
+
+    space: str
+    ctx: SpaceContext
+
+    def __post_init__(self) -> None:
+        get_space(self.space)  # fail at build time on an unknown name
+
+    def candidate(self, trial: TrialLike) -> Candidate:
+        """Sample an Arch with `trial` and price it."""
+        arch = get_space(self.space)(trial, self.ctx).validate_for(self.ctx.config)
+        return self.ctx.price(arch)
+
+    def __call__(self, trial: TrialLike) -> dict[str, Any]:
+        return self.candidate(trial).to_config()

@@ -1,0 +1,327 @@
+"""Stage `search`: `run_search(spec, supernet_dir, run_dir)` builds and runs the Ray Tune search.
+
+Flow: load the supernet and the task data once in the driver -> price every proposal analytically (spaces)
+-> Tune trials evaluate feasible proposals on the search split (`search_trial`, weights shared once through
+the object store, actors reused) -> trial table -> the best Arch per budget and part of the Pareto front
+evaluated on dev, once each -> `search/trials.parquet`, `trials.csv`, `meta.json`, `dev_metrics.json`.
+
+Outputs under `run_dir`:
+
+    search/trials.parquet, trials.csv   one row per trial (`results.table` schema)
+    search/meta.json                    name, task, metric, budgets, sampler, space, teacher FLOPs/params
+    search/dev_metrics.json             every dev metric of each Arch scored on dev
+    search/search_key.json              the inputs the Tune experiment was started with
+    ray/<name>-search/                  the Tune experiment (stable name, no timestamps)
+
+Resume: when `ray/<name>-search` exists and was started with the same inputs, `Tuner.restore(...,
+resume_errored=True)` continues it: finished trials are kept, not re-evaluated. Tune cannot change a saved
+experiment (its trial count, sampler or space are part of its pickled state), so when the inputs differ the
+old experiment is moved to `<name>-search.prev` and the search starts afresh (logged).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import ray
+import torch
+from ray import tune
+from torch import nn
+
+from raydistill.data import TaskData, prepare_task_data
+from raydistill.errors import RunError
+from raydistill.models.loading import load_task_model, load_tokenizer
+from raydistill.results.table import CSV_FILE, PARQUET_FILE, make_table, with_dev_metrics, write_table
+from raydistill.search.evaluator import cap_evalset
+from raydistill.search.final import best_arch_ids, dev_candidates, evaluate_on_dev, main_dev_values, summarize
+from raydistill.search.progress import SearchProgress
+from raydistill.search.records import META_FILE, search_meta, trial_rows, write_meta
+from raydistill.search.samplers import SamplerOptions, make_searcher
+from raydistill.search.session import ensure_ray, quiet_tune, trial_resources
+from raydistill.search.spaces import DefineByRun, SpaceContext, get_space
+from raydistill.search.trainable import TrialPayload, search_trial, state_to_numpy
+from raydistill.spec.schema import Spec
+from raydistill.training.config import data_kwargs
+from raydistill.training.runtime import progress_logger
+
+__all__ = ["SearchInterrupted", "SearchResult", "run_search"]
+
+SEARCH_DIR = "search"
+KEY_FILE = "search_key.json"
+DEV_FILE = "dev_metrics.json"
+_CLOSED = ("TERMINATED", "ERROR")  # Tune trial statuses of finished trials
+
+
+class SearchInterrupted(RunError):
+    """The search stopped before all its trials finished (Ctrl-C, SIGUSR1); rerunning resumes it."""
+
+
+@dataclass
+class SearchResult:
+    """What a finished search hands back (everything is also on disk under `directory`).
+
+    Attributes:
+        table: the trial table (`results.table` schema), dev metrics filled for the chosen Archs.
+        directory: `run_dir/search`.
+        meta: the contents of `meta.json`.
+        best: budget -> arch id of the best Arch within it on the search split (None if nothing fits).
+        trials_run_now: trials that ran in this call (the others were restored from an interrupted call).
+        wall_time_s: seconds this call took.
+    """
+
+    table: pd.DataFrame
+    directory: Path
+    meta: dict[str, Any]
+    best: dict[float, str | None]
+    trials_run_now: int
+    wall_time_s: float
+
+    @property
+    def headline(self) -> str:
+        """One line: trials, then per budget the best Arch's search and dev metric."""
+        metric = self.meta["metric_name"]
+        ok = int((self.table["status"] == "ok").sum())
+        parts = []
+        for budget, arch_id in self.best.items():
+            if arch_id is None:
+                parts.append(f"<={budget:g}x: nothing fits")
+                continue
+            row = self.table[self.table["arch_id"] == arch_id].iloc[0]
+            parts.append(
+                f"<={budget:g}x: {arch_id} {metric} {row['search_metric']:.4f} (dev {row['dev_metric']:.4f})"
+            )
+        return f"{len(self.table)} trials, {ok} evaluated | " + " | ".join(parts)
+
+
+@dataclass
+class _Setup:
+    """What the driver loads once: the supernet, the task data, the pricing context and the main metric."""
+
+    model: nn.Module
+    data: TaskData
+    ctx: SpaceContext
+    metric: str
+    head: str
+
+
+def _prepare(spec: Spec, supernet_dir: Path) -> _Setup:
+    tokenizer = load_tokenizer(str(supernet_dir))
+    data = prepare_task_data(spec.task, tokenizer, seed=spec.seed, **data_kwargs(spec.data))
+    task = data.task
+    model = load_task_model(str(supernet_dir), task.kind, task.num_labels, require_head=True).eval()
+    head = "qa" if task.kind == "qa" else "classification"
+    ctx = SpaceContext(
+        config=model.config,
+        widths=tuple(spec.supernet.widths),
+        depths=tuple(spec.supernet.depths),
+        seq_len=spec.search.flops_seq_length or spec.data.max_seq_length,
+        num_labels=task.num_labels,
+        head=head,
+        max_budget=max(spec.search.budgets),
+    )
+    return _Setup(model=model, data=data, ctx=ctx, metric=task.main_metric, head=head)
+
+
+def _fingerprint(directory: Path) -> list[list[Any]]:
+    """Names, sizes and modification times of the supernet's files (changes when it is retrained)."""
+    return [
+        [p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(directory.iterdir()) if p.is_file()
+    ]
+
+
+def _search_key(spec: Spec, supernet_dir: Path) -> dict[str, Any]:
+    """The inputs a saved Tune experiment is only valid for."""
+    search = spec.search.model_dump(exclude={"enabled", "pareto_eval_cap", "retrain"})
+    return {
+        "search": search,
+        "widths": list(spec.supernet.widths),
+        "depths": list(spec.supernet.depths),
+        "task": spec.task,
+        "data": spec.data.model_dump(mode="json"),
+        "seed": spec.seed,
+        "supernet": _fingerprint(supernet_dir),
+    }
+
+
+def _reuse_or_replace(experiment: Path, out: Path, key: dict[str, Any]) -> bool:
+    """True when `experiment` can be resumed with `key`. Else start afresh: move an old experiment to `.prev`,
+    drop stale outputs in `out`, and record `key`."""
+    key_path = out / KEY_FILE
+    if tune.Tuner.can_restore(str(experiment)):
+        old = json.loads(key_path.read_text()) if key_path.is_file() else None
+        if old == key:
+            return True
+        changed = sorted(k for k in key if old is None or old.get(k) != key.get(k))
+        backup = experiment.with_name(experiment.name + ".prev")
+        shutil.rmtree(backup, ignore_errors=True)
+        experiment.rename(backup)
+        progress_logger().info(
+            f"search inputs changed ({', '.join(changed)}); previous search kept at {backup}; starting afresh"
+        )
+    elif experiment.exists():
+        shutil.rmtree(experiment)  # a start that never saved any state
+    for stale in (PARQUET_FILE, CSV_FILE, META_FILE, DEV_FILE):
+        (out / stale).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    key_path.write_text(json.dumps(key, indent=2))
+    return False
+
+
+def _trainable(spec: Spec, setup: _Setup) -> Any:
+    """`search_trial` with the weights and the search split in the object store, and its resource share."""
+    resources = trial_resources(
+        spec.resources.max_concurrent_trials,
+        spec.resources.cpus_per_worker,
+        spec.resources.use_gpu,
+        ray.cluster_resources(),
+    )
+    payload = TrialPayload(
+        key=uuid.uuid4().hex,
+        model_config=setup.ctx.config.to_dict(),
+        head=setup.head,
+        evalset=cap_evalset(setup.data.search, spec.search.max_search_examples),
+        collate=setup.data.collate,
+        batch_size=spec.supernet.train.eval_batch_size,
+        metric=setup.metric,
+        num_threads=max(1, int(resources["cpu"])),
+        use_gpu=spec.resources.use_gpu,
+    )
+    shared = tune.with_parameters(search_trial, model_state=state_to_numpy(setup.model), payload=payload)
+    return tune.with_resources(shared, resources)
+
+
+def _trial_name(trial: Any) -> str:
+    """Short trial names/dirs (Tune's default puts the whole config, e.g. the Arch JSON, in the dir name)."""
+    return f"trial_{trial.trial_id}"
+
+
+def _new_tuner(spec: Spec, setup: _Setup, trainable: Any, storage: Path, name: str) -> tune.Tuner:
+    options = SamplerOptions(
+        define_by_run=DefineByRun(spec.search.space, setup.ctx),
+        metric=setup.metric,
+        seed=spec.seed,
+        population_size=spec.search.population_size,
+    )
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=make_searcher(spec.search.sampler, options),
+            num_samples=spec.search.num_trials,
+            reuse_actors=True,
+            max_concurrent_trials=spec.resources.max_concurrent_trials,
+            trial_name_creator=_trial_name,
+            trial_dirname_creator=_trial_name,
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=str(storage),
+            verbose=0,
+            callbacks=[SearchProgress(spec.search.num_trials, setup.metric)],
+        ),
+    )
+
+
+@dataclass
+class _Outcome:
+    """What the Tune run gave: table rows of finished trials, trials run in this call, error messages."""
+
+    rows: list[dict[str, Any]]
+    ran_now: int
+    errors: list[str]
+
+
+def _run_tuner(spec: Spec, setup: _Setup, supernet_dir: Path, run_dir: Path) -> _Outcome:
+    """Run (or resume) the Tune experiment."""
+    started = time.time()
+    storage, name = run_dir / "ray", f"{spec.name}-search"
+    resume = _reuse_or_replace(storage / name, run_dir / SEARCH_DIR, _search_key(spec, supernet_dir))
+    trainable = _trainable(spec, setup)
+    if resume:
+        progress_logger().info(f"resuming search {name} from {storage / name}")
+        tuner = tune.Tuner.restore(str(storage / name), trainable=trainable, resume_errored=True)
+    else:
+        tuner = _new_tuner(spec, setup, trainable, storage, name)
+    with quiet_tune():
+        grid = tuner.fit()
+        results = [grid[i] for i in range(len(grid))]
+        closed = {
+            t.trial_id for t in tune.ExperimentAnalysis(grid.experiment_path).trials if t.status in _CLOSED
+        }
+    return _Outcome(
+        rows=trial_rows(results, setup.metric, spec.search.sampler, finished=closed),
+        ran_now=sum(1 for r in results if (r.metrics or {}).get("evaluated_at", 0.0) >= started),
+        errors=[str(r.error).strip().splitlines()[-1] for r in results if r.error is not None],
+    )
+
+
+def _final(spec: Spec, setup: _Setup, table: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """Score the chosen Archs on dev once each, write `dev_metrics.json`, return the table with them."""
+    archs = dev_candidates(table, spec.search.budgets, spec.search.pareto_eval_cap)
+    use_cuda = spec.resources.use_gpu and torch.cuda.is_available()
+    model = setup.model.to("cuda") if use_cuda else setup.model
+    dev = evaluate_on_dev(model, archs, setup.data, batch_size=spec.supernet.train.eval_batch_size)
+    (out / DEV_FILE).write_text(json.dumps(summarize(dev), indent=2))
+    return with_dev_metrics(table, main_dev_values(dev, setup.data))
+
+
+def run_search(spec: Spec, supernet_dir: Path, run_dir: Path) -> SearchResult:
+    """Search the supernet's sub-networks for the best metric per FLOPs budget (see the module docstring).
+
+    Args:
+        spec: the experiment (reads `search`, `supernet` lists, `data`, `task`, `resources`, `seed`).
+        supernet_dir: Hugging Face dir of the trained supernet (weights + tokenizer).
+        run_dir: the run's directory; outputs go to `run_dir/search`, the Tune experiment to `run_dir/ray`.
+
+    Raises:
+        SearchInterrupted: the search stopped early (the partial table is written); rerun to resume.
+        RaydistillError: bad spec values, model or data (`SpecError`, `ModelError`, `DataError`).
+    """
+    start = time.time()
+    get_space(spec.search.space)  # fail before loading anything
+    run_dir, supernet_dir = Path(run_dir).resolve(), Path(supernet_dir).resolve()
+    out = run_dir / SEARCH_DIR
+    setup = _prepare(spec, supernet_dir)
+    ensure_ray(spec.resources.address)
+    outcome = _run_tuner(spec, setup, supernet_dir, run_dir)
+    table = make_table(outcome.rows)
+    if outcome.errors and len(outcome.errors) == len(table):
+        raise RunError(
+            f"all {len(table)} search trials failed; the first error: {outcome.errors[0]} "
+            f"(trial logs under {run_dir / 'ray'})"
+        )
+    if len(table) < spec.search.num_trials:
+        write_table(table, out)
+        raise SearchInterrupted(
+            f"search {spec.name}-search stopped after {len(table)} of {spec.search.num_trials} trials; "
+            "its state is saved: rerun the same command to resume"
+        )
+    table = _final(spec, setup, table, out)
+    write_table(table, out)
+    meta = search_meta(
+        name=spec.name,
+        task=spec.task,
+        metric=setup.metric,
+        budgets=spec.search.budgets,
+        sampler=spec.search.sampler,
+        space=spec.search.space,
+        num_trials=spec.search.num_trials,
+        ctx=setup.ctx,
+    )
+    write_meta(meta, out)
+    result = SearchResult(
+        table=table,
+        directory=out,
+        meta=meta,
+        best=best_arch_ids(table, spec.search.budgets),
+        trials_run_now=outcome.ran_now,
+        wall_time_s=time.time() - start,
+    )
+    progress_logger().info(f"search done in {result.wall_time_s:.0f} s | {result.headline}")
+    return result

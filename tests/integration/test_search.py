@@ -1,0 +1,176 @@
+"""The search stage end to end on a local 2-CPU Ray: a tiny saved BERT, tiny SST-2 files, real Tune + Optuna.
+
+Run with: `pytest -m integration tests/integration/test_search.py` (well under a minute on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from raydistill.data import prepare_task_data
+from raydistill.models.arch import Arch
+from raydistill.models.loading import load_task_model, load_tokenizer
+from raydistill.results.table import COLUMNS, read_table
+from raydistill.search import tuner as tuner_module
+from raydistill.search.evaluator import evaluate_arch
+from raydistill.search.progress import SearchProgress
+from raydistill.search.tuner import SearchInterrupted, run_search
+from raydistill.spec.schema import Spec
+from tests.unit.training.conftest import write_sst2
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def ray_2_cpus() -> Iterator[None]:
+    """A local Ray with 2 CPUs, no dashboard, quiet; shut down after the module."""
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+def _remove_placement_groups() -> None:
+    from ray import PlacementGroupID
+    from ray.util.placement_group import PlacementGroup, placement_group_table, remove_placement_group
+
+    for pg_id, info in placement_group_table().items():
+        if info.get("state") != "REMOVED":
+            remove_placement_group(PlacementGroup(PlacementGroupID(bytes.fromhex(pg_id))))
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_placement_groups(ray_2_cpus: None) -> Iterator[None]:
+    """An interrupted run can leave trial placement groups reserved; on 2 CPUs the next run would hang."""
+    _remove_placement_groups()
+    yield
+    _remove_placement_groups()
+
+
+def make_spec(model_dir: Path, data_dir: Path, storage: Path, concurrent: int = 2, **search: Any) -> Spec:
+    """Tiny search: 4 widths x 2 depths of the 2-layer tiny BERT; the largest budget 0.45 keeps 4 of the 8."""
+    return Spec(
+        name="tiny",
+        task="sst2",
+        data={"path": str(data_dir), "max_seq_length": 32, "search_split": 0.25},
+        teacher={"model": str(model_dir), "finetuned": True},
+        supernet={"widths": [1.0, 0.75, 0.5, 0.25], "depths": [1.0, 0.5]},
+        search={
+            "num_trials": 12,
+            "budgets": [0.3, 0.45],
+            "population_size": 4,
+            "pareto_eval_cap": 3,
+            **search,
+        },
+        resources={"max_concurrent_trials": concurrent, "storage_path": str(storage)},
+        seed=0,
+    )
+
+
+@pytest.fixture
+def setup(tiny_model_dir: Path, tmp_path: Path) -> dict[str, Path]:
+    return {"model": tiny_model_dir, "data": write_sst2(tmp_path / "data"), "run": tmp_path / "run"}
+
+
+def test_nsga2_search_end_to_end_writes_the_table(setup: dict[str, Path]) -> None:
+    spec = make_spec(setup["model"], setup["data"], setup["run"].parent)
+    result = run_search(spec, setup["model"], setup["run"])
+    out = setup["run"] / "search"
+    table = read_table(out)
+    assert len(table) == 12 and list(table.columns) == list(COLUMNS)
+    assert (out / "trials.csv").is_file() and result.trials_run_now == 12
+    assert set(table["sampler"]) == {"nsga2"} and set(table["metric_name"]) == {"accuracy"}
+    assert set(table["status"]) <= {"ok", "infeasible"}
+    infeasible = table[table["status"] == "infeasible"]
+    assert (infeasible["flops_ratio"] > 0.45).all() and infeasible["search_metric"].isna().all()
+    ok = table[table["status"] == "ok"]
+    assert len(ok) and (ok["flops_ratio"] <= 0.45).all() and ok["search_metric"].between(0, 1).all()
+
+    # The reported search metric is the search split's, recomputed here in the driver for two Archs.
+    tokenizer = load_tokenizer(str(setup["model"]))
+    data = prepare_task_data(
+        "sst2", tokenizer, path=setup["data"], max_seq_length=32, search_fraction=0.25, seed=0
+    )
+    model = load_task_model(str(setup["model"]), "classification", 2)
+    for _, row in ok.head(2).iterrows():
+        direct = evaluate_arch(model, Arch.from_json(row["arch_json"]), data.search, data.collate, 64)
+        assert row["search_metric"] == pytest.approx(direct["accuracy"])
+
+    # Dev: the best Arch per budget (and some of the front) got a dev metric, computed on dev.
+    for budget, arch_id in result.best.items():
+        if arch_id is None:
+            continue
+        rows = table[table["arch_id"] == arch_id]
+        assert rows["flops_ratio"].iloc[0] <= budget + 1e-9 and rows["dev_metric"].notna().all()
+        direct = evaluate_arch(model, Arch.from_id(arch_id), data.dev["dev"], data.collate, 64)
+        assert rows["dev_metric"].iloc[0] == pytest.approx(direct["accuracy"])
+    assert table["dev_metric"].notna().sum() < len(table)  # only the chosen ones
+
+    meta = json.loads((out / "meta.json").read_text())
+    assert {"name", "task", "metric_name", "budgets", "sampler", "teacher"} <= set(meta)
+    assert meta["budgets"] == [0.3, 0.45] and meta["teacher"]["flops"] > 0 and meta["teacher"]["params"] > 0
+
+
+class InterruptOnce(SearchProgress):
+    """Progress callback that stops the search (SIGUSR1, Tune's graceful stop) once `after` trials finished.
+
+    A marker file makes it fire only once: Tune pickles callbacks into the experiment, so the resumed run
+    carries this callback too.
+    """
+
+    def __init__(self, total: int, metric: str, after: int, marker: Path) -> None:
+        super().__init__(total, metric)
+        self.after, self.marker, self.seen = after, marker, 0
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        super().on_trial_complete(iteration, trials, trial, **info)
+        self.seen += 1
+        if self.seen >= self.after and not self.marker.exists():
+            self.marker.touch()
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+
+def test_interrupted_search_resumes_without_re_evaluating(
+    setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Stopped after 4 finished trials, then rerun: only the missing trials run. Uses the evolution searcher,
+    whose state (population, frontier, RNG) goes through Tune's searcher checkpoint and restore."""
+    spec = make_spec(
+        setup["model"], setup["data"], setup["run"].parent, 1, num_trials=10, sampler="evolution"
+    )
+    marker = tmp_path / "interrupted"
+    monkeypatch.setattr(
+        tuner_module, "SearchProgress", lambda total, metric: InterruptOnce(total, metric, 4, marker)
+    )
+    with pytest.raises(SearchInterrupted, match=r"stopped after \d+ of 10 trials.*rerun"):
+        run_search(spec, setup["model"], setup["run"])
+    first = read_table(setup["run"] / "search")
+    assert 4 <= len(first) < 10
+
+    result = run_search(spec, setup["model"], setup["run"])
+    table = result.table
+    assert len(table) == 10 and result.trials_run_now == 10 - len(first)
+    assert set(table["sampler"]) == {"evolution"}
+    merged = first.merge(table, on="trial_id", suffixes=("_first", ""))
+    assert len(merged) == len(first)  # every finished trial kept, with the same result
+    same = merged["search_metric_first"].fillna(-1) == merged["search_metric"].fillna(-1)
+    assert same.all() and (merged["arch_id_first"] == merged["arch_id"]).all()
+
+
+def test_random_sampler_runs(setup: dict[str, Path]) -> None:
+    """(NSGA-II runs end to end above; evolution in the resume test.)"""
+    spec = make_spec(setup["model"], setup["data"], setup["run"].parent, 1, sampler="random", num_trials=6)
+    result = run_search(spec, setup["model"], setup["run"])
+    assert len(result.table) == 6 and set(result.table["sampler"]) == {"random"}
+    assert not math.isnan(result.table["search_metric"].max())

@@ -1,0 +1,114 @@
+"""Samplers without a Ray cluster: suggest -> run_trial -> on_trial_complete, as Tune would call them.
+
+Checks that over-budget candidates are never evaluated (the evaluator is counted), are told to the sampler
+with the worst metric, and carry an Optuna constraint > 0, while feasible ones carry a constraint <= 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+import pytest
+from torch import nn
+
+from raydistill.errors import SpecError
+from raydistill.models.arch import Arch
+from raydistill.search.evaluator import worst_value
+from raydistill.search.samplers import (
+    CONSTRAINT_NAME,
+    ConstrainedOptunaSearch,
+    SamplerOptions,
+    constraint_value,
+    make_searcher,
+)
+from raydistill.search.spaces import DefineByRun
+from raydistill.search.trainable import TrialPayload, run_trial, state_to_numpy
+from tests.unit.search.conftest import make_ctx
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+BUDGET = 0.6
+
+
+class CountingEvaluator:
+    """Stands in for `evaluate_arch`: records each Arch it scores; accuracy = 1 - (kept layers) / 10."""
+
+    def __init__(self) -> None:
+        self.archs: list[Arch] = []
+
+    def __call__(self, model: nn.Module, arch: Arch, *args: Any, **kwargs: Any) -> dict[str, float]:
+        self.archs.append(arch)
+        return {"accuracy": 1.0 - arch.num_layers / 10}
+
+
+def _payload(model: nn.Module, data: Any) -> TrialPayload:
+    return TrialPayload(
+        key="unit",
+        model_config=model.config.to_dict(),
+        head="classification",
+        evalset=data.search,
+        collate=data.collate,
+        batch_size=8,
+        metric="accuracy",
+    )
+
+
+def _drive(searcher: Any, n: int, model: nn.Module, data: Any, evaluator: CountingEvaluator) -> list[dict]:
+    """Suggest n trials one at a time and report each back, as Tune does with max_concurrent_trials=1."""
+    state, payload, results = state_to_numpy(model), _payload(model, data), []
+    for i in range(n):
+        config = searcher.suggest(f"t{i}")
+        assert config is not None
+        result = run_trial(config, state, payload, evaluate=evaluator)
+        searcher.on_trial_complete(f"t{i}", result)
+        results.append({**config, **result})
+    return results
+
+
+def _options(space: str = "width_depth", population: int = 4) -> SamplerOptions:
+    ctx = make_ctx(num_layers=2, max_budget=BUDGET)
+    return SamplerOptions(DefineByRun(space, ctx), "accuracy", seed=3, population_size=population)
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random", "evolution"])
+def test_over_budget_candidates_are_never_evaluated(
+    sampler: str, tiny_model: nn.Module, sst2_data: Any
+) -> None:
+    evaluator = CountingEvaluator()
+    results = _drive(make_searcher(sampler, _options("layerwise")), 24, tiny_model, sst2_data, evaluator)
+    feasible = [r for r in results if r["feasible"]]
+    infeasible = [r for r in results if not r["feasible"]]
+    assert feasible and infeasible  # the budget splits this space
+    assert [a.id for a in evaluator.archs] == [r["arch_id"] for r in feasible]  # exactly the feasible ones
+    for r in infeasible:
+        assert r["flops_ratio"] > BUDGET
+        assert (r["status"], r["evaluated"], r["accuracy"]) == ("infeasible", False, worst_value("accuracy"))
+    for r in feasible:
+        assert r["status"] == "ok" and r["accuracy"] == pytest.approx(
+            1.0 - len(Arch.from_json(r["arch_json"]).layers) / 10
+        )
+
+
+def test_constraints_are_set_on_the_optuna_trials(tiny_model: nn.Module, sst2_data: Any) -> None:
+    searcher = make_searcher("nsga2", _options("layerwise"))
+    assert isinstance(searcher, ConstrainedOptunaSearch)
+    results = _drive(searcher, 16, tiny_model, sst2_data, CountingEvaluator())
+    trials = searcher.study.get_trials(deepcopy=False)
+    assert len(trials) == 16
+    for trial, result in zip(trials, results, strict=True):
+        assert trial.state == optuna.trial.TrialState.COMPLETE
+        assert trial.values == [result["accuracy"], result["flops_ratio"]]
+        value = trial.constraints[CONSTRAINT_NAME]
+        assert value == pytest.approx(result["flops_ratio"] - BUDGET)
+        assert (value > 0) == (not result["feasible"])
+
+
+def test_constraint_value_sign_matches_the_budget_rule() -> None:
+    assert constraint_value(0.5, 0.5) <= 0  # exactly on budget is feasible
+    assert constraint_value(0.5 + 1e-12, 0.5) <= 0  # float round-off absorbed (results.pareto.BUDGET_TOL)
+    assert constraint_value(0.51, 0.5) == pytest.approx(0.01)
+
+
+def test_unknown_sampler_lists_the_registered_ones() -> None:
+    with pytest.raises(SpecError, match="did you mean 'nsga2'.*nsga2, tpe, random, evolution"):
+        make_searcher("nsga", _options())

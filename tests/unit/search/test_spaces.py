@@ -1,0 +1,103 @@
+"""Search spaces: samples stay on the supernet's lists, pricing matches hand-computed MACs, budgets apply."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from raydistill.errors import SpecError
+from raydistill.models.arch import Arch
+from raydistill.models.flops import count_flops
+from raydistill.search.spaces import SPACES, Candidate, DefineByRun, get_space, layerwise, width_depth
+from tests.unit.search.conftest import make_ctx
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+# Tiny BERT, 4 layers, 4 heads, FFN 64: DynaBERT rounding of widths 1, .75, .5, .25 (heads, ffn), by hand.
+WIDTH_DIMS = {(4, 64), (3, 48), (2, 32), (1, 16)}
+# kept_layers for depths 1, .75, .5 of 4 layers: ceil((i + 1) * 4 / n) - 1, by hand.
+DEPTH_LAYERS = {(0, 1, 2, 3), (1, 2, 3), (1, 3)}
+
+
+def _sample(space_name: str, n: int = 200, **ctx_args: float) -> list[tuple[Arch, Candidate]]:
+    """n trials of an in-memory random-sampler study through the define-by-run callable."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    define_by_run = DefineByRun(space_name, make_ctx(**ctx_args))
+    out = []
+    for _ in range(n):
+        trial = study.ask()
+        candidate = define_by_run.candidate(trial)
+        study.tell(trial, 0.0)
+        out.append((candidate.arch, candidate))
+    return out
+
+
+def test_registry_has_both_spaces_and_unknown_names_list_them() -> None:
+    assert SPACES["width_depth"] is width_depth and SPACES["layerwise"] is layerwise
+    assert "length" not in SPACES  # planned, not stubbed
+    with pytest.raises(SpecError, match="did you mean 'layerwise'.*width_depth"):
+        get_space("layerwse")
+    with pytest.raises(SpecError, match="length space .* not available yet"):
+        get_space("length")
+
+
+def test_width_depth_samples_only_trained_widths_and_depths() -> None:
+    archs = [a for a, _ in _sample("width_depth")]
+    for arch in archs:
+        assert arch.layers in DEPTH_LAYERS
+        assert len(set(arch.heads)) == 1 and len(set(arch.ffn)) == 1  # uniform width
+        assert (arch.heads[0], arch.ffn[0]) in WIDTH_DIMS
+    combos = {(a.layers, a.heads[0]) for a in archs}
+    assert len(combos) == 12  # all 4 widths x 3 depths were proposed
+
+
+def test_layerwise_chooses_heads_and_ffn_per_layer_from_the_grid() -> None:
+    archs = [a for a, _ in _sample("layerwise")]
+    heads_grid, ffn_grid = {h for h, _ in WIDTH_DIMS}, {f for _, f in WIDTH_DIMS}
+    for arch in archs:
+        assert arch.layers in DEPTH_LAYERS
+        assert set(arch.heads) <= heads_grid and set(arch.ffn) <= ffn_grid
+    assert any(len(set(a.heads)) > 1 for a in archs)  # per-layer choices, not one width
+    pairs = {(h, f) for a in archs for h, f in zip(a.heads, a.ffn, strict=True)}
+    assert pairs - WIDTH_DIMS  # heads and FFN are chosen independently (e.g. 4 heads with 16 neurons)
+
+
+def test_layerwise_parameters_are_named_by_teacher_layer() -> None:
+    trial = optuna.trial.FixedTrial({"depth": 0.5, "heads_1": 2, "ffn_1": 64, "heads_3": 4, "ffn_3": 16})
+    arch = layerwise(trial, make_ctx())
+    assert arch == Arch((1, 3), (2, 4), (64, 16))
+
+
+def test_price_matches_hand_computed_macs() -> None:
+    """2-layer tiny BERT, 16 tokens, d=32, dh=8 (module docstring of models.flops), by hand:
+
+    full layer: QKV 3*16*32*32=49152, scores 16*16*32=8192, context 8192, out 16*32*32=16384,
+    FFN 2*16*32*64=65536 -> 147456; x2 layers + pooler 1024 + classifier 64 = 296000 MACs.
+    width .5 / depth .5 (layer 1; 2 heads, 32 neurons): 24576 + 4096 + 4096 + 8192 + 32768 = 73728, + 1088.
+    """
+    ctx = make_ctx(num_layers=2, max_budget=0.25)
+    assert ctx.teacher_macs == 296000
+    small = ctx.price(Arch.from_multipliers(0.5, 0.5, 2, 4, 64))
+    assert (small.macs, small.flops) == (74816, 2 * 74816)
+    assert small.flops_ratio == pytest.approx(74816 / 296000)
+    assert not small.feasible  # 0.2528 > 0.25
+    assert make_ctx(num_layers=2, max_budget=0.26).price(small.arch).feasible
+    assert ctx.price(Arch.full(2, 4, 64)).flops_ratio == 1.0
+
+
+@pytest.mark.parametrize("space", ["width_depth", "layerwise"])
+def test_feasibility_follows_the_largest_budget(space: str) -> None:
+    samples = _sample(space, max_budget=0.5)
+    config = make_ctx().config
+    full = count_flops(Arch.full(4, 4, 64), config, 16).macs
+    for arch, candidate in samples:
+        ratio = count_flops(arch, config, 16).macs / full
+        assert candidate.flops_ratio == pytest.approx(ratio)
+        assert candidate.feasible == (ratio <= 0.5)
+    assert {c.feasible for _, c in samples} == {True, False}
+
+
+def test_candidate_round_trips_through_a_trial_config() -> None:
+    candidate = make_ctx().price(Arch((1, 3), (2, 4), (64, 16)))
+    config = {"depth": 0.5, **candidate.to_config()}
+    assert Candidate.from_config(config) == candidate

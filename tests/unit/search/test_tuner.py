@@ -1,0 +1,55 @@
+"""The search builder's bookkeeping without Ray: resume-or-restart decisions and the one-line summary."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from raydistill.search.tuner import KEY_FILE, SearchResult, _reuse_or_replace
+
+
+def _experiment(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / "tuner.pkl").write_bytes(b"")  # what `Tuner.can_restore` looks for
+    return path
+
+
+def test_same_inputs_resume_and_changed_inputs_start_afresh(tmp_path: Path) -> None:
+    out = tmp_path / "search"
+    experiment = tmp_path / "ray" / "x-search"
+    assert not _reuse_or_replace(experiment, out, {"num_trials": 6})  # nothing yet: fresh
+    assert json.loads((out / KEY_FILE).read_text()) == {"num_trials": 6}
+    _experiment(experiment)
+    (out / "trials.parquet").write_bytes(b"old")
+    assert _reuse_or_replace(experiment, out, {"num_trials": 6})  # same inputs: resume
+    assert (out / "trials.parquet").exists()
+
+    assert not _reuse_or_replace(experiment, out, {"num_trials": 12})  # changed: old one kept aside
+    assert not experiment.exists() and (experiment.parent / "x-search.prev" / "tuner.pkl").exists()
+    assert not (out / "trials.parquet").exists()  # stale outputs dropped
+    assert json.loads((out / KEY_FILE).read_text()) == {"num_trials": 12}
+
+
+def test_a_start_without_saved_state_is_discarded(tmp_path: Path) -> None:
+    experiment = tmp_path / "ray" / "x-search"
+    (experiment / "trial_1").mkdir(parents=True)  # no tuner.pkl: Tune could not restore it
+    assert not _reuse_or_replace(experiment, tmp_path / "search", {"k": 1})
+    assert not experiment.exists()
+
+
+def test_headline_names_the_best_arch_per_budget(tmp_path: Path) -> None:
+    table = pd.DataFrame(
+        {
+            "arch_id": ["L1-H2-F32", "L2-H4x2-F64x2"],
+            "search_metric": [0.8125, math.nan],
+            "dev_metric": [0.75, math.nan],
+            "status": ["ok", "infeasible"],
+        }
+    )
+    result = SearchResult(table, tmp_path, {"metric_name": "accuracy"}, {0.3: None, 0.5: "L1-H2-F32"}, 2, 1.0)
+    assert result.headline == (
+        "2 trials, 1 evaluated | <=0.3x: nothing fits | <=0.5x: L1-H2-F32 accuracy 0.8125 (dev 0.7500)"
+    )
