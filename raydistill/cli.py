@@ -112,6 +112,35 @@ def train(
 
 @app.command()
 @_user_errors
+def search(
+    spec: Annotated[Path, typer.Argument(help="spec YAML file")],
+    set_: SetOpt = None,
+    address: AddressOpt = None,
+) -> None:
+    """Run the search (and the stages before it, from cache when possible)."""
+    from raydistill.pipeline import run_pipeline
+
+    result = run_pipeline(_load(spec, set_, address), until="search")
+    typer.echo(result.summary())
+
+
+@app.command()
+@_user_errors
+def report(
+    run: Annotated[str, typer.Argument(help="run directory (runs/NAME) or run name")],
+    out: Annotated[Path | None, typer.Option("--out", help="output dir [reports/NAME]")] = None,
+) -> None:
+    """Rebuild a run's report (index.html, summary.md, pareto.csv, trials.parquet) from its files alone."""
+    from raydistill.report import build_report
+    from raydistill.runs import find_run
+
+    run_dir = find_run(run)
+    files = build_report(run_dir, out or Path("reports") / run_dir.name)
+    typer.echo(f"report: {files.index_html}")
+
+
+@app.command()
+@_user_errors
 def export(
     run: Annotated[str, typer.Argument(help="run directory (runs/NAME) or run name")],
     arch: Annotated[str, typer.Option("--arch", help="sub-network: Arch id (L6-H6x6-F768x6) or Arch JSON")],

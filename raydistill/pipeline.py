@@ -74,10 +74,39 @@ def _supernet_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
     return {"headline": headline, "model_dir": str(result.model_dir), "eval_csv": str(result.eval_csv)}
 
 
+def _search_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
+    from raydistill.search import run_search
+
+    result = run_search(spec, run_dir / "supernet" / "model", run_dir)
+    return {"headline": result.headline, "best": {f"{b:g}": a for b, a in result.best.items()}}
+
+
+def _export_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
+    from raydistill.runs import export_best
+
+    return export_best(spec, run_dir)
+
+
+def _report_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
+    from raydistill.report import build_report, load_report_inputs
+
+    files = build_report(load_report_inputs(run_dir), report_dir_for(spec))
+    return {"headline": f"report at {files.index_html}", "index_html": str(files.index_html)}
+
+
 STAGES: list[Stage] = [
     Stage("teacher", ("task", "data", "teacher", "seed"), _teacher_stage),
     Stage("supernet", ("supernet",), _supernet_stage, enabled=lambda spec: spec.supernet.enabled),
+    Stage("search", ("search",), _search_stage, enabled=lambda spec: spec.search.enabled),
+    # export runs before the report so the report can show each chosen Arch's measured latency
+    Stage("export", ("export",), _export_stage, enabled=lambda spec: spec.export.enabled),
+    Stage("report", (), _report_stage, enabled=lambda spec: spec.search.enabled),
 ]
+
+
+def report_dir_for(spec: Spec) -> Path:
+    """`reports/<name>/` (relative to the working directory, like `exports/`)."""
+    return Path("reports") / spec.name
 
 
 def run_dir_for(spec: Spec) -> Path:

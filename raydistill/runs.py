@@ -47,17 +47,12 @@ def parse_arch(text: str):  # type: ignore[no-untyped-def]  # -> Arch (import ke
 
 def export_from_run(run_dir: Path, arch_text: str, out_dir: Path | None, formats: Sequence[str]):  # type: ignore[no-untyped-def]
     """Cut `arch` out of the run's model and write it as an HF dir and/or ONNX file (see `models.export`)."""
-    from raydistill.models.export import export_subnet
-    from raydistill.models.loading import load_tokenizer
-
     arch = parse_arch(arch_text)
     model_dir = run_model_dir(run_dir)
     model = _load_model(model_dir)
-    arch.validate_for(model.config)
     target = out_dir or Path("exports") / run_dir.name / arch.id
     seq_len = json.loads((run_dir / "spec.json").read_text())["data"]["max_seq_length"]
-    tokenizer = load_tokenizer(str(model_dir))
-    return export_subnet(model, arch, target, tokenizer=tokenizer, formats=tuple(formats), seq_len=seq_len)
+    return _export(model, arch, target, _tokenizer(model_dir), formats, seq_len)
 
 
 def _load_model(model_dir: Path):  # type: ignore[no-untyped-def]
@@ -67,3 +62,55 @@ def _load_model(model_dir: Path):  # type: ignore[no-untyped-def]
     qa = any("QuestionAnswering" in a for a in (config.architectures or []))
     cls = AutoModelForQuestionAnswering if qa else AutoModelForSequenceClassification
     return cls.from_pretrained(model_dir).eval()
+
+
+def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  # spec: Spec
+    """Export stage: the best Arch per budget (search split) as HF dir + ONNX, with measured CPU latency.
+
+    Writes `exports/<name>/budget<NN>-<arch id>/` per budget (under `export.dir`) and `<run_dir>/export/
+    latency.json` (`{arch_id: {latency_ms, batch_size, seq_len, runtime, threads, device}}`: median of repeats
+    after warm-up, tokenizer excluded, batch 1 at `data.max_seq_length`; ONNX Runtime when exported, else torch).
+    """
+    from raydistill.models.latency import time_onnx, time_torch_model
+    from raydistill.results import read_table
+    from raydistill.search.final import best_arch_ids
+
+    table = read_table(run_dir / "search")
+    picks = {b: a for b, a in best_arch_ids(table, spec.search.budgets).items() if a is not None}
+    seq_len = spec.data.max_seq_length
+    model_dir = run_model_dir(run_dir)
+    model = _load_model(model_dir)
+    tokenizer = _tokenizer(model_dir)
+    exported: dict[str, str] = {}
+    latency: dict[str, dict] = {}
+    for budget, arch_id in picks.items():
+        target = Path(spec.export.dir) / spec.name / f"budget{round(budget * 100):02d}-{arch_id}"
+        result = _export(model, parse_arch(arch_id), target, tokenizer, spec.export.formats, seq_len)
+        exported[f"{budget:g}"] = str(result.out_dir)
+        if result.onnx_path is not None:
+            stats = time_onnx(result.onnx_path, batch_size=1, seq_len=seq_len, vocab_size=model.config.vocab_size)
+            runtime = "onnxruntime"
+        else:
+            stats = time_torch_model(_load_model(result.out_dir), batch_size=1, seq_len=seq_len)
+            runtime = "torch"
+        latency[arch_id] = {"latency_ms": stats.median_ms, "batch_size": 1, "seq_len": seq_len,
+                            "runtime": runtime, "threads": stats.threads, "device": "cpu"}  # fmt: skip
+    out = run_dir / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latency.json").write_text(json.dumps(latency, indent=2))
+    (out / "exports.json").write_text(json.dumps(exported, indent=2))
+    return {"headline": f"{len(exported)} sub-networks exported to {Path(spec.export.dir) / spec.name}",
+            "exports": exported}  # fmt: skip
+
+
+def _tokenizer(model_dir: Path):  # type: ignore[no-untyped-def]
+    from raydistill.models.loading import load_tokenizer
+
+    return load_tokenizer(str(model_dir))
+
+
+def _export(model, arch, target: Path, tokenizer, formats: Sequence[str], seq_len: int):  # type: ignore[no-untyped-def]
+    from raydistill.models.export import export_subnet
+
+    arch.validate_for(model.config)
+    return export_subnet(model, arch, target, tokenizer=tokenizer, formats=tuple(formats), seq_len=seq_len)

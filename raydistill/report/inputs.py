@@ -14,7 +14,8 @@ File contracts under a run directory `<storage_path>/<name>/` (the stages that w
      "teacher": {"metric": 0.912,       teacher dev metric
                  "flops": 2718000000,   teacher FLOPs (= 2 x MACs) at the search's FLOPs sequence length
                  "params": 22713216}}   teacher parameters
-    Other keys are allowed and ignored.
+    Other keys are allowed and ignored. When `teacher.metric` is absent it is taken from the teacher stage's
+    `teacher/metrics.json` (`main_value`), the one place the teacher's dev metric is recorded.
 `supernet/supernet_eval.csv` (optional), written by the supernet stage: one row per (width, depth) grid point
     with at least the columns arch_id (str, `Arch.id`), width (float), depth (float), flops (int),
     flops_ratio (float), params (int), dev_metric (float). Other columns are ignored.
@@ -166,12 +167,16 @@ def _read_json(path: Path, producer: str) -> Any:
         raise RunError(f"{path}: not valid JSON ({e}); {producer}") from None
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
+def _read_meta(path: Path, run_dir: Path) -> dict[str, Any]:
     meta = _read_json(path, _PRODUCER)
     if not isinstance(meta, dict):
         raise RunError(
             f"{path}: expected a JSON object with keys {list(META_KEYS)}, got {type(meta).__name__}"
         )
+    teacher_metrics = run_dir / "teacher" / "metrics.json"
+    if isinstance(meta.get("teacher"), dict) and "metric" not in meta["teacher"] and teacher_metrics.is_file():
+        main_value = _read_json(teacher_metrics, "the teacher stage writes it").get("main_value")
+        meta["teacher"] = {**meta["teacher"], "metric": main_value}
     missing = [k for k in META_KEYS if k not in meta]
     teacher = meta.get("teacher")
     if not isinstance(teacher, dict):
@@ -202,7 +207,7 @@ def load_report_inputs(run_dir: str | Path) -> ReportInputs:
         raise RunError(f"{trials_dir / PARQUET_FILE} not found; {_PRODUCER}")
     trials = read_table(trials_dir)
     meta_path = run_dir / META_FILE
-    meta = _read_meta(meta_path)
+    meta = _read_meta(meta_path, run_dir)
     grid_path = run_dir / GRID_FILE
     grid = _check_grid(pd.read_csv(grid_path), str(grid_path)) if grid_path.is_file() else None
     latency_path = run_dir / LATENCY_FILE

@@ -126,6 +126,22 @@ def teacher_path_exists(spec: Spec, task: Task | None) -> Iterator[Problem]:
         )
 
 
+def features_available(spec: Spec, task: Task | None) -> Iterator[Problem]:
+    """Options the schema already describes but this version cannot run yet: refuse them, never ignore them."""
+    if spec.supernet.length.enabled:
+        yield Problem(
+            "supernet.length.enabled",
+            "the length-adaptive supernet (LengthDrop) is not available in this version; "
+            "set it to false and search width_depth or layerwise",
+        )
+    if spec.search.retrain is not None:
+        yield Problem(
+            "search.retrain",
+            "re-training the chosen sub-networks is not available in this version; remove search.retrain "
+            "(the exported sub-networks carry the supernet's weights)",
+        )
+
+
 RULES: list[Rule] = [
     task_is_known,
     _with_task(data_rules.source_fits_task),
@@ -137,6 +153,7 @@ RULES: list[Rule] = [
     export_needs_search,
     gpu_needs_workers,
     teacher_path_exists,
+    features_available,
 ]
 
 

@@ -1,9 +1,11 @@
-"""The quickstart spec end to end through the real CLI and local Ray (tiny teacher, the shipped data)."""
+"""The quickstart spec end to end through the real CLI and local Ray (tiny teacher, the shipped data):
+teacher -> supernet -> search -> export -> report, then a rerun that is served from the stage cache."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,36 +19,53 @@ pytestmark = pytest.mark.integration
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, HF_HUB_OFFLINE="1", RAY_AIR_NEW_OUTPUT="0", RAY_TRAIN_HEALTH_CHECK_INTERVAL_S="0.2")
     return subprocess.run(
-        [sys.executable, "-m", "raydistill", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "raydistill", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
     )
 
 
-def test_quickstart_teacher_stage_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> None:
-    overrides = [
-        "--set", f"teacher.model={tiny_model_dir}",
-        "--set", f"resources.storage_path={tmp_path / 'runs'}",
-        "--set", "teacher.train.epochs=1",
-        "--set", "resources.cpus_per_worker=1",
-    ]  # fmt: skip
+def _overrides(model_dir: Path, runs: Path) -> list[str]:
+    values = [
+        f"teacher.model={model_dir}",
+        f"resources.storage_path={runs}",
+        "resources.cpus_per_worker=1",
+        "teacher.train.epochs=1",
+        "supernet.train.epochs=1",
+        "supernet.importance_examples=32",
+        "search.num_trials=8",
+        "search.population_size=4",
+    ]
+    return [arg for v in values for arg in ("--set", v)]
+
+
+def test_quickstart_pipeline_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> None:
     spec = str(REPO / "searches" / "quickstart.yaml")
-    first = _cli("train", spec, "--stage", "teacher", *overrides, cwd=tmp_path)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    args = _overrides(tiny_model_dir, tmp_path / "runs")
+    first = _cli("run", spec, *args, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     summary = first.stdout.strip().splitlines()[-1]
-    assert summary.startswith("quickstart | teacher: dev accuracy=") and "(ran," in summary
+    for stage in ("teacher: dev accuracy=", "supernet:", "search:", "export:", "report:"):
+        assert stage in summary, summary
+    assert "Traceback" not in first.stderr
 
     run_dir = tmp_path / "runs" / "quickstart"
-    metrics = json.loads((run_dir / "teacher" / "metrics.json").read_text())
-    assert metrics["main_metric"] == "accuracy"
-    assert 0.0 <= metrics["main_value"] <= 1.0
-    assert metrics["dev"]["dev"]["accuracy"] == metrics["main_value"]
-    assert metrics["steps"] > 0 and metrics["train_samples_per_s"] > 0
+    teacher = json.loads((run_dir / "teacher" / "metrics.json").read_text())
+    assert teacher["main_metric"] == "accuracy" and 0.0 <= teacher["main_value"] <= 1.0
+    grid = (run_dir / "supernet" / "supernet_eval.csv").read_text().splitlines()
+    assert len(grid) == 1 + 4 * 2  # header + 4 widths x 2 depths
 
-    from transformers import AutoModelForSequenceClassification
+    import pandas as pd
 
-    model = AutoModelForSequenceClassification.from_pretrained(run_dir / "teacher" / "model")
-    assert model.config.num_labels == 2
+    trials = pd.read_parquet(run_dir / "search" / "trials.parquet")
+    assert len(trials) == 8 and trials["flops_ratio"].between(0, 1).all()
 
-    again = _cli("train", spec, "--stage", "teacher", *overrides, cwd=tmp_path)
+    html = (tmp_path / "reports" / "quickstart" / "index.html").read_text()
+    assert "Plotly.newPlot" in html and trials["arch_id"].iloc[0] in html
+    assert not re.search(r"<script[^>]+src=", html)  # plotly.js inlined: the report works offline
+    latency = json.loads((run_dir / "export" / "latency.json").read_text())
+    assert latency and all(v["latency_ms"] > 0 for v in latency.values())
+    exports = [p for p in (tmp_path / "exports" / "quickstart").iterdir() if (p / "model.onnx").is_file()]
+    assert exports
+
+    again = _cli("run", spec, *args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "teacher: cached" in again.stdout
-    assert "(cached," in again.stdout.strip().splitlines()[-1]
+    assert again.stdout.count(": cached") == 5

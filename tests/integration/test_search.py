@@ -9,7 +9,6 @@ import json
 import math
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,36 +25,7 @@ from raydistill.search.tuner import SearchInterrupted, run_search
 from raydistill.spec.schema import Spec
 from tests.unit.training.conftest import write_sst2
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def ray_2_cpus() -> Iterator[None]:
-    """A local Ray with 2 CPUs, no dashboard, quiet; shut down after the module."""
-    import ray
-
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
-    yield
-    ray.shutdown()
-
-
-def _remove_placement_groups() -> None:
-    from ray import PlacementGroupID
-    from ray.util.placement_group import PlacementGroup, placement_group_table, remove_placement_group
-
-    for pg_id, info in placement_group_table().items():
-        if info.get("state") != "REMOVED":
-            remove_placement_group(PlacementGroup(PlacementGroupID(bytes.fromhex(pg_id))))
-
-
-@pytest.fixture(autouse=True)
-def no_leftover_placement_groups(ray_2_cpus: None) -> Iterator[None]:
-    """An interrupted run can leave trial placement groups reserved; on 2 CPUs the next run would hang."""
-    _remove_placement_groups()
-    yield
-    _remove_placement_groups()
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_leftover_placement_groups")]
 
 
 def make_spec(model_dir: Path, data_dir: Path, storage: Path, concurrent: int = 2, **search: Any) -> Spec:

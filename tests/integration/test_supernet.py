@@ -15,9 +15,8 @@ from safetensors.torch import load_file
 from raydistill.training.config import LoopConfig
 from raydistill.training.loop import train_loop_per_worker
 from raydistill.training.trainer import fit
-from tests.integration.test_ddp import no_leftover_placement_groups, ray_2_cpus  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_leftover_placement_groups")]
 
 WORDS = ["good", "great", "fun", "love", "bad", "awful", "boring", "hate"]
 

@@ -27,7 +27,7 @@ def test_nested_list_null_and_new_sections(write) -> None:
             "search.budgets=[0.3,0.6]",
             "data.path=null",
             "supernet.widths.1=0.6",
-            "search.retrain.epochs=0.5",  # creates a section the file does not have
+            "supernet.length.num_sandwich=3",  # creates a section the file does not have
             "seed=7",
             "seed=8",  # a later override wins
         ],
@@ -36,7 +36,7 @@ def test_nested_list_null_and_new_sections(write) -> None:
     assert spec.search.budgets == [0.3, 0.6]
     assert spec.data.path is None
     assert spec.supernet.widths == [1.0, 0.6]
-    assert spec.search.retrain is not None and spec.search.retrain.epochs == 0.5
+    assert spec.supernet.length.num_sandwich == 3
     assert spec.seed == 8
 
 

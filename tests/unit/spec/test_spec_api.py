@@ -29,12 +29,11 @@ supernet:
   widths: [0.5, 1.0, 0.25]
   depths: [1.0, 0.5]
   sampling: sandwich
-  length: {enabled: true, length_drop_ratio_bound: 0.3}
+  length: {length_drop_ratio_bound: 0.3}
 search:
-  space: length
+  space: layerwise
   sampler: tpe
   budgets: [0.3, 0.6]
-  retrain: {epochs: 0.5}
 export:
   formats: [onnx]
 resources:
@@ -60,7 +59,7 @@ def test_minimal_spec_gets_paper_defaults(write) -> None:
 def test_full_spec_and_widths_sorted(write) -> None:
     spec = load_spec(write(FULL))
     assert spec.supernet.widths == [1.0, 0.5, 0.25]  # sorted largest first
-    assert spec.data.columns.text_b == "s2" and spec.search.retrain is not None
+    assert spec.data.columns.text_b == "s2" and spec.supernet.length.length_drop_ratio_bound == 0.3
     assert spec.export.formats == ["onnx"]
 
 
