@@ -9,33 +9,20 @@ import os
 from collections.abc import Iterator
 
 import optuna
-import ray
+
+from raydistill.training import session as training_session
 
 __all__ = ["ensure_ray", "quiet_tune", "trial_resources"]
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
-    """Start a local Ray (or connect to `address`) unless this process is already connected.
-
-    Quiet by default: no dashboard, warnings only, worker logs not forwarded, Tune's legacy (silent) output.
-
-    Args:
-        address: an existing cluster (`auto`, `ray://host:10001`, ...); None starts a local one.
-        num_cpus: CPUs of a local Ray (None: all cores). Ignored when joining a cluster.
+    """Start a local Ray (or join `address`) unless connected; quiet Optuna; trial output not forwarded.
 
     Returns:
         True when this call started or joined Ray, False when Ray was already initialised.
     """
     _quiet_defaults()
-    if ray.is_initialized():
-        return False
-    if address:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-    else:
-        ray.init(
-            num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False
-        )
-    return True
+    return training_session.ensure_ray(address, num_cpus, log_to_driver=False)
 
 
 def _quiet_defaults() -> None:

@@ -245,6 +245,7 @@ def train_supernet(spec: Spec, run_dir: Path, teacher_dir: Path) -> SupernetResu
         num_workers=spec.resources.num_workers,
         use_gpu=spec.resources.use_gpu,
         cpus_per_worker=spec.resources.cpus_per_worker,
+        address=spec.resources.address,
     )
     if result.checkpoint is None:
         raise RunError(f"supernet run at {result.path} finished without a checkpoint; delete it and rerun")

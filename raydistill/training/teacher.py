@@ -81,6 +81,7 @@ def train_teacher(spec: Spec, run_dir: Path) -> TeacherResult:
             num_workers=spec.resources.num_workers,
             use_gpu=spec.resources.use_gpu,
             cpus_per_worker=spec.resources.cpus_per_worker,
+            address=spec.resources.address,
         )
         if result.checkpoint is None:
             raise RunError(f"teacher run at {result.path} finished without a checkpoint; delete it and rerun")

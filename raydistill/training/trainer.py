@@ -21,6 +21,7 @@ from ray.train.torch import TorchTrainer
 
 from raydistill.errors import RaydistillError, RunError
 from raydistill.training.checkpoint import local_checkpoints
+from raydistill.training.session import ensure_ray
 
 NUM_TO_KEEP = 2
 
@@ -67,6 +68,7 @@ def fit(
     use_gpu: bool = False,
     cpus_per_worker: float = 1.0,
     max_failures: int = 0,
+    address: str | None = None,
 ) -> FitResult:
     """Run `train_fn(loop_config)` under a `TorchTrainer` and return its result.
 
@@ -80,12 +82,15 @@ def fit(
         use_gpu: one GPU per worker.
         cpus_per_worker: CPUs reserved per worker (also the torch thread count unless `num_threads` is set).
         max_failures: worker-group restarts (from the latest checkpoint) before the run fails.
+        address: Ray cluster to join (None: start a quiet local Ray, no dashboard); unused in-process.
 
     Raises:
         RaydistillError: the run failed; the message is the worker's.
     """
     root = _storage_root(storage_path)
     run_dir = root / run_name
+    if num_workers > 0:
+        ensure_ray(address)
     resources = {"CPU": cpus_per_worker, **({"GPU": 1} if use_gpu else {})}
     trainer = TorchTrainer(
         train_fn,
