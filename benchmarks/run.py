@@ -6,12 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from benchmarks.search_sst2 import run_search_sst2
 from benchmarks.supernet_sst2 import run_supernet_sst2
 from benchmarks.teacher_sst2 import run_teacher_sst2
 
 BENCHMARKS = {  # in dependency order: supernet_sst2 reuses teacher_sst2's fine-tuned teacher
     "teacher_sst2": run_teacher_sst2,
     "supernet_sst2": run_supernet_sst2,
+    "search_sst2": run_search_sst2,  # searches the supernet_sst2 supernet
 }
 
 

@@ -23,6 +23,9 @@ LOGGER_NAME = "raydistill.training"
 
 def setup_worker(seed: int, num_threads: int | None, use_gpu: bool) -> torch.device:
     """Set torch threads (Ray gives a worker 1), seed every RNG, and return this worker's device."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # checkpoint saves would draw a bar per save in the driver's output
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     random.seed(seed)
