@@ -32,7 +32,6 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from raydistill.data import EvalSet, Task, TaskData, get_task, prepare_task_data
-from raydistill.errors import RunError
 from raydistill.models.arch import Arch
 from raydistill.models.bert import elastic_forward, head_kind, unwrap_model
 from raydistill.models.flops import Head, count_flops, params
@@ -42,8 +41,7 @@ from raydistill.spec.schema import Spec
 from raydistill.training.config import LoopConfig, data_kwargs
 from raydistill.training.evaluate import evaluate
 from raydistill.training.loop import train_loop_per_worker
-from raydistill.training.teacher import _copy_model, ray_storage
-from raydistill.training.trainer import fit
+from raydistill.training.trainer import fit_stage
 
 __all__ = [
     "EVAL_COLUMNS",
@@ -237,21 +235,9 @@ def train_supernet(spec: Spec, run_dir: Path, teacher_dir: Path) -> SupernetResu
         spec.task, load_tokenizer(str(teacher_dir)), seed=spec.seed, **data_kwargs(spec.data)
     )
     init_dir = prepare_supernet_init(spec, Path(teacher_dir), out / "init", data, device)
-    result = fit(
-        train_loop_per_worker,
-        supernet_loop_config(spec, init_dir).to_dict(),
-        run_name=supernet_run_name(spec),
-        storage_path=ray_storage(spec),
-        num_workers=spec.resources.num_workers,
-        use_gpu=spec.resources.use_gpu,
-        cpus_per_worker=spec.resources.cpus_per_worker,
-        address=spec.resources.address,
-    )
-    if result.checkpoint is None:
-        raise RunError(f"supernet run at {result.path} finished without a checkpoint; delete it and rerun")
     model_dir = out / "model"
-    with result.checkpoint.as_directory() as directory:
-        _copy_model(Path(directory), model_dir)
+    config = supernet_loop_config(spec, init_dir).to_dict()
+    result = fit_stage(spec, train_loop_per_worker, config, supernet_run_name(spec), model_dir)
     task = data.task
     model = load_task_model(str(model_dir), task.kind, task.num_labels, require_head=True)
     model.to(device)  # type: ignore[arg-type]

@@ -20,13 +20,11 @@ from typing import Any
 
 import torch
 
-from raydistill.errors import RunError
 from raydistill.models.loading import resolve_model_name
 from raydistill.spec.schema import Spec
-from raydistill.training.checkpoint import STATE_JSON, STATE_PT
 from raydistill.training.config import LoopConfig, data_kwargs
 from raydistill.training.loop import train_loop_per_worker
-from raydistill.training.trainer import fit
+from raydistill.training.trainer import fit_stage
 
 METRICS_FILE = "metrics.json"
 
@@ -55,11 +53,6 @@ def teacher_loop_config(spec: Spec) -> LoopConfig:
     )
 
 
-def ray_storage(spec: Spec) -> Path:
-    """Where the stages' Ray Train runs live: `<storage_path>/<name>/ray`, absolute."""
-    return (Path(spec.resources.storage_path).expanduser() / spec.name / "ray").resolve()
-
-
 def train_teacher(spec: Spec, run_dir: Path) -> TeacherResult:
     """Fine-tune (or, with `teacher.finetuned: true`, only evaluate) the teacher and write its outputs.
 
@@ -73,21 +66,9 @@ def train_teacher(spec: Spec, run_dir: Path) -> TeacherResult:
     if spec.teacher.finetuned:
         raw = _evaluate_only(config, model_dir)
     else:
-        result = fit(
-            train_loop_per_worker,
-            config.to_dict(),
-            run_name=f"{spec.name}-teacher",
-            storage_path=ray_storage(spec),
-            num_workers=spec.resources.num_workers,
-            use_gpu=spec.resources.use_gpu,
-            cpus_per_worker=spec.resources.cpus_per_worker,
-            address=spec.resources.address,
-        )
-        if result.checkpoint is None:
-            raise RunError(f"teacher run at {result.path} finished without a checkpoint; delete it and rerun")
-        with result.checkpoint.as_directory() as directory:
-            _copy_model(Path(directory), model_dir)
-        raw = result.metrics
+        raw = fit_stage(
+            spec, train_loop_per_worker, config.to_dict(), f"{spec.name}-teacher", model_dir
+        ).metrics
     metrics = _summary(raw, spec, time.perf_counter() - start)
     out.mkdir(parents=True, exist_ok=True)
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
@@ -112,20 +93,6 @@ def _evaluate_only(config: LoopConfig, model_dir: Path) -> dict[str, Any]:
     model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     return metrics | {"step": 0, "epochs": 0.0}
-
-
-def _copy_model(checkpoint_dir: Path, model_dir: Path) -> None:
-    """Copy the HF files of a checkpoint (not its optimizer/RNG state) into `model_dir`."""
-    shutil.rmtree(model_dir, ignore_errors=True)
-    model_dir.mkdir(parents=True)
-    for item in checkpoint_dir.iterdir():
-        if item.name in (STATE_JSON, STATE_PT):
-            continue
-        target = model_dir / item.name
-        if item.is_dir():
-            shutil.copytree(item, target)
-        else:
-            shutil.copy2(item, target)
 
 
 def _summary(raw: dict[str, Any], spec: Spec, wall_time_s: float) -> dict[str, Any]:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from raydistill.errors import RaydistillError, RunError
-from raydistill.training.checkpoint import local_checkpoints
+from raydistill.spec.schema import Spec
+from raydistill.training.checkpoint import STATE_JSON, STATE_PT, local_checkpoints
 from raydistill.training.session import ensure_ray
 
 NUM_TO_KEEP = 2
@@ -145,3 +147,47 @@ def _clean_error(err: ray.train.TrainingFailedError, run_name: str) -> Raydistil
     return RunError(
         f"training run {run_name!r} failed: {type(first).__name__}: {message} (full traceback in the Ray logs)"
     )
+
+
+def ray_storage(spec: Spec) -> Path:
+    """Where the stages' Ray Train runs live: `<storage_path>/<name>/ray`, absolute."""
+    return (Path(spec.resources.storage_path).expanduser() / spec.name / "ray").resolve()
+
+
+def fit_stage(
+    spec: Spec,
+    train_fn: Callable[[dict[str, Any]], Any],
+    loop_config: dict[str, Any],
+    run_name: str,
+    model_dir: Path,
+) -> FitResult:
+    """`fit` with the spec's resources, then copy the final checkpoint's HF model (not its state) to `model_dir`."""
+    result = fit(
+        train_fn,
+        loop_config,
+        run_name=run_name,
+        storage_path=ray_storage(spec),
+        num_workers=spec.resources.num_workers,
+        use_gpu=spec.resources.use_gpu,
+        cpus_per_worker=spec.resources.cpus_per_worker,
+        address=spec.resources.address,
+    )
+    if result.checkpoint is None:
+        raise RunError(f"{run_name} run at {result.path} finished without a checkpoint; delete it and rerun")
+    with result.checkpoint.as_directory() as directory:
+        _copy_model(Path(directory), model_dir)
+    return result
+
+
+def _copy_model(checkpoint_dir: Path, model_dir: Path) -> None:
+    """Copy the HF files of a checkpoint (not its optimizer/RNG state) into `model_dir`."""
+    shutil.rmtree(model_dir, ignore_errors=True)
+    model_dir.mkdir(parents=True)
+    for item in checkpoint_dir.iterdir():
+        if item.name in (STATE_JSON, STATE_PT):
+            continue
+        target = model_dir / item.name
+        if item.is_dir():
+            shutil.copytree(item, target)
+        else:
+            shutil.copy2(item, target)

@@ -19,8 +19,7 @@ from raydistill.models.bert import elastic_forward
 from raydistill.spec.schema import DataSpec, OptimSpec, ResourcesSpec, Spec, SupernetSpec, TeacherSpec
 from raydistill.training.config import data_kwargs
 from raydistill.training.loop import train_loop_per_worker
-from raydistill.training.teacher import ray_storage
-from raydistill.training.trainer import fit
+from raydistill.training.trainer import fit, ray_storage
 
 from .conftest import NEGATIVE, POSITIVE, manual_accuracy
 

@@ -10,7 +10,8 @@ from transformers import BertModel
 
 from raydistill.errors import ModelError
 from raydistill.spec.schema import DataSpec, OptimSpec, ResourcesSpec, Spec, TeacherSpec
-from raydistill.training.teacher import ray_storage, train_teacher
+from raydistill.training.teacher import train_teacher
+from raydistill.training.trainer import ray_storage
 
 from .conftest import manual_accuracy
 
