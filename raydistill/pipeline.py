@@ -81,6 +81,12 @@ def _search_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
     return {"headline": result.headline, "best": {f"{b:g}": a for b, a in result.best.items()}}
 
 
+def _retrain_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
+    from raydistill.training.retrain import retrain_best
+
+    return retrain_best(spec, run_dir)
+
+
 def _export_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
     from raydistill.runs import export_best
 
@@ -98,6 +104,12 @@ STAGES: list[Stage] = [
     Stage("teacher", ("task", "data", "teacher", "seed"), _teacher_stage),
     Stage("supernet", ("supernet",), _supernet_stage, enabled=lambda spec: spec.supernet.enabled),
     Stage("search", ("search",), _search_stage, enabled=lambda spec: spec.search.enabled),
+    Stage(
+        "retrain",
+        ("search",),
+        _retrain_stage,
+        enabled=lambda spec: spec.search.enabled and spec.search.retrain is not None,
+    ),
     # export runs before the report so the report can show each chosen Arch's measured latency
     Stage("export", ("export",), _export_stage, enabled=lambda spec: spec.export.enabled),
     Stage("report", (), _report_stage, enabled=lambda spec: spec.search.enabled),

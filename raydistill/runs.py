@@ -67,6 +67,8 @@ def _load_model(model_dir: Path):  # type: ignore[no-untyped-def]
 def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  # spec: Spec
     """Export stage: the best Arch per budget (search split) as HF dir + ONNX, with measured CPU latency.
 
+    An Arch re-trained by the retrain stage (`search.retrain` set and `<run_dir>/retrain/<arch id>/model`
+    present) is exported from its re-trained model, whole; the others are sliced out of the supernet.
     Writes `exports/<name>/budget<NN>-<arch id>/` per budget (under `export.dir`) and `<run_dir>/export/
     latency.json` (`{arch_id: {latency_ms, batch_size, seq_len, runtime, threads, device}}`: median of repeats
     after warm-up, tokenizer excluded, batch 1 at `data.max_seq_length`; ONNX Runtime when exported, else torch).
@@ -83,9 +85,17 @@ def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  #
     tokenizer = _tokenizer(model_dir)
     exported: dict[str, str] = {}
     latency: dict[str, dict] = {}
+    retrained: list[str] = []
     for budget, arch_id in picks.items():
         target = Path(spec.export.dir) / spec.name / f"budget{round(budget * 100):02d}-{arch_id}"
-        result = _export(model, parse_arch(arch_id), target, tokenizer, spec.export.formats, seq_len)
+        source_dir = run_dir / "retrain" / arch_id / "model"
+        if spec.search.retrain is not None and (source_dir / "config.json").is_file():
+            small = _load_model(source_dir)
+            result = _export(small, _own_arch(small.config), target, _tokenizer(source_dir),
+                             spec.export.formats, seq_len)  # fmt: skip
+            retrained.append(arch_id)
+        else:
+            result = _export(model, parse_arch(arch_id), target, tokenizer, spec.export.formats, seq_len)
         exported[f"{budget:g}"] = str(result.out_dir)
         if result.onnx_path is not None:
             stats = time_onnx(result.onnx_path, batch_size=1, seq_len=seq_len, vocab_size=model.config.vocab_size)
@@ -99,8 +109,16 @@ def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  #
     out.mkdir(parents=True, exist_ok=True)
     (out / "latency.json").write_text(json.dumps(latency, indent=2))
     (out / "exports.json").write_text(json.dumps(exported, indent=2))
-    return {"headline": f"{len(exported)} sub-networks exported to {Path(spec.export.dir) / spec.name}",
-            "exports": exported}  # fmt: skip
+    note = f" ({len(retrained)} re-trained)" if retrained else ""
+    return {"headline": f"{len(exported)} sub-networks exported to {Path(spec.export.dir) / spec.name}{note}",
+            "exports": exported, "retrained": retrained}  # fmt: skip
+
+
+def _own_arch(config):  # type: ignore[no-untyped-def]  # config: SubnetBertConfig -> Arch
+    """The whole of a `raydistill_bert` model: all its layers, with the heads and FFN neurons each one has."""
+    from raydistill.models.arch import Arch
+
+    return Arch(tuple(range(config.num_hidden_layers)), tuple(config.layer_heads), tuple(config.layer_ffn))
 
 
 def _tokenizer(model_dir: Path):  # type: ignore[no-untyped-def]

@@ -68,7 +68,11 @@ StepFn = Callable[[nn.Module, Batch, int, Backward], dict[str, "float | Tensor"]
 StrategyFactory = Callable[[Mapping[str, Any], torch.device], StepFn]
 
 # Modules that register the built-in strategies when imported (one line per strategy).
-BUILTIN_MODULES: tuple[str, ...] = ("raydistill.distill.finetune", "raydistill.distill.supernet")
+BUILTIN_MODULES: tuple[str, ...] = (
+    "raydistill.distill.finetune",
+    "raydistill.distill.supernet",
+    "raydistill.distill.kd",
+)
 
 # Keys the HF models accept: inputs, and the labels the HF heads turn into a task loss.
 MODEL_INPUT_KEYS = ("input_ids", "attention_mask", "token_type_ids")

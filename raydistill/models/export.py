@@ -32,6 +32,7 @@ from raydistill.models.elastic import slice_layer
 from raydistill.models.hf_subnet import (
     SUBNET_CLASSES,
     SubnetBertConfig,
+    SubnetBertPreTrainedModel,
     SubnetModel,
     register_auto_classes,
     subnet_head,
@@ -96,14 +97,20 @@ class LoadedExport(NamedTuple):
 
 
 def subnet_config(config: Any, arch: Arch) -> SubnetBertConfig:
-    """The `SubnetBertConfig` of `arch` cut from a model with this `BertConfig` (labels, dropout... copied)."""
+    """The `SubnetBertConfig` of `arch` cut from a model with this `BertConfig` (labels, dropout... copied).
+
+    When `config` is itself a `SubnetBertConfig` (cutting an exported or re-trained sub-network again), `arch`
+    indexes that sub-network's layers, and `source_arch`/`source_layers` are mapped back to the original model.
+    """
     fields = {k: v for k, v in config.to_diff_dict().items() if k not in _NOT_COPIED}
+    origin = config.source_layers if isinstance(config, SubnetBertConfig) else None
+    source = arch if origin is None else Arch(tuple(origin[j] for j in arch.layers), arch.heads, arch.ffn)
     fields.update(
         num_hidden_layers=arch.num_layers,
         layer_heads=list(arch.heads),
         layer_ffn=list(arch.ffn),
-        source_arch=arch.to_json(),
-        source_layers=list(arch.layers),
+        source_arch=source.to_json(),
+        source_layers=list(source.layers),
         tie_word_embeddings=False,  # no LM head: nothing is tied
     )
     return SubnetBertConfig.from_dict(fields)
@@ -118,18 +125,25 @@ def _copy_checked(dst: Tensor, src: Tensor, name: str) -> None:
     dst.copy_(src)
 
 
-def materialise(model: nn.Module, arch: Arch) -> SubnetModel:
-    """A standalone small model holding only the weights `arch` keeps (DynaBERT prefix slices).
+def _check_fits_subnet(arch: Arch, config: SubnetBertConfig) -> None:
+    """`arch` (over a sub-network's own layers) keeps at most the heads/neurons each of those layers has."""
+    arch.validate_for(config)  # layer indices
+    layer_heads, layer_ffn = config.layer_heads or [], config.layer_ffn or []
+    for i, layer in enumerate(arch.layers):
+        h, f = layer_heads[layer], layer_ffn[layer]
+        if arch.heads[i] > h or arch.ffn[i] > f:
+            raise ArchError(
+                f"Arch {arch.id}: layer {layer} of this sub-network has {h} heads and {f} FFN neurons, the Arch "
+                f"keeps {arch.heads[i]} and {arch.ffn[i]}; keep at most what the layer has"
+            )
 
-    Args:
-        model: `BertForSequenceClassification` or `BertForQuestionAnswering` (optionally in ElasticBert/DDP).
-        arch: the sub-network; must fit the model and keep all tokens (export has no token dropping).
 
-    Raises:
-        ArchError: the Arch does not fit the model, or drops tokens.
-        ModelError: the model has no supported task head.
-    """
-    hf = unwrap_model(model)
+def _task_model(hf: nn.Module, arch: Arch) -> tuple[str, Any]:
+    """(head kind, encoder) of a BERT or `raydistill_bert` task model that `arch` fits (else an error)."""
+    if isinstance(hf, SubnetBertPreTrainedModel):  # an exported / re-trained sub-network, cut again
+        kind = subnet_head(hf)
+        _check_fits_subnet(arch, hf.config)
+        return kind, hf.bert
     kind = head_kind(hf)
     if kind not in SUBNET_CLASSES:
         raise ModelError(
@@ -138,6 +152,24 @@ def materialise(model: nn.Module, arch: Arch) -> SubnetModel:
         )
     bert = base_bert(hf)
     arch.validate_for(bert.config)
+    return kind, bert
+
+
+def materialise(model: nn.Module, arch: Arch) -> SubnetModel:
+    """A standalone small model holding only the weights `arch` keeps (DynaBERT prefix slices).
+
+    Args:
+        model: `BertForSequenceClassification` or `BertForQuestionAnswering` (optionally in ElasticBert/DDP),
+            or a `raydistill_bert` task model (e.g. a re-trained sub-network; `arch` then indexes its layers,
+            and its full Arch gives a copy of it).
+        arch: the sub-network; must fit the model and keep all tokens (export has no token dropping).
+
+    Raises:
+        ArchError: the Arch does not fit the model, or drops tokens.
+        ModelError: the model has no supported task head.
+    """
+    hf = unwrap_model(model)
+    kind, bert = _task_model(hf, arch)
     if arch.tokens is not None:
         raise ArchError(
             f"Arch {arch.id} drops tokens; an exported model keeps all tokens. Export the Arch with tokens=None"
@@ -190,8 +222,10 @@ def export_subnet(
     """Materialise `arch` of `model` and write it as an HF directory and/or an ONNX file into `out_dir`.
 
     Args:
-        model: the (supernet) HF BERT with a classification or QA head.
-        arch: the sub-network to keep.
+        model: the (supernet) HF BERT with a classification or QA head, or a `raydistill_bert` task model
+            (see `materialise`).
+        arch: the sub-network to keep. The manifest records it in the original model's layers (for a
+            `raydistill_bert` source: mapped back through its `source_layers`).
         out_dir: the export directory (created; files of the same names are overwritten).
         tokenizer: saved next to the HF files when given (format "hf").
         formats: any of "hf" and "onnx".
@@ -215,9 +249,11 @@ def export_subnet(
         onnx_path = export_onnx(small, out / ONNX_FILE, seq_len=seq_len)
     _remove_stale(out, chosen)
     n_params = sum(p.numel() for p in small.parameters())
+    # the Arch in the original model's layers: `arch` itself unless `model` was a sub-network
+    source = Arch.from_json(small.config.source_arch or arch.to_json())
     manifest = {
-        "arch": arch.to_dict(),
-        "arch_id": arch.id,
+        "arch": source.to_dict(),
+        "arch_id": source.id,
         "head": kind,
         "params": n_params,
         "formats": chosen,
@@ -227,7 +263,7 @@ def export_subnet(
         out_dir=out,
         hf_dir=hf_dir,
         onnx_path=onnx_path,
-        arch_id=arch.id,
+        arch_id=source.id,
         head=kind,
         params=n_params,
         hf_bytes=_weights_bytes(out),

@@ -134,12 +134,6 @@ def features_available(spec: Spec, task: Task | None) -> Iterator[Problem]:
             "the length-adaptive supernet (LengthDrop) is not available in this version; "
             "set it to false and search width_depth or layerwise",
         )
-    if spec.search.retrain is not None:
-        yield Problem(
-            "search.retrain",
-            "re-training the chosen sub-networks is not available in this version; remove search.retrain "
-            "(the exported sub-networks carry the supernet's weights)",
-        )
 
 
 RULES: list[Rule] = [

@@ -179,7 +179,10 @@ class Meter:
 
     @property
     def samples_per_s(self) -> float:
-        return self.samples / self.seconds if self.seconds > 0 else 0.0
+        """Samples per second of train-loop time, counting the running interval too (mid-epoch progress)."""
+        running = time.perf_counter() - self._started if self._started is not None else 0.0
+        seconds = self.seconds + running
+        return self.samples / seconds if seconds > 0 else 0.0
 
 
 def progress_logger() -> logging.Logger:

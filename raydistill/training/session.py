@@ -1,6 +1,8 @@
 """Start or join Ray once per process, quietly (RAY_NOTES "Overheads and quiet output").
 
-A local Ray gets no dashboard (its agent costs CPU that a 2-core training run feels) and warnings-only logging;
+A local Ray gets no dashboard (its agent costs CPU that a 2-core training run feels), workers at normal priority
+(Ray's default `nice 15` lets any other process on the machine slow training down; set `RAY_worker_niceness`
+to keep Ray's behaviour) and warnings-only logging;
 worker output stays forwarded to the driver by default because the training loop's progress lines are printed
 there. Joining a cluster (`address`) keeps the cluster's own settings.
 """
@@ -8,6 +10,7 @@ there. Joining a cluster (`address`) keeps the cluster's own settings.
 from __future__ import annotations
 
 import logging
+import os
 
 import ray
 
@@ -28,6 +31,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, *, log_t
     if address:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=log_to_driver)
     else:
+        os.environ.setdefault("RAY_worker_niceness", "0")  # read by the raylet that ray.init starts
         ray.init(
             num_cpus=num_cpus,
             include_dashboard=False,

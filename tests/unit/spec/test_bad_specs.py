@@ -221,13 +221,6 @@ CASES = [
         id="length-space",
     ),
     pytest.param(
-        M + "search:\n  retrain: {epochs: 1}\n",
-        6,
-        "search.retrain",
-        "not available in this version",
-        id="retrain-not-available",
-    ),
-    pytest.param(
         M + "supernet:\n  length:\n    enabled: true\n",
         7,
         "supernet.length.enabled",

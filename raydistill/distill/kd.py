@@ -1,0 +1,164 @@
+"""Strategy `kd`: vanilla knowledge distillation of any student from a frozen teacher (Hinton et al. 2015).
+
+Per batch: the teacher's forward without gradients, the student's forward through the (possibly DDP-wrapped)
+model, one backward of
+
+    L = alpha * T^2 * softCE(z_s / T, z_t / T) + (1 - alpha) * L_task(z_s, y)        (Hinton et al. 2015, eq. 2)
+
+- classification: softCE as `losses.soft_cross_entropy` (sum over classes, mean over the batch), L_task = CE;
+- regression (one output): the soft term is `losses.regression_mse` (no temperature, no T^2), L_task = MSE;
+- QA: the mean of the start and end soft CEs (each over the sequence axis), L_task = mean of start/end CE
+  (positions outside the sequence ignored, as HF does).
+
+The task loss is computed here from the logits, never by passing `labels=` to the model: the exported
+`raydistill_bert` sub-networks compute no loss, and this strategy re-trains them (the pipeline's `retrain` stage).
+`alpha = 1` (default) is pure distillation, TinyBERT's prediction-layer distillation (TinyBERT eq. 10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from raydistill.distill.losses import regression_mse, soft_cross_entropy
+from raydistill.distill.strategies import Backward, Batch, StepFn, model_inputs, register_strategy
+from raydistill.errors import SpecError
+
+Logits = Tensor | tuple[Tensor, Tensor]  # (B, C), or QA's ((B, L) start, (B, L) end)
+_KINDS = ("classification", "regression", "qa")
+
+
+@dataclass(frozen=True)
+class KdOptions:
+    """The `kd` strategy's options (plain values).
+
+    Attributes:
+        teacher: HF model dir (or model name) of the fine-tuned teacher.
+        kind: the task's head: "classification", "regression" or "qa".
+        num_labels: classes of the teacher's head (classification); None reads it from the teacher's config.
+        temperature: T > 0 of the soft term.
+        alpha: weight in [0, 1] of the soft term; 1 - alpha weighs the task loss.
+    """
+
+    teacher: str
+    kind: str
+    num_labels: int | None = None
+    temperature: float = 1.0
+    alpha: float = 1.0
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> KdOptions:
+        """Validate plain options; every problem raises `SpecError` naming the value and what is allowed."""
+        valid = sorted(f.name for f in fields(cls))
+        unknown, missing = sorted(set(options) - set(valid)), sorted({"teacher", "kind"} - set(options))
+        if unknown or missing:
+            raise SpecError(f"strategy 'kd': unknown options {unknown}, missing {missing}; valid: {valid}")
+        opts = cls(**options)
+        if opts.kind not in _KINDS:
+            raise SpecError(f"strategy 'kd': kind={opts.kind!r} is not one of {', '.join(_KINDS)}")
+        if not opts.temperature > 0 or not 0.0 <= opts.alpha <= 1.0:
+            raise SpecError(
+                f"strategy 'kd': temperature={opts.temperature}, alpha={opts.alpha}; need temperature > 0 and "
+                "0 <= alpha <= 1 (alpha=1: distillation only)"
+            )
+        return opts
+
+
+def logits_of(output: Any) -> Logits:
+    """(B, C) logits, or QA's (start, end) pair of (B, L) logits, from a HF model output."""
+    start = getattr(output, "start_logits", None)
+    return (start, output.end_logits) if start is not None else output.logits
+
+
+def soft_loss(student: Logits, teacher: Logits, kind: str, temperature: float) -> Tensor:
+    """T^2 softCE(z_s/T, z_t/T) (Hinton et al. 2015); MSE for regression; mean of start/end terms for QA."""
+    if kind == "regression":
+        assert isinstance(student, Tensor) and isinstance(teacher, Tensor)
+        return regression_mse(student, teacher)  # (B, 1) vs (B, 1)
+    if kind == "qa":
+        (s_start, s_end), (t_start, t_end) = student, teacher  # (B, L) each
+        return (
+            soft_cross_entropy(s_start, t_start, temperature, scale_by_t2=True)
+            + soft_cross_entropy(s_end, t_end, temperature, scale_by_t2=True)
+        ) / 2
+    assert isinstance(student, Tensor) and isinstance(teacher, Tensor)
+    return soft_cross_entropy(student, teacher, temperature, scale_by_t2=True)  # (B, C)
+
+
+def hard_loss(student: Logits, batch: Batch, kind: str) -> Tensor:
+    """The task loss from the student's logits and the batch labels (BERT sec. 4: CE, MSE, start/end CE)."""
+    if kind == "qa":
+        start, end = student  # (B, L) each
+        ignored = start.size(1)  # positions beyond the sequence (truncated answers) are ignored, as in HF
+        terms = [
+            F.cross_entropy(logits, batch[key].view(-1).clamp(0, ignored), ignore_index=ignored)
+            for logits, key in ((start, "start_positions"), (end, "end_positions"))
+        ]
+        return (terms[0] + terms[1]) / 2
+    assert isinstance(student, Tensor)
+    labels = batch["labels"].view(-1)  # (B,)
+    if kind == "regression":
+        return F.mse_loss(student.squeeze(-1), labels.to(student.dtype))  # (B, 1) -> (B,)
+    return F.cross_entropy(student, labels)  # (B, C) vs (B,)
+
+
+def kd_loss(student: Logits, teacher: Logits | None, batch: Batch, opts: KdOptions) -> dict[str, Tensor]:
+    """`{"loss": alpha * soft + (1 - alpha) * task, "kd": soft, "task": task}`; a term of weight 0 is skipped
+    (the teacher's logits may be None when alpha == 0)."""
+    parts: dict[str, Tensor] = {}
+    if opts.alpha > 0:
+        if teacher is None:
+            raise ValueError(f"kd_loss: alpha={opts.alpha} > 0 needs the teacher's logits")
+        parts["kd"] = soft_loss(student, teacher, opts.kind, opts.temperature)
+    if opts.alpha < 1:
+        parts["task"] = hard_loss(student, batch, opts.kind)
+    weights = {"kd": opts.alpha, "task": 1.0 - opts.alpha}
+    parts["loss"] = torch.stack([weights[k] * v for k, v in parts.items()]).sum()
+    return parts
+
+
+class KdStep:
+    """The `kd` step function (see the module docstring); holds the frozen teacher."""
+
+    def __init__(self, opts: KdOptions, teacher: nn.Module) -> None:
+        self.opts = opts
+        self.teacher = teacher
+
+    def __call__(self, model: nn.Module, batch: Batch, step: int, backward: Backward) -> dict[str, Any]:
+        """One forward of each model, one backward (`is_last=True`); logs the total and its terms (detached)."""
+        del step  # the loss does not depend on the step
+        inputs = model_inputs(batch)
+        student = logits_of(model(**inputs))
+        teacher: Logits | None = None  # alpha == 0: no soft term, no teacher forward
+        if self.opts.alpha > 0:
+            with torch.no_grad():
+                teacher = logits_of(self.teacher(**inputs))
+        parts = kd_loss(student, teacher, batch, self.opts)
+        backward(parts["loss"], True)
+        return {k: v.detach() for k, v in parts.items()}
+
+
+def _teacher_labels(teacher: str) -> int:
+    from transformers import AutoConfig
+
+    from raydistill.models.loading import resolve_model_name
+
+    return int(AutoConfig.from_pretrained(resolve_model_name(teacher)).num_labels)
+
+
+@register_strategy("kd")
+def make_kd(options: Mapping[str, Any], device: torch.device) -> StepFn:
+    """Factory of the `kd` strategy: validate the options and load the frozen teacher onto `device`."""
+    from raydistill.models.loading import load_task_model
+
+    opts = KdOptions.from_options(options)
+    num_labels = opts.num_labels if opts.num_labels is not None else _teacher_labels(opts.teacher)
+    teacher = load_task_model(opts.teacher, opts.kind, num_labels, require_head=True)  # type: ignore[arg-type]
+    teacher.to(device)  # type: ignore[arg-type]  # transformers' stub types `to` oddly
+    teacher.eval().requires_grad_(False)
+    return KdStep(opts, teacher)
