@@ -24,9 +24,9 @@ def fake_run(tmp_path: Path, tiny_model_dir: Path) -> Path:
 
 
 def test_export_hf_matches_sliced_forward(fake_run: Path, tmp_path: Path, tiny_model_dir: Path) -> None:
-    import raydistill  # noqa: F401  (registers the exported model type with the Auto classes)
     from transformers import AutoModelForSequenceClassification
 
+    import raydistill  # noqa: F401  (registers the exported model type with the Auto classes)
     from raydistill.models.arch import Arch
     from raydistill.models.bert import elastic_forward
 
