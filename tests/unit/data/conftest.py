@@ -73,9 +73,8 @@ def squad_json(articles: list[tuple[str, str, list[tuple[str, str, str]]]]) -> s
     return json.dumps({"version": "1.1", "data": data})
 
 
-@pytest.fixture
-def squad_dir(write: Writer) -> Path:
-    """Train: 4 articles x 2 questions; dev: 1 article x 2 questions (all over the tiny vocabulary)."""
+def squad_articles() -> tuple[list, list]:
+    """(train, dev) SQuAD articles as `squad_json` takes them: 4 x 2 train questions, 1 x 2 dev questions."""
     train = [
         (
             f"art{k}",
@@ -91,5 +90,12 @@ def squad_dir(write: Writer) -> Path:
             [("d0", "what is the capital of france ?", "paris"), ("d1", "what was good ?", "the movie")],
         )
     ]
+    return train, dev
+
+
+@pytest.fixture
+def squad_dir(write: Writer) -> Path:
+    """Train: 4 articles x 2 questions; dev: 1 article x 2 questions (all over the tiny vocabulary)."""
+    train, dev = squad_articles()
     write("squad/train-v1.1.json", squad_json(train))
     return write("squad/dev-v1.1.json", squad_json(dev)).parent

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from raydistill.training.config import LoopConfig
-from tests.unit.data.conftest import CONTEXT, squad_json
+from tests.unit.data.conftest import squad_articles, squad_json
 
 os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
 
@@ -60,21 +60,7 @@ def squad_dir(tmp_path: Path) -> Path:
     """SQuAD v1.1 JSON: 4 train articles x 2 questions, 1 dev article x 2 questions."""
     folder = tmp_path / "data" / "squad"
     folder.mkdir(parents=True)
-    train = [
-        (
-            f"art{k}",
-            CONTEXT,
-            [(f"t{k}a", "what is the capital ?", "paris"), (f"t{k}b", "what is red ?", "red")],
-        )
-        for k in range(4)
-    ]
-    dev = [
-        (
-            "dev0",
-            CONTEXT,
-            [("d0", "what is the capital of france ?", "paris"), ("d1", "what was good ?", "the movie")],
-        )
-    ]
+    train, dev = squad_articles()
     (folder / "train-v1.1.json").write_text(squad_json(train))
     (folder / "dev-v1.1.json").write_text(squad_json(dev))
     return folder
