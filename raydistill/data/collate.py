@@ -5,6 +5,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch.utils.data import Dataset
+
+MEGABATCH = 50  # batches per length-sorted group (as transformers' `LengthGroupedSampler`)
+
+
+def sequence_lengths(dataset: Dataset) -> list[int]:
+    """Unpadded length (`input_ids` tokens) of every item of a map-style feature dataset."""
+    return [int(dataset[i]["input_ids"].numel()) for i in range(len(dataset))]  # type: ignore[arg-type]
+
+
+def group_by_length(indices: Sequence[int], lengths: Sequence[int], batch_size: int) -> list[int]:
+    """Reorder a shuffled index list so consecutive batches hold examples of similar length.
+
+    The list is cut into megabatches of `MEGABATCH * batch_size` indices, each sorted by length, longest
+    first (stable), so batches stay random at the megabatch scale while a batch pads to little more than
+    its own examples' lengths. On SST-2 (seq 64, batch 32) that is ~14 padded tokens per example instead of
+    ~41. The result is a permutation of `indices` and a pure function of it (resuming replays it exactly).
+    """
+    size = MEGABATCH * batch_size
+    out: list[int] = []
+    for start in range(0, len(indices), size):
+        chunk = list(indices[start : start + size])
+        out.extend(sorted(chunk, key=lambda i: -lengths[i]))
+    return out
 
 
 class PadCollator:

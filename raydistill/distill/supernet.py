@@ -4,8 +4,11 @@ Per batch (DynaBERT Alg. 1, OFA's sandwich rule as an option):
 1. the teacher's full forward, once, without gradients (`teacher_mode="same_width"`: one forward per width of
    the step, the teacher sliced to that width at full depth);
 2. the step's sub-networks: every (width, depth) pair of the grid (`sampling="all"`), or a sandwich (the
-   largest, the smallest and `num_random` random other pairs), drawn from a `random.Random` seeded by
-   (seed, global step) so that every rank trains the same sub-networks without talking to the others;
+   largest, the smallest and `num_random` random other pairs), or a layerwise sandwich (`"layerwise"`, the
+   once-for-all rule: the `num_random` middle sub-networks draw each kept layer's heads and FFN width
+   independently, `models.arch.sample_layerwise`, so the mixed-width sub-networks the `layerwise` search
+   proposes are trained too), drawn from a `random.Random` seeded by (seed, global step) so that every rank
+   trains the same sub-networks without talking to the others;
 3. for each sub-network, the DynaBERT loss (eq. 2/3, see `subnet_loss`) and its backward; gradients are summed
    over sub-networks (no mean, as in DynaBERT), the loop then clips (1.0) and takes one optimizer step.
 
@@ -40,11 +43,12 @@ from raydistill.distill.losses import (
 )
 from raydistill.distill.strategies import Backward, Batch, StepFn, model_inputs, register_strategy, unwrap
 from raydistill.errors import SpecError
-from raydistill.models.arch import Arch, teacher_hidden_map
+from raydistill.models.arch import Arch, sample_layerwise, teacher_hidden_map
 from raydistill.models.bert import ElasticBert, ElasticOutput, elastic_forward, task_loss, unwrap_model
 
 Pair = tuple[float, float]  # (width multiplier, depth multiplier)
 _KINDS = ("classification", "regression", "qa")
+SAMPLINGS = ("all", "sandwich", "layerwise")
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,8 @@ class SupernetOptions:
         teacher: HF model dir of the teacher (see the module docstring).
         kind, num_labels: the task's head ("classification", "regression", "qa") and label count.
         widths, depths: the grid's multipliers; both must contain 1.0 (the full Arch is the last pass).
-        sampling: "all" pairs per batch, or "sandwich" (largest + smallest + `num_random` random pairs).
+        sampling: "all" pairs per batch, "sandwich" (largest + smallest + `num_random` random pairs), or
+            "layerwise" (largest + smallest + `num_random` random per-layer-width sub-networks).
         teacher_mode: "full" teacher outputs, or "same_width" (teacher sliced to the sub-network's width).
         temperature: T of the soft cross-entropy.
         logits_weight, hidden_weight, embedding_weight, attention_weight, task_weight: loss weights.
@@ -96,10 +101,15 @@ class SupernetOptions:
             given = getattr(opts, name)
             if 1.0 not in given or not all(0 < v <= 1 for v in given):
                 raise SpecError(f"supernet.{name}={list(given)}: give fractions in (0, 1] that include 1.0")
-        choices = {"kind": _KINDS, "sampling": ("all", "sandwich"), "teacher_mode": ("full", "same_width")}
+        choices = {"kind": _KINDS, "sampling": SAMPLINGS, "teacher_mode": ("full", "same_width")}
         for name, allowed in choices.items():
             if getattr(opts, name) not in allowed:
                 raise SpecError(f"supernet.{name}={getattr(opts, name)!r} is not one of {', '.join(allowed)}")
+        if opts.sampling == "layerwise" and opts.teacher_mode == "same_width":
+            raise SpecError(
+                "supernet.teacher_mode=same_width needs one width per sub-network, but sampling=layerwise mixes "
+                "widths across layers; use teacher_mode: full, or sampling: all / sandwich"
+            )
         return opts
 
 
@@ -120,6 +130,26 @@ def sample_pairs(
     rng = random.Random(f"supernet:{seed}:{step}")
     picks = sorted(rng.sample(others, min(num_random, len(others))))
     return list(dict.fromkeys([smallest, *picks, largest]))  # a 1-point grid: one pass
+
+
+def sample_archs(config: Any, opts: SupernetOptions, step: int) -> list[tuple[Arch, float]]:
+    """The step's sub-networks with the teacher width each distils from, the full Arch LAST.
+
+    "all" / "sandwich": the `sample_pairs` grid points. "layerwise": the smallest grid point, `num_random`
+    `sample_layerwise` draws from `random.Random` seeded by (seed, step), then the full Arch. The teacher width is
+    the sub-network's width under `teacher_mode="same_width"`, else 1.0 (the full teacher).
+    """
+    def teacher_width(width: float) -> float:
+        return width if opts.teacher_mode == "same_width" else 1.0
+
+    if opts.sampling != "layerwise":
+        pairs = sample_pairs(opts.widths, opts.depths, opts.sampling, opts.num_random, opts.seed, step)
+        return [(Arch.for_config(config, width=w, depth=d), teacher_width(w)) for w, d in pairs]
+    rng = random.Random(f"supernet:{opts.seed}:{step}")
+    dims = (config.num_hidden_layers, config.num_attention_heads, config.intermediate_size)
+    smallest = Arch.for_config(config, width=min(opts.widths), depth=min(opts.depths))
+    middle = [sample_layerwise(rng, opts.widths, opts.depths, *dims) for _ in range(opts.num_random)]
+    return [(arch, 1.0) for arch in (smallest, *middle, Arch.for_config(config))]
 
 
 def _logit_loss(student: Any, teacher: Any, kind: str, temperature: float) -> Tensor:
@@ -210,17 +240,14 @@ class SupernetStep:
     def __call__(self, model: nn.Module, batch: Batch, step: int, backward: Backward) -> dict[str, Any]:
         """One step's passes (module docstring); logs the summed loss and those of the largest and smallest."""
         o = self.opts
-        pairs = sample_pairs(o.widths, o.depths, o.sampling, o.num_random, o.seed, step)
-        config = unwrap_model(model).config
+        archs = sample_archs(unwrap_model(model).config, o, step)
         inputs = model_inputs(batch)
         teachers: dict[float, ElasticOutput] = {}  # width -> teacher output, computed once per step
         losses: list[Tensor] = []
-        for i, (width, depth) in enumerate(pairs):
-            last = i == len(pairs) - 1
-            t_width = width if o.teacher_mode == "same_width" else 1.0
+        for i, (arch, t_width) in enumerate(archs):
+            last = i == len(archs) - 1
             if t_width not in teachers:
                 teachers[t_width] = self.teacher_output(inputs, t_width)
-            arch = Arch.for_config(config, width=width, depth=depth)
             with contextlib.nullcontext() if last else backward.no_sync():
                 loss = subnet_loss(
                     model, arch, self.forward(model, arch, inputs), teachers[t_width], batch, o

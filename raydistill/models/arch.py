@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,7 +30,15 @@ from typing import Any
 
 from raydistill.errors import ArchError
 
-__all__ = ["Arch", "kept_layers", "teacher_layer_map", "teacher_hidden_map", "width_to_heads_ffn"]
+__all__ = [
+    "Arch",
+    "kept_layers",
+    "sample_layerwise",
+    "teacher_hidden_map",
+    "teacher_layer_map",
+    "width_grid",
+    "width_to_heads_ffn",
+]
 
 
 def _round_half_up(x: float) -> int:
@@ -56,6 +65,19 @@ def width_to_heads_ffn(width: float, num_heads: int, intermediate_size: int) -> 
         raise ArchError(f"width multiplier {width} is not in (0, 1]; give a fraction such as 0.75")
     heads = max(1, _round_half_up(num_heads * width))
     ffn = max(1, _round_half_up(intermediate_size * heads / num_heads))
+    return heads, ffn
+
+
+def width_grid(
+    widths: Sequence[float], num_heads: int, intermediate_size: int
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The distinct head counts and FFN widths of the width multipliers (`width_to_heads_ffn`), descending.
+
+    These are the per-layer values a layerwise sub-network draws from: exactly the slices the supernet trains.
+    """
+    dims = [width_to_heads_ffn(w, num_heads, intermediate_size) for w in widths]
+    heads = tuple(sorted({h for h, _ in dims}, reverse=True))
+    ffn = tuple(sorted({f for _, f in dims}, reverse=True))
     return heads, ffn
 
 
@@ -285,6 +307,26 @@ class Arch:
         except json.JSONDecodeError as e:
             raise ArchError(f"Arch JSON {text[:80]!r} is not valid JSON: {e}") from None
         return cls.from_dict(data)
+
+
+def sample_layerwise(
+    rng: random.Random,
+    widths: Sequence[float],
+    depths: Sequence[float],
+    num_layers: int,
+    num_heads: int,
+    intermediate_size: int,
+) -> Arch:
+    """A random layerwise sub-network (once-for-all's elastic sampling, Cai et al. 2020, Sec. 3.2).
+
+    Depth uniform over `depths` (layers by `kept_layers`), then for each kept layer, independently, a head
+    count and an FFN width uniform over `width_grid(widths)`: the space the `layerwise` search explores.
+    """
+    heads_grid, ffn_grid = width_grid(widths, num_heads, intermediate_size)
+    layers = kept_layers(rng.choice(list(depths)), num_layers)
+    heads = tuple(rng.choice(heads_grid) for _ in layers)
+    ffn = tuple(rng.choice(ffn_grid) for _ in layers)
+    return Arch(layers, heads, ffn)
 
 
 def teacher_layer_map(arch: Arch) -> list[int]:

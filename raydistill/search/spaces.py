@@ -26,7 +26,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from raydistill.errors import SpecError
-from raydistill.models.arch import Arch, kept_layers, width_to_heads_ffn
+from raydistill.models.arch import Arch, kept_layers, width_grid
 from raydistill.models.flops import count_flops, params
 
 __all__ = [
@@ -134,12 +134,12 @@ class SpaceContext:
     @cached_property
     def head_grid(self) -> tuple[int, ...]:
         """Head counts of the trained widths (DynaBERT rounding), descending and distinct."""
-        return tuple(sorted({self._dims(w)[0] for w in self.widths}, reverse=True))
+        return width_grid(self.widths, self.num_heads, self.intermediate_size)[0]
 
     @cached_property
     def ffn_grid(self) -> tuple[int, ...]:
         """FFN widths of the trained widths (tied to the rounded head count), descending and distinct."""
-        return tuple(sorted({self._dims(w)[1] for w in self.widths}, reverse=True))
+        return width_grid(self.widths, self.num_heads, self.intermediate_size)[1]
 
     @cached_property
     def teacher_macs(self) -> int:
@@ -149,9 +149,6 @@ class SpaceContext:
     def _macs(self, arch: Arch) -> int:
         head: Any = self.head  # "classification" | "qa", checked by count_flops
         return count_flops(arch, self.config, self.seq_len, self.num_labels, head).macs
-
-    def _dims(self, width: float) -> tuple[int, int]:
-        return width_to_heads_ffn(width, self.num_heads, self.intermediate_size)
 
     def price(self, arch: Arch) -> Candidate:
         """Analytic cost of `arch` and whether it fits the largest budget (no forward pass)."""

@@ -88,6 +88,18 @@ def export_needs_search(spec: Spec, task: Task | None) -> Iterator[Problem]:
         )
 
 
+def layerwise_sampling_needs_full_teacher(spec: Spec, task: Task | None) -> Iterator[Problem]:
+    """`same_width` slices the teacher to the sub-network's one width; layerwise sub-networks have none."""
+    sn = spec.supernet
+    if sn.sampling == "layerwise" and sn.teacher_mode == "same_width":
+        yield Problem(
+            "supernet.teacher_mode",
+            "same_width needs one width per sub-network, but sampling: layerwise mixes widths across layers; "
+            "use teacher_mode: full, or sampling: all / sandwich",
+            near=("supernet.sampling",),
+        )
+
+
 def gpu_needs_workers(spec: Spec, task: Task | None) -> Iterator[Problem]:
     """`num_workers: 0` runs in-process without Ray, where `use_gpu` would be silently ignored."""
     if spec.resources.use_gpu and spec.resources.num_workers == 0:
@@ -145,6 +157,7 @@ RULES: list[Rule] = [
     search_needs_supernet,
     search_space_fits,
     export_needs_search,
+    layerwise_sampling_needs_full_teacher,
     gpu_needs_workers,
     teacher_path_exists,
     features_available,

@@ -39,6 +39,9 @@ class OptimSpec(_Frozen):
         None, gt=0, description="also checkpoint every N optimizer steps (always at each epoch end)"
     )
     num_threads: int | None = Field(None, gt=0, description="torch threads per worker (default: cpus_per_worker)")
+    group_by_length: bool = Field(
+        False, description="batch examples of similar length (far less padding on short-text tasks)"
+    )
 
 
 class ColumnsSpec(_Frozen):
@@ -115,8 +118,12 @@ class SupernetSpec(_Frozen):
     depths: list[Fraction] = Field(default_factory=lambda: [1.0, 0.75, 0.5])
     reorder: bool = Field(True, description="importance-reorder heads and neurons before training (DynaBERT)")
     importance_examples: int = Field(2000, gt=0, description="train examples used to score importance")
-    sampling: Literal["all", "sandwich"] = Field("all", description="all (width, depth) pairs per batch, or sandwich")
-    num_random: int = Field(2, ge=0, description="sandwich: random sub-networks besides largest and smallest")
+    sampling: Literal["all", "sandwich", "layerwise"] = Field(
+        "all",
+        description="all (width, depth) pairs per batch, sandwich (largest + smallest + random pairs), or "
+        "layerwise (sandwich whose random sub-networks mix widths across layers, as the layerwise search does)",
+    )
+    num_random: int = Field(2, ge=0, description="sandwich/layerwise: random sub-networks besides largest and smallest")
     teacher_mode: Literal["full", "same_width"] = "full"
     temperature: float = Field(1.0, gt=0)
     loss: LossWeights = LossWeights()

@@ -11,9 +11,10 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from raydistill.data import EvalSet, TaskData
+from raydistill.data.collate import sequence_lengths
 from raydistill.distill.strategies import model_inputs
 
 _PAD_LOGIT = -1e4  # QA: logit given to padded columns (beyond every window's length; never a best span)
@@ -39,6 +40,23 @@ def _pad_columns(chunks: list[Tensor]) -> Tensor:
     return out
 
 
+def length_order(dataset: Dataset) -> list[int]:
+    """Indices of `dataset` by ascending sequence length (`input_ids`), ties in dataset order.
+
+    Batches of similar lengths need little dynamic padding: on SST-2 (seq 64) a batch of 32 random phrases is
+    padded to ~41 tokens per example, a batch of sorted ones to ~14 (3x fewer tokens through the model).
+    """
+    lengths = sequence_lengths(dataset)
+    return sorted(range(len(lengths)), key=lengths.__getitem__)
+
+
+def _restore_order(gathered: Tensor, order: list[int]) -> Tensor:
+    """Rows gathered in `order` back to dataset order: out[order[k]] = gathered[k]."""
+    out = torch.empty_like(gathered)
+    out[torch.tensor(order, dtype=torch.long)] = gathered
+    return out
+
+
 @torch.no_grad()
 def predict(
     model: nn.Module | Callable[..., Any],
@@ -47,8 +65,9 @@ def predict(
     batch_size: int,
     *,
     device: torch.device | str | None = None,
+    sort_by_length: bool = True,
 ) -> Tensor | tuple[Tensor, Tensor]:
-    """Run `model` over `dataset` in order and gather its outputs on the CPU (float32).
+    """Run `model` over `dataset` and gather its outputs on the CPU (float32), in dataset order.
 
     Args:
         model: a HF model (or any callable taking `input_ids`, `attention_mask`, `token_type_ids` keywords and
@@ -57,6 +76,8 @@ def predict(
         collate: the task's collate function (dynamic padding).
         batch_size: examples per forward.
         device: where the model lives (default: the device of its first parameter, else CPU).
+        sort_by_length: run the examples in `length_order` (far less padding; outputs are put back in
+            dataset order, equal to an unsorted pass up to float rounding).
 
     Returns:
         logits (N, C) or (N, 1), or for QA `(start_logits, end_logits)`, each (N, L_max).
@@ -65,8 +86,13 @@ def predict(
         first = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
         device = first.device if first is not None else torch.device("cpu")
     # An own generator: building the iterator would otherwise draw from the global RNG (breaks exact resume).
+    order = length_order(dataset) if sort_by_length else None
     loader = DataLoader(
-        dataset, batch_size=batch_size, shuffle=False, collate_fn=collate, generator=torch.Generator()
+        Subset(dataset, order) if order is not None else dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        collate_fn=collate,
+        generator=torch.Generator(),
     )
     starts: list[Tensor] = []
     ends: list[Tensor] = []
@@ -78,9 +104,10 @@ def predict(
             ends.append(out[1].float().cpu())  # (B, L)
         else:
             starts.append(out.float().cpu())  # (B, C)
-    if ends:
-        return _pad_columns(starts), _pad_columns(ends)
-    return torch.cat(starts)  # (N, C)
+    outputs = [_pad_columns(starts), _pad_columns(ends)] if ends else [torch.cat(starts)]  # (N, L) / (N, C)
+    if order is not None:
+        outputs = [_restore_order(o, order) for o in outputs]
+    return (outputs[0], outputs[1]) if ends else outputs[0]
 
 
 def evaluate(

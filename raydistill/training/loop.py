@@ -25,6 +25,7 @@ import torch.distributed as dist
 from torch import nn
 
 from raydistill.data import TaskData, prepare_task_data
+from raydistill.data.collate import sequence_lengths
 from raydistill.distill.strategies import StepFn, get_strategy, is_elastic, unwrap
 from raydistill.models.bert import ElasticBert
 from raydistill.models.loading import load_task_model, load_tokenizer
@@ -101,11 +102,12 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
         )  # fmt: skip
 
     # ---- loop: one pass per epoch (the first may resume mid-epoch)
+    lengths = sequence_lengths(data.train) if opt.group_by_length else None
     model.train()
     while state.step < total:
         loader = train_loader(
             data.train, data.collate, opt.batch_size, seed=cfg.seed, epoch=state.epoch, rank=rank, world=world,
-            skip_batches=state.batch_in_epoch, pin_memory=device.type == "cuda",
+            skip_batches=state.batch_in_epoch, pin_memory=device.type == "cuda", lengths=lengths,
         )  # fmt: skip
         meter.start()
         for batch in loader:

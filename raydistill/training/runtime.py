@@ -8,7 +8,7 @@ import logging
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from raydistill.data.collate import group_by_length
 
 LOGGER_NAME = "raydistill.training"
 
@@ -48,13 +50,28 @@ class _ResumableSampler(DistributedSampler):
     batches an uninterrupted one would have seen after the ones already done.
     """
 
-    def __init__(self, dataset: Dataset, *, world: int, rank: int, seed: int, epoch: int, skip: int) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        world: int,
+        rank: int,
+        seed: int,
+        epoch: int,
+        skip: int,
+        grouping: tuple[Sequence[int], int] | None = None,
+    ) -> None:
         super().__init__(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
         self.set_epoch(epoch)
         self.skip = skip
+        self.grouping = grouping  # (lengths, batch_size): reorder with `group_by_length`
 
     def __iter__(self) -> Iterator[int]:
-        return itertools.islice(super().__iter__(), self.skip, None)
+        indices: Iterable[int] = super().__iter__()
+        if self.grouping is not None:
+            lengths, batch_size = self.grouping
+            indices = group_by_length(list(indices), lengths, batch_size)
+        return itertools.islice(indices, self.skip, None)
 
     def __len__(self) -> int:
         return max(0, super().__len__() - self.skip)
@@ -77,14 +94,18 @@ def train_loader(
     world: int,
     skip_batches: int = 0,
     pin_memory: bool = False,
+    lengths: Sequence[int] | None = None,
 ) -> DataLoader:
     """The epoch's shuffled batches for this rank, skipping the `skip_batches` already trained on.
 
     `pin_memory` (GPU runs) lets `tensor.to(device, non_blocking=True)` overlap the copy with compute.
+    `lengths` (every example's token count, `data.collate.sequence_lengths`): group the rank's shuffled
+    indices by length (`group_by_length`) so batches need little padding.
     """
     sampler = _ResumableSampler(
-        dataset, world=world, rank=rank, seed=seed, epoch=epoch, skip=skip_batches * batch_size
-    )
+        dataset, world=world, rank=rank, seed=seed, epoch=epoch, skip=skip_batches * batch_size,
+        grouping=(lengths, batch_size) if lengths is not None else None,
+    )  # fmt: skip
     # An own generator keeps DataLoader's base-seed draw off the global RNG (resume stays exact).
     generator = torch.Generator().manual_seed(seed + epoch)
     return DataLoader(

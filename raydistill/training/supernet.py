@@ -256,6 +256,8 @@ def subnets_per_step(spec: Spec) -> int:
     """Sub-network passes per batch: the whole grid, or the sandwich (largest + smallest + random ones)."""
     sn = spec.supernet
     grid = len(sn.widths) * len(sn.depths)
+    if sn.sampling == "layerwise":
+        return 2 + sn.num_random
     return grid if sn.sampling == "all" else min(grid, 2 + sn.num_random)
 
 

@@ -117,6 +117,52 @@ def test_sandwich_has_smallest_first_largest_last_and_distinct_random_pairs() ->
     assert sample_pairs([1.0], [1.0], "sandwich", 2, seed=0, step=0) == [(1.0, 1.0)]
 
 
+def test_layerwise_sampling_mixes_trained_widths_per_layer(tiny_model_dir: Path) -> None:
+    """OFA-style sandwich: smallest grid point, random per-layer widths from the trained grid, full Arch last."""
+    from raydistill.distill.supernet import SupernetOptions, sample_archs
+    from raydistill.models.arch import kept_layers, width_grid
+
+    config = tiny_bert_config(num_hidden_layers=4)  # 4 heads, FFN 64
+    opts = SupernetOptions.from_options(
+        {"teacher": str(tiny_model_dir), "kind": "classification", "num_labels": 2, "widths": WIDTHS,
+         "depths": DEPTHS, "sampling": "layerwise", "num_random": 3}
+    )  # fmt: skip
+    heads_grid, ffn_grid = width_grid(WIDTHS, 4, 64)
+    assert heads_grid == (4, 3, 2, 1) and ffn_grid == (64, 48, 32, 16)
+    state = random.getstate()
+    draws = [sample_archs(config, opts, step) for step in range(30)]
+    assert random.getstate() == state and draws[7] == sample_archs(config, opts, 7)
+    mixed = 0
+    for step_archs in draws:
+        archs = [arch for arch, _ in step_archs]
+        assert all(t_width == 1.0 for _, t_width in step_archs)  # the full teacher
+        assert archs[0] == Arch.for_config(config, width=0.25, depth=0.5)
+        assert archs[-1] == Arch.for_config(config) and len(archs) == 5
+        for arch in archs[1:-1]:
+            assert arch.layers in {kept_layers(d, 4) for d in DEPTHS}
+            assert set(arch.heads) <= set(heads_grid) and set(arch.ffn) <= set(ffn_grid)
+            mixed += len(set(arch.heads)) > 1 or len(set(arch.ffn)) > 1
+    assert mixed > 60  # of 90 draws, most mix widths (uniform ones have probability ~1/64 per draw)
+    with pytest.raises(SpecError, match="same_width"):
+        SupernetOptions.from_options({**opts.__dict__, "teacher_mode": "same_width"})
+
+
+def test_layerwise_step_trains_the_sampled_archs(
+    tiny_model_dir: Path, student: ElasticBert, batch: dict
+) -> None:
+    from raydistill.distill.supernet import sample_archs
+
+    seen: list[Arch] = []
+    forward = student.forward
+    student.forward = lambda arch, **kw: (seen.append(arch), forward(arch, **kw))[1]  # type: ignore[method-assign]
+    backward = RecordingBackward(student)
+    step = _step(tiny_model_dir, widths=WIDTHS, depths=DEPTHS, sampling="layerwise", num_random=2)
+    logs = step(student, batch, 5, backward)
+    assert backward.calls == [False, False, False, True]
+    assert seen == [arch for arch, _ in sample_archs(student.config, step.opts, 5)]
+    assert torch.isclose(logs["loss"], sum(_logs_of_each(tiny_model_dir, student, batch, seen)))
+
+
 def test_full_arch_is_the_last_backward(tiny_model_dir: Path, student: ElasticBert, batch: dict) -> None:
     seen: list[Arch] = []
     forward = student.forward

@@ -136,3 +136,41 @@ def test_cap_evalset_keeps_every_window_of_the_kept_questions(squad_data: Any) -
     assert (
         len(capped.dataset) == sum(f.example_id == kept for f in dev.qa_features) == len(capped.qa_features)
     )
+
+
+def test_length_sorted_prediction_is_in_dataset_order(tiny_model: nn.Module, sst2_data: Any) -> None:
+    """`predict` runs shortest-first (less padding) and puts every row back: == one-by-one unpadded forwards."""
+    from raydistill.training.evaluate import length_order, predict
+
+    dataset = sst2_data.search.dataset
+    lengths = [int(dataset[i]["input_ids"].numel()) for i in range(len(dataset))]
+    order = length_order(dataset)
+    assert sorted(order) == list(range(len(dataset))) and len(set(lengths)) > 1
+    assert [lengths[i] for i in order] == sorted(lengths) and order != list(range(len(dataset)))
+    full = Arch.full(2, 4, 64)
+
+    def forward(**inputs: Any) -> Any:
+        return elastic_forward(tiny_model, full, **inputs).logits
+
+    expected = _one_by_one_logits(tiny_model, full, dataset)
+    torch.testing.assert_close(predict(forward, dataset, sst2_data.collate, 3), expected)
+    torch.testing.assert_close(
+        predict(forward, dataset, sst2_data.collate, 3, sort_by_length=False), expected
+    )
+
+
+def test_length_sorted_qa_spans_come_back_in_window_order(squad_data: Any) -> None:
+    from transformers import BertForQuestionAnswering
+
+    from raydistill.training.evaluate import predict
+    from tests.conftest import tiny_bert_config
+
+    torch.manual_seed(0)
+    model = BertForQuestionAnswering(tiny_bert_config(max_position_embeddings=64)).eval()
+    dataset = squad_data.dev["dev"].dataset
+    start, end = predict(model, dataset, squad_data.collate, 2)
+    ref_start, ref_end = predict(model, dataset, squad_data.collate, 2, sort_by_length=False)
+    for i in range(len(dataset)):
+        n = int(dataset[i]["input_ids"].numel())  # columns past a window's length are padding
+        torch.testing.assert_close(start[i, :n], ref_start[i, :n])
+        torch.testing.assert_close(end[i, :n], ref_end[i, :n])

@@ -185,3 +185,11 @@ def test_rules_are_a_plain_extensible_list(write, monkeypatch) -> None:
     monkeypatch.setattr(rules_module, "RULES", [*rules_module.RULES, no_tpe])
     path, problems = problems_for(write, spec_text("sst2") + "search:\n  sampler: tpe\n")
     assert problems == [f"{path}:6: search.sampler: tpe is banned here; use nsga2"]
+
+
+def test_layerwise_sampling_refuses_a_same_width_teacher(write) -> None:
+    text = spec_text("sst2") + "supernet:\n  sampling: layerwise\n  teacher_mode: same_width\n"
+    path, problems = problems_for(write, text)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}:7: supernet.teacher_mode: same_width needs one width")
+    assert problems_for(write, spec_text("sst2") + "supernet:\n  sampling: layerwise\n")[1] == []

@@ -57,6 +57,51 @@ def test_ranks_split_an_epoch_evenly() -> None:
     assert steps_per_epoch(data, 4, 2) == 3
 
 
+def test_group_by_length_sorts_each_megabatch_and_keeps_a_permutation() -> None:
+    from raydistill.data.collate import MEGABATCH, group_by_length
+
+    rng = random.Random(0)
+    lengths = [rng.randint(1, 64) for _ in range(1000)]
+    shuffled = rng.sample(range(1000), 1000)
+    out = group_by_length(shuffled, lengths, batch_size=4)
+    assert sorted(out) == list(range(1000))
+    size = MEGABATCH * 4  # 200 indices per group
+    for start in range(0, 1000, size):
+        group = out[start : start + size]
+        assert set(group) == set(shuffled[start : start + size])  # nothing crosses a megabatch
+        assert [lengths[i] for i in group] == sorted((lengths[i] for i in group), reverse=True)
+
+
+def test_length_grouped_loader_pads_less_and_resumes_exactly() -> None:
+    from raydistill.data.collate import PadCollator, sequence_lengths
+
+    rng = random.Random(1)
+
+    class _Texts(torch.utils.data.Dataset):
+        sizes = [rng.randint(2, 40) for _ in range(300)]
+
+        def __len__(self) -> int:
+            return len(self.sizes)
+
+        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+            return {"input_ids": torch.full((self.sizes[i],), i + 1), "labels": torch.tensor(i)}
+
+    data, collate = _Texts(), PadCollator(0)
+    lengths = sequence_lengths(data)
+    assert lengths == _Texts.sizes
+
+    def loader(skip: int = 0, grouped: bool = True) -> list[torch.Tensor]:
+        kwargs = {"lengths": lengths} if grouped else {}
+        it = train_loader(data, collate, 8, seed=1, epoch=2, rank=0, world=1, skip_batches=skip, **kwargs)
+        return [b["input_ids"] for b in it]
+
+    grouped, plain = loader(), loader(grouped=False)
+    assert sorted(sum((b[:, 0].tolist() for b in grouped), [])) == list(range(1, 301))  # every example once
+    padded = lambda batches: sum(b.numel() for b in batches)  # noqa: E731
+    assert padded(grouped) < 1.1 * sum(lengths) < 0.75 * padded(plain)  # ~no padding left
+    assert [b.tolist() for b in loader(skip=5)] == [b.tolist() for b in grouped[5:]]
+
+
 def test_rng_capture_and_restore_replays_every_generator() -> None:
     state = capture_rng()
     first = (torch.rand(3), np.random.rand(3), random.random())
