@@ -14,7 +14,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from raydistill.report.inputs import ReportInputs
-from raydistill.report.summary import ReportData, display_budget_table, display_front_table, latency_note
+from raydistill.report.summary import (
+    ReportData,
+    display_budget_table,
+    display_front_table,
+    latency_note,
+    retrain_note,
+)
 
 __all__ = ["figures_html", "html_table", "render_html"]
 
@@ -58,7 +64,7 @@ def render_html(inputs: ReportInputs, data: ReportData, figures: Mapping[str, go
     """The whole `index.html` text."""
     e = html.escape
     facts = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in data.facts)
-    note = latency_note(inputs)
+    notes = " ".join(n for n in (retrain_note(inputs), latency_note(inputs)) if n)
     front = display_front_table(data, inputs.metric_name)
     sections = [
         f"<h1>raydistill report: {e(inputs.name)}</h1>",
@@ -66,7 +72,7 @@ def render_html(inputs: ReportInputs, data: ReportData, figures: Mapping[str, go
         "<h2>Best Arch per budget</h2>",
         html_table(display_budget_table(data, inputs.metric_name)),
         '<p class="note">Picked by the search-split metric; dev is evaluated once, for the chosen Archs only.'
-        + (f" {e(note)}" if note else "")
+        + (f" {e(notes)}" if notes else "")
         + "</p>",
         *(f'<div class="figure">{fragment}</div>' for fragment in figures_html(figures)),
         "<h2>Pareto front (search split)</h2>",

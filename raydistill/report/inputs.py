@@ -23,6 +23,9 @@ File contracts under a run directory `<storage_path>/<name>/` (the stages that w
     {"L3@1,3,5-H6x3-F1536x3": {"latency_ms": 3.21,      median latency in milliseconds (required)
                                "batch_size": 1, "seq_len": 128, "device": "cpu", "runtime": "onnxruntime"}}
     Every key other than latency_ms is optional and only shown in the report's note on how latency was measured.
+`retrain/retrain.json` (optional), written by the retrain stage (`search.retrain`): a JSON object keyed by
+    `Arch.id`: {"L6-H6x6-F768x6": {"dev_after": 0.91, ...}}, the main dev metric of the chosen Arch after it was
+    re-trained on its own (required per entry); other keys (budget, dev_before, ...) are ignored.
 
 A missing required file raises `RunError` naming the file and the command that produces it.
 """
@@ -47,6 +50,7 @@ __all__ = [
     "GRID_COLUMNS",
     "GRID_FILE",
     "LATENCY_FILE",
+    "RETRAIN_FILE",
     "META_FILE",
     "ReportInputs",
     "load_report_inputs",
@@ -56,6 +60,7 @@ META_FILE = "search/meta.json"
 TRIALS_DIR = "search"
 GRID_FILE = "supernet/supernet_eval.csv"
 LATENCY_FILE = "export/latency.json"
+RETRAIN_FILE = "retrain/retrain.json"
 GRID_COLUMNS: dict[str, str] = {
     "arch_id": "str",
     "width": "float64",
@@ -82,6 +87,7 @@ class ReportInputs:
         budgets: FLOPs budgets as fractions of the teacher's FLOPs (stored sorted ascending).
         latency: {arch_id: {"latency_ms": ..., ...}} measured on exports, or None.
         sampler: the search sampler; None = the distinct values of `trials.sampler`.
+        retrained: {arch_id: {"dev_after": ..., ...}} of the Archs the retrain stage re-trained, or None.
     """
 
     name: str
@@ -93,6 +99,7 @@ class ReportInputs:
     budgets: Sequence[float] = field(default_factory=tuple)
     latency: Mapping[str, Mapping[str, Any]] | None = None
     sampler: str | None = None
+    retrained: Mapping[str, Mapping[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         missing = [k for k in TEACHER_KEYS if k not in self.teacher]
@@ -122,6 +129,7 @@ class ReportInputs:
         object.__setattr__(self, "trials", trials)
         object.__setattr__(self, "grid", None if self.grid is None else _check_grid(self.grid, "grid"))
         _check_latency(self.latency, "latency")
+        _check_retrained(self.retrained, "retrained")
 
     @property
     def sampler_label(self) -> str:
@@ -155,6 +163,14 @@ def _check_latency(latency: Mapping[str, Mapping[str, Any]] | None, where: str) 
         if not isinstance(entry, Mapping) or not _is_number(entry.get("latency_ms")):
             raise RunError(
                 f"{where}: entry for {arch_id!r} is {entry!r}; give {{'latency_ms': <median ms>, ...}} per arch id"
+            )
+
+
+def _check_retrained(retrained: Mapping[str, Mapping[str, Any]] | None, where: str) -> None:
+    for arch_id, entry in (retrained or {}).items():
+        if not isinstance(entry, Mapping) or not _is_number(entry.get("dev_after")):
+            raise RunError(
+                f"{where}: entry for {arch_id!r} is {entry!r}; give {{'dev_after': <dev metric>, ...}} per arch id"
             )
 
 
@@ -213,6 +229,9 @@ def load_report_inputs(run_dir: str | Path) -> ReportInputs:
     latency_path = run_dir / LATENCY_FILE
     latency = _read_json(latency_path, "the export stage writes it") if latency_path.is_file() else None
     _check_latency(latency, str(latency_path))
+    retrain_path = run_dir / RETRAIN_FILE
+    retrained = _read_json(retrain_path, "the retrain stage writes it") if retrain_path.is_file() else None
+    _check_retrained(retrained, str(retrain_path))
     try:
         return ReportInputs(
             name=str(meta["name"]),
@@ -224,6 +243,7 @@ def load_report_inputs(run_dir: str | Path) -> ReportInputs:
             budgets=list(meta["budgets"]),
             latency=latency,
             sampler=meta.get("sampler"),
+            retrained=retrained,
         )
     except RunError as e:
         raise RunError(f"{meta_path} / {trials_dir}: {e}") from None

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pandas as pd
 
 from raydistill.report.inputs import ReportInputs
-from raydistill.report.summary import ReportData, display_budget_table, display_front_table, latency_note
+from raydistill.report.summary import (
+    ReportData,
+    display_budget_table,
+    display_front_table,
+    latency_note,
+    retrain_note,
+)
 
 __all__ = ["markdown_table", "render_markdown"]
 
@@ -36,9 +42,9 @@ def render_markdown(inputs: ReportInputs, data: ReportData) -> str:
         "",
         "Picked by the search-split metric; dev is evaluated once, for the chosen Archs only.",
     ]
-    note = latency_note(inputs)
-    if note:
-        parts += ["", note]
+    for note in (retrain_note(inputs), latency_note(inputs)):
+        if note:
+            parts += ["", note]
     parts += ["", "## Pareto front (search split)", ""]
     front = display_front_table(data, inputs.metric_name)
     parts += [markdown_table(front) if len(front) else "No trial finished with status `ok`."]

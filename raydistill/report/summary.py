@@ -17,7 +17,14 @@ import pandas as pd
 from raydistill.report.inputs import ReportInputs
 from raydistill.results.pareto import DEFAULT_REFERENCE, best_per_budget, hypervolume_history, pareto_front
 
-__all__ = ["ReportData", "build_report_data", "display_budget_table", "display_front_table", "latency_note"]
+__all__ = [
+    "ReportData",
+    "build_report_data",
+    "display_budget_table",
+    "display_front_table",
+    "latency_note",
+    "retrain_note",
+]
 
 BUDGET_COLUMNS = [
     "budget",
@@ -37,8 +44,9 @@ class ReportData:
     """Tables a report shows (raw numbers, not text).
 
     Attributes:
-        budgets: one row per budget (`BUDGET_COLUMNS`, plus `latency_ms` when latency was given); a budget
-            nothing fits has empty ids and NaN numbers.
+        budgets: one row per budget (`BUDGET_COLUMNS`, plus `latency_ms` when latency was given, and
+            `retrained_dev` / `retrained_minus_teacher` when the run re-trained its picks); a budget nothing
+            fits has empty ids and NaN numbers.
         front: the Pareto-front rows of the trial table (all table columns), sorted by FLOPs ratio.
         history: `results.hypervolume_history` of the trial table.
         facts: (label, value text) pairs for the report header.
@@ -61,6 +69,9 @@ def _budget_table(inputs: ReportInputs) -> pd.DataFrame:
             row["dev_minus_teacher"] = float(pick["dev_metric"]) - teacher_metric
         if inputs.latency is not None:
             row["latency_ms"] = float(inputs.latency.get(row["arch_id"], {}).get("latency_ms", math.nan))
+        if inputs.retrained is not None:
+            after = float(inputs.retrained.get(row["arch_id"], {}).get("dev_after", math.nan))
+            row |= {"retrained_dev": after, "retrained_minus_teacher": after - teacher_metric}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -102,6 +113,16 @@ def latency_note(inputs: ReportInputs) -> str | None:
     setups = [s for s in setups if s]
     where = "; ".join(setups) if setups else "setup not recorded"
     return f"Latency: median milliseconds of the exported sub-network ({where})."
+
+
+def retrain_note(inputs: ReportInputs) -> str | None:
+    """What the re-trained columns mean, when the run re-trained its picks."""
+    if inputs.retrained is None:
+        return None
+    return (
+        "Re-trained: each chosen Arch was cut out of the supernet and trained further on its own by distillation "
+        "from the teacher (`search.retrain`); the exported model holds the re-trained weights."
+    )
 
 
 # ------------------------------------------------------------------ formatting shared by html and markdown
@@ -153,6 +174,8 @@ def display_budget_table(data: ReportData, metric_name: str) -> pd.DataFrame:
             ("arch_id", "Arch", _text),
             ("dev_metric", f"dev {metric_name}", _metric),
             ("dev_minus_teacher", "dev vs teacher", _signed),
+            ("retrained_dev", f"dev {metric_name} re-trained", _metric),
+            ("retrained_minus_teacher", "re-trained vs teacher", _signed),
             ("search_metric", f"search {metric_name}", _metric),
             ("flops_ratio", "FLOPs (% teacher)", _percent),
             ("params", "params", _millions),

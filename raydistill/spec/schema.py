@@ -177,7 +177,7 @@ class ExportSpec(_Frozen):
     """Export of the best sub-network per budget."""
 
     enabled: bool = True
-    formats: list[Literal["hf", "onnx"]] = Field(default_factory=lambda: ["hf", "onnx"])
+    formats: list[Literal["hf", "onnx"]] = Field(default_factory=lambda: ["hf", "onnx"])  # type: ignore[arg-type]
     dir: str = "exports"
 
 

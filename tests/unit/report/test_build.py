@@ -122,3 +122,19 @@ def test_report_without_trials(tmp_path: Path) -> None:
     assert "| 50.0% | nothing fits |" in files.summary_md.read_text(encoding="utf-8")
     assert "No trial finished with status `ok`." in files.summary_md.read_text(encoding="utf-8")
     assert len(pd.read_csv(files.pareto_csv)) == 0
+
+
+def test_retrained_columns_and_note(inputs: ReportInputs, tmp_path: Path) -> None:
+    """A run that re-trained its picks shows the re-trained dev metric next to the sliced one."""
+    from raydistill.report.summary import retrain_note
+
+    retrained = {"L3@1,3,5-H6x3-F1536x3": {"dev_after": 0.905, "dev_before": 0.84, "budget": 0.5}}
+    with_retrain = ReportInputs(**{**vars(inputs), "retrained": retrained})
+    table = build_report_data(with_retrain).budgets
+    after = table["retrained_dev"].tolist()
+    assert math.isnan(after[0]) and after[1] == 0.905 and math.isnan(after[2])
+    assert table.loc[1, "retrained_minus_teacher"] == pytest.approx(0.905 - 0.91)
+    text = build_report(with_retrain, tmp_path).summary_md.read_text(encoding="utf-8")
+    assert "| dev accuracy re-trained | re-trained vs teacher |" in text
+    assert "| 0.8400 | -0.0700 | 0.9050 | -0.0050 |" in text and retrain_note(with_retrain) in text
+    assert "retrained_dev" not in build_report_data(inputs).budgets and retrain_note(inputs) is None

@@ -96,3 +96,13 @@ def test_report_inputs_checks_fields() -> None:
         ReportInputs(**base | {"trials": make_trials().drop(columns="status")})
     assert ReportInputs(**base | {"budgets": [0.75, 0.25]}).budgets == (0.25, 0.75)
     assert ReportInputs(**base).sampler_label == "nsga2"
+
+
+def test_retrain_file_is_read_and_checked(run_dir: Path) -> None:
+    (run_dir / "retrain").mkdir()
+    entry = {"L3@1,3,5-H6x3-F1536x3": {"dev_after": 0.9, "dev_before": 0.84}}
+    (run_dir / "retrain" / "retrain.json").write_text(json.dumps(entry))
+    assert load_report_inputs(run_dir).retrained == entry
+    (run_dir / "retrain" / "retrain.json").write_text(json.dumps({"L1-H1-F1": {"dev": 0.9}}))
+    with pytest.raises(RunError, match=r"retrain\.json: entry for 'L1-H1-F1'.*dev_after"):
+        load_report_inputs(run_dir)
