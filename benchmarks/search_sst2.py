@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from benchmarks.common import environment, md_table, write_results
+from benchmarks.search_retrain import RETRAIN_EPOCHS, retrain_picks
 from benchmarks.supernet_sst2 import DEPTHS, SEED, SEQ_LEN, TEACHER_REUSE, WIDTHS
 from benchmarks.supernet_sst2 import FULL as SUPERNET
 from raydistill.results.pareto import best_per_budget, hypervolume_history
@@ -40,6 +42,9 @@ SPACE = "layerwise"
 CONCURRENT = 2
 TARGET_PCT = {0.5: 99.5, 0.25: 97.0}  # budget -> % of the teacher's dev accuracy
 TARGET_EVALS_PER_MIN = 30.0
+# Sampler seeds (`search.seed`): every sampler runs once per seed; the data, its search split and the supernet
+# stay those of `SEED`. The first is the primary run (picks, report, retrain); HV is compared on the seeds' mean.
+SAMPLER_SEEDS = (SEED, SEED + 1, SEED + 2)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class Inputs:
     supernet_dir: Path
     teacher_metrics: Path
     grid_csv: Path | None
+    teacher_dir: Path  # the fine-tuned teacher (HF dir): what `search.retrain` distils from
 
 
 # ---------------------------------------------------------------- pure helpers (tests/unit/test_bench_search.py)
@@ -132,6 +138,28 @@ def equal_evaluation_hv(tables: dict[str, pd.DataFrame]) -> tuple[int, dict[str,
     return n, {name: hv_after(t, n) if n else 0.0 for name, t in ok.items()}
 
 
+def combine_seeds(per_seed: dict[int, dict[str, dict[str, Any]]], primary: int) -> dict[str, dict[str, Any]]:
+    """Each sampler's primary-seed summary, with what the targets compare taken over every seed.
+
+    `hv_equal_evaluations` becomes the mean over seeds (each seed's value at that seed's equal evaluation
+    count), with its sample std and per-seed values; `evaluations_per_min` becomes the slowest seed's rate; and
+    `dev_pct_by_seed` holds every seed's pick per budget as % of the teacher (NaN when nothing fits).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for sampler, summary in per_seed[primary].items():
+        runs = {seed: per_seed[seed][sampler] for seed in per_seed}
+        hvs = [r["hv_equal_evaluations"] for r in runs.values()]
+        out[sampler] = summary | {
+            "hv_equal_evaluations": float(np.mean(hvs)),
+            "hv_equal_evaluations_std": float(np.std(hvs, ddof=1)) if len(hvs) > 1 else 0.0,
+            "hv_equal_evaluations_by_seed": {seed: r["hv_equal_evaluations"] for seed, r in runs.items()},
+            "evaluations_per_min": min(r["evaluations_per_min"] for r in runs.values()),
+            "evaluations_per_min_by_seed": {seed: r["evaluations_per_min"] for seed, r in runs.items()},
+            "dev_pct_by_seed": {f"{b:g}": {seed: dev_pct(r, b) for seed, r in runs.items()} for b in BUDGETS},
+        }
+    return out
+
+
 def dev_pct(summary: dict[str, Any], budget: float) -> float:
     """Dev accuracy of the best Arch within `budget`, as % of the teacher's (NaN when nothing fits)."""
     pick = summary["best"].get(f"{budget:g}")
@@ -180,7 +208,7 @@ def find_inputs(work_dir: Path) -> Inputs:
             f"search_sst2: no teacher metrics.json at {candidates[0]} or {candidates[1]}; rerun make bench"
         )
     grid = run / "supernet" / "supernet_eval.csv"
-    return Inputs(model, metrics, grid if grid.is_file() else None)
+    return Inputs(model, metrics, grid if grid.is_file() else None, metrics.parent / "model")
 
 
 def smoke_inputs(storage: Path, sst2_dir: Path, s: Settings) -> Inputs:
@@ -209,12 +237,17 @@ def smoke_inputs(storage: Path, sst2_dir: Path, s: Settings) -> Inputs:
     metrics = root / "teacher" / "metrics.json"
     metrics.parent.mkdir(parents=True)
     metrics.write_text(json.dumps({"main_metric": "accuracy", "main_value": next(iter(acc.values()))}))
-    return Inputs(model_dir, metrics, None)
+    return Inputs(model_dir, metrics, None, model_dir)  # the tiny model is its own teacher
 
 
 # ---------------------------------------------------------------- the run
+def run_name_for(prefix: str, sampler: str, seed: int) -> str:
+    """`<prefix>-<sampler>` for the primary seed (`SEED`), `<prefix>-<sampler>-s<seed>` for the others."""
+    return f"{prefix}-{sampler}" if seed == SEED else f"{prefix}-{sampler}-s{seed}"
+
+
 def _spec_yaml(
-    name: str, sampler: str, s: Settings, trials: int, sst2_dir: Path, inputs: Inputs, storage: Path
+    name: str, sampler: str, seed: int, s: Settings, trials: int, sst2_dir: Path, inputs: Inputs, storage: Path
 ) -> str:
     max_eval = f", max_eval_examples: {s.max_eval}" if s.max_eval else ""
     cap = f", max_search_examples: {s.max_search_examples}" if s.max_search_examples else ""
@@ -224,7 +257,7 @@ task: sst2
 data: {{path: {sst2_dir}, max_seq_length: {SEQ_LEN}, max_train_examples: {s.max_train}{max_eval}}}
 teacher: {{model: {inputs.supernet_dir}, finetuned: true}}
 supernet: {{widths: {WIDTHS}, depths: {DEPTHS}}}
-search: {{space: {SPACE}, sampler: {sampler}, num_trials: {trials}, budgets: {BUDGETS},
+search: {{space: {SPACE}, sampler: {sampler}, seed: {seed}, num_trials: {trials}, budgets: {BUDGETS},
          population_size: {s.population_size}, pareto_eval_cap: {s.pareto_eval_cap}{cap}}}
 export: {{enabled: false}}
 resources: {{num_workers: 1, cpus_per_worker: 1, max_concurrent_trials: {CONCURRENT}, storage_path: {storage}}}
@@ -260,7 +293,14 @@ def _report(run_dir: Path, inputs: Inputs, out_dir: Path, name: str) -> Path:
 
 
 def run_search_sst2(
-    data_root: Path, out_dir: Path, work_dir: Path, *, smoke: bool = False, trials: int = 100
+    data_root: Path,
+    out_dir: Path,
+    work_dir: Path,
+    *,
+    smoke: bool = False,
+    trials: int = 100,
+    retrain_epochs: float = RETRAIN_EPOCHS,
+    seeds: tuple[int, ...] = SAMPLER_SEEDS,
 ) -> dict[str, Any]:
     from raydistill.search.session import ensure_ray
     from raydistill.search.tuner import run_search
@@ -272,23 +312,35 @@ def run_search_sst2(
     inputs = smoke_inputs(storage, sst2_dir, s) if smoke else find_inputs(work_dir)
     teacher_acc = float(json.loads(inputs.teacher_metrics.read_text())["main_value"])
     ensure_ray()  # started once here, so the first sampler does not pay Ray's start-up
-    per: dict[str, dict[str, Any]] = {}
-    tables: dict[str, pd.DataFrame] = {}
-    for sampler in SAMPLERS:
-        run_name = f"{s.prefix}-{sampler}"
-        shutil.rmtree(storage / run_name, ignore_errors=True)  # a fresh search, not a resumed one
-        spec_path = storage / f"{run_name}.yaml"
-        spec_path.write_text(_spec_yaml(run_name, sampler, s, trials, sst2_dir, inputs, storage))
-        spec = load_spec(spec_path)
-        result = run_search(spec, inputs.supernet_dir, storage / run_name)
-        tables[sampler] = result.table
-        span = tune_span_s(storage / run_name / "ray" / f"{run_name}-search")
-        per[sampler] = sampler_summary(result.table, teacher_acc, BUDGETS, result.wall_time_s, span)
-        print(f"search_sst2 {sampler}: {result.headline} | wall {result.wall_time_s:.0f} s", flush=True)
-    n_equal, hv_equal = equal_evaluation_hv(tables)
-    for sampler, hv in hv_equal.items():
-        per[sampler]["hv_equal_evaluations"] = hv
-    summary_md = _report(storage / f"{s.prefix}-nsga2", inputs, out_dir, name)
+    per_seed: dict[int, dict[str, dict[str, Any]]] = {}
+    n_equal: dict[int, int] = {}
+    for seed in seeds:
+        tables: dict[str, pd.DataFrame] = {}
+        per_seed[seed] = {}
+        for sampler in SAMPLERS:
+            run_name = run_name_for(s.prefix, sampler, seed)
+            shutil.rmtree(storage / run_name, ignore_errors=True)  # a fresh search, not a resumed one
+            spec_path = storage / f"{run_name}.yaml"
+            spec_path.write_text(_spec_yaml(run_name, sampler, seed, s, trials, sst2_dir, inputs, storage))
+            spec = load_spec(spec_path)
+            result = run_search(spec, inputs.supernet_dir, storage / run_name)
+            tables[sampler] = result.table
+            span = tune_span_s(storage / run_name / "ray" / f"{run_name}-search")
+            per_seed[seed][sampler] = sampler_summary(result.table, teacher_acc, BUDGETS, result.wall_time_s, span)
+            print(f"search_sst2 {sampler} seed {seed}: {result.headline} | wall {result.wall_time_s:.0f} s", flush=True)
+        n_equal[seed], hv_equal = equal_evaluation_hv(tables)
+        for sampler, hv in hv_equal.items():
+            per_seed[seed][sampler]["hv_equal_evaluations"] = hv
+    per = combine_seeds(per_seed, primary=seeds[0])
+    nsga2_run = storage / run_name_for(s.prefix, "nsga2", seeds[0])
+    retrained = None
+    if retrain_epochs > 0:  # the NSGA-II picks, re-trained by the retrain stage (reported next to the sliced ones)
+        retrained = retrain_picks(
+            storage / f"{nsga2_run.name}.yaml", nsga2_run, inputs.teacher_dir, inputs.supernet_dir, teacher_acc,
+            epochs=retrain_epochs,
+        )  # fmt: skip
+        print(f"search_sst2 retrain: {retrained['headline']} | wall {retrained['wall_time_s']:.0f} s", flush=True)
+    summary_md = _report(nsga2_run, inputs, out_dir, name)
     grid = pd.read_csv(inputs.grid_csv) if inputs.grid_csv else None
     # fmt: off
     setup = {
@@ -297,15 +349,16 @@ def run_search_sst2(
         "torch_threads_per_trial": 1, "population_size": s.population_size, "pareto_eval_cap": s.pareto_eval_cap,
         "max_seq_length": SEQ_LEN, "max_train_examples": s.max_train, "max_search_examples": s.max_search_examples,
         "examples": _split_sizes(spec, inputs.supernet_dir), "hypervolume_reference": "(accuracy 0, FLOPs ratio 1.0)",
-        "seed": SEED,
+        "seed": SEED, "sampler_seeds": list(seeds),
     }
     results = {
-        "benchmark": name, "smoke": smoke, "setup": setup, "teacher_dev_accuracy": teacher_acc, "equal_evaluations": n_equal,
-        "samplers": per, "nsga2_report_summary": str(summary_md),
+        "benchmark": name, "smoke": smoke, "setup": setup, "teacher_dev_accuracy": teacher_acc, "equal_evaluations": n_equal[seeds[0]],
+        "equal_evaluations_by_seed": n_equal,
+        "samplers": per, "nsga2_retrained": retrained, "nsga2_report_summary": str(summary_md),
         "uniform_grid_reference": None if grid is None else grid_reference(grid, BUDGETS, teacher_acc),
         "targets": {"dev_pct_of_teacher": {f"{b:g}": p for b, p in TARGET_PCT.items()}, "hv_above": BASELINES,
                     "evaluations_per_min": TARGET_EVALS_PER_MIN},
-        "meets_targets": judge(per), "environment": environment(),
+        "meets_targets": judge(per) | judge_retrained(retrained), "environment": environment(),
     }
     # fmt: on
     write_results(out_dir, name, results, _markdown(results))
@@ -315,12 +368,26 @@ def run_search_sst2(
 # ---------------------------------------------------------------- markdown
 def _markdown(r: dict[str, Any]) -> str:
     setup, per, n_eq = r["setup"], r["samplers"], r["equal_evaluations"]
+    seeds, primary = setup["sampler_seeds"], setup["sampler_seeds"][0]
     ks = list(next(iter(per.values()))["hypervolume_history"])
     search_rows = [
         [s, v["trials"], v["evaluated_ok"], v["infeasible_not_evaluated"], v["errors"], v["hypervolume"],
-         v["hv_equal_evaluations"], *(v["hypervolume_history"][k] for k in ks), v["evaluations_per_min"],
-         v["evaluations_per_min_tune_phase"], v["mean_evaluation_s"], v["wall_time_s"]]
+         v["hv_equal_evaluations_by_seed"][primary], *(v["hypervolume_history"][k] for k in ks),
+         v["evaluations_per_min_by_seed"][primary], v["evaluations_per_min_tune_phase"], v["mean_evaluation_s"],
+         v["wall_time_s"]]
         for s, v in per.items()
+    ]  # fmt: skip
+    seed_rows = [
+        [s, *(v["hv_equal_evaluations_by_seed"][seed] for seed in seeds),
+         f"{v['hv_equal_evaluations']:.4f} ± {v['hv_equal_evaluations_std']:.4f}",
+         ", ".join(f"{v['evaluations_per_min_by_seed'][seed]:.1f}" for seed in seeds)]
+        for s, v in per.items()
+    ]  # fmt: skip
+    seed_header = ["sampler", *(f"HV seed {seed}" for seed in seeds), "mean ± std", "evaluations/min per seed"]
+    pct_rows = [
+        [s, b, *(v["dev_pct_by_seed"][b][seed] for seed in seeds),
+         float(np.nanmean(list(v["dev_pct_by_seed"][b].values())))]
+        for s, v in per.items() for b in v["dev_pct_by_seed"]
     ]  # fmt: skip
     search_header = ["sampler", "trials", "evaluated (ok)", "infeasible (not evaluated)", "errors", "HV (all trials)",
                      f"HV after {n_eq} evaluated", *(f"HV @{k} trials" for k in ks), "evaluations/min",
@@ -352,21 +419,57 @@ def _markdown(r: dict[str, Any]) -> str:
         f"{cap}); dev accuracy is measured once, after the search, for the best Arch per budget and up to "
         f"{setup['pareto_eval_cap']} Pareto points. Teacher dev accuracy {r['teacher_dev_accuracy']:.4f} "
         f"(from {setup['teacher_metrics']}).{smoke}",
-        "## Search split: hypervolume and throughput\n\nHV = area dominated by the search-split front of "
+        f"## Hypervolume over {len(seeds)} sampler seeds\n\nEvery sampler ran once per sampler seed "
+        f"(`search.seed` {seeds}; the data, the search split and the supernet are the same in every run). HV at "
+        "equal evaluations per seed (each seed's fewest evaluated sub-networks over the samplers: "
+        f"{r['equal_evaluations_by_seed']}); the HV targets compare the means.",
+        md_table(seed_header, seed_rows),
+        f"## Search split: hypervolume and throughput (primary seed {primary})\n\nHV = area dominated by the search-split front of "
         "(accuracy max, FLOPs ratio min), reference (0, 1.0). Infeasible proposals (over the largest budget) are "
         f"priced and not evaluated, so samplers evaluate different counts; \"HV after {n_eq} evaluated\" compares "
         "them at the same number of evaluated sub-networks (the fewest any sampler evaluated). Evaluations/min = "
         "ok trials / wall minutes of the whole `run_search` call (data + model load, Tune, dev evaluation); the Tune "
         "phase rate divides by the span from the first trial's start to the last trial's end.",
         md_table(search_header, search_rows),
-        "## Best Arch per budget (picked on the search split, then scored on dev)",
+        f"## Best Arch per budget (primary seed {primary}: picked on the search split, then scored on dev)",
         md_table(["sampler", "budget", "arch", "FLOPs ratio", "search acc", "dev acc", "dev % of teacher"], best_rows),
+        "Every seed's pick, dev accuracy as % of the teacher's (NaN: nothing fits):\n\n" + md_table(
+            ["sampler", "budget", *(f"seed {seed}" for seed in seeds), "mean"], pct_rows),
         grid_text,
+        _retrain_markdown(r["nsga2_retrained"]),
         "## Targets\n\n" + "\n".join(f"- {k}: {'met' if v else 'NOT met'}" for k, v in r["meets_targets"].items())
         + "\n\n\"best over samplers\" takes the highest dev accuracy among the samplers' search-split picks (a mild "
         f"selection on dev); the NSGA-II rows do not. NSGA-II report summary: {Path(r['nsga2_report_summary']).name}.",
         f"- environment: {r['environment']}",
     ])  # fmt: skip
+
+
+def _retrain_markdown(retrained: dict[str, Any] | None) -> str:
+    if retrained is None:
+        return "## NSGA-II picks after `search.retrain`\n\nNot run (--retrain-epochs 0)."
+    rows = [[b, v["arch_id"], v["dev_before"], v["dev_after"], f"{v['dev_after_pct_of_teacher']:.2f}%"]
+            for b, v in retrained["by_budget"].items()]  # fmt: skip
+    return "\n\n".join([
+        "## NSGA-II picks after `search.retrain`",
+        f"raydistill's retrain stage cut each NSGA-II pick out of the supernet and trained it on its own for "
+        f"{retrained['epochs']:g} epochs (vanilla KD from the fine-tuned teacher, T=1, lr {retrained['learning_rate']:g}, "
+        f"batch 32, length-grouped batches, Ray Train, 1 worker); {retrained['wall_time_s']:.0f} s in all. The Archs "
+        "are the search-split picks above (no new selection); dev is scored once after training.",
+        md_table(["budget", "arch", "dev acc (sliced)", "dev acc (re-trained)", "re-trained % of teacher"], rows),
+    ])  # fmt: skip
+
+
+def judge_retrained(retrained: dict[str, Any] | None) -> dict[str, bool]:
+    """The accuracy targets on the re-trained NSGA-II picks (none when the step did not run)."""
+    if retrained is None:
+        return {}
+    met = {}
+    for budget, pct in TARGET_PCT.items():
+        pick = retrained["by_budget"].get(f"{budget:g}")
+        met[f"nsga2_retrained_at_{budget:g}_ge_{pct:g}pct"] = bool(
+            pick is not None and pick["dev_after_pct_of_teacher"] >= pct
+        )
+    return met
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,9 +479,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("runs/bench"), help="has supernet_sst2/")
     parser.add_argument("--smoke", action="store_true", help="tiny untrained BERT, a few hundred examples")
     parser.add_argument("--trials", type=int, default=100, help="trials per sampler (default 100)")
+    parser.add_argument(
+        "--retrain-epochs", type=float, default=RETRAIN_EPOCHS,
+        help=f"re-train the NSGA-II picks this many epochs (0: skip; default {RETRAIN_EPOCHS:g})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=list(SAMPLER_SEEDS),
+        help=f"sampler seeds, the first is the primary run (default {' '.join(map(str, SAMPLER_SEEDS))})",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     work = args.work.resolve()
-    results = run_search_sst2(args.data.resolve(), args.out, work, smoke=args.smoke, trials=args.trials)
+    results = run_search_sst2(
+        args.data.resolve(), args.out, work, smoke=args.smoke, trials=args.trials,
+        retrain_epochs=args.retrain_epochs, seeds=tuple(args.seeds),
+    )  # fmt: skip
     print(f"search_sst2: meets targets {results['meets_targets']}")
     return 0
 

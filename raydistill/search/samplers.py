@@ -88,7 +88,7 @@ class SamplerOptions:
     Attributes:
         define_by_run: the space + pricing callable.
         metric: the task's main metric.
-        seed: sampler seed (`spec.seed`).
+        seed: sampler seed (`search.seed`, default `spec.seed`).
         population_size: NSGA-II / evolution population (`search.population_size`).
     """
 

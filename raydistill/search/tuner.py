@@ -202,11 +202,16 @@ def _trial_name(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
+def sampler_seed(spec: Spec) -> int:
+    """`search.seed`, else the top-level seed: a new sampler seed keeps the same data and search split."""
+    return spec.search.seed if spec.search.seed is not None else spec.seed
+
+
 def _new_tuner(spec: Spec, setup: _Setup, trainable: Any, storage: Path, name: str) -> tune.Tuner:
     options = SamplerOptions(
         define_by_run=DefineByRun(spec.search.space, setup.ctx),
         metric=setup.metric,
-        seed=spec.seed,
+        seed=sampler_seed(spec),
         population_size=spec.search.population_size,
     )
     return tune.Tuner(

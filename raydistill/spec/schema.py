@@ -161,6 +161,9 @@ class SearchSpec(_Frozen):
     max_search_examples: int | None = Field(None, gt=0, description="cap on search-split examples per evaluation")
     pareto_eval_cap: int = Field(20, ge=0, description="at most this many Pareto points are evaluated on dev")
     population_size: int = Field(20, gt=1, description="NSGA-II / evolution population")
+    seed: int | None = Field(
+        None, description="sampler seed (default: the top-level seed, which also carves the search split)"
+    )
     retrain: RetrainSpec | None = None
 
     @field_validator("budgets")

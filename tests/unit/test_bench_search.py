@@ -128,3 +128,34 @@ def test_find_inputs_exits_without_a_supernet_and_falls_back_to_the_teacher_run(
     own.parent.mkdir(parents=True)
     own.write_text("{}")
     assert bench.find_inputs(tmp_path).teacher_metrics == own
+    assert bench.find_inputs(tmp_path).teacher_dir == own.parent / "model"  # what search.retrain distils from
+
+
+def test_judge_retrained_picks() -> None:
+    assert bench.judge_retrained(None) == {}
+    retrained = {"by_budget": {"0.25": {"dev_after_pct_of_teacher": 97.2}, "0.5": {"dev_after_pct_of_teacher": 99.4}}}
+    assert bench.judge_retrained(retrained) == {
+        "nsga2_retrained_at_0.5_ge_99.5pct": False,
+        "nsga2_retrained_at_0.25_ge_97pct": True,
+    }
+    del retrained["by_budget"]["0.25"]  # nothing fit the budget: never passes
+    assert not bench.judge_retrained(retrained)["nsga2_retrained_at_0.25_ge_97pct"]
+
+
+def test_combine_seeds_means_hypervolume_and_keeps_the_slowest_rate() -> None:
+    def run(hv: float, rate: float, pct: float | None) -> dict[str, Any]:
+        summary = _summary(hv, rate, {"0.25": pct, "0.5": pct, "0.75": pct})
+        return summary | {"hv_equal_evaluations": hv}
+
+    per_seed = {
+        42: {"nsga2": run(0.70, 40.0, 96.0), "random": run(0.71, 50.0, 95.0)},
+        43: {"nsga2": run(0.74, 35.0, 98.0), "random": run(0.69, 45.0, None)},
+    }
+    per = bench.combine_seeds(per_seed, primary=42)
+    assert per["nsga2"]["hv_equal_evaluations"] == pytest.approx(0.72)
+    assert per["nsga2"]["hv_equal_evaluations_std"] == pytest.approx(0.04 / 2**0.5)
+    assert per["nsga2"]["evaluations_per_min"] == 35.0  # the slowest seed
+    assert per["nsga2"]["best"] == per_seed[42]["nsga2"]["best"]  # picks: the primary seed's
+    assert per["nsga2"]["dev_pct_by_seed"]["0.5"] == {42: 96.0, 43: 98.0}
+    assert math.isnan(per["random"]["dev_pct_by_seed"]["0.25"][43])
+    assert bench.run_name_for("p", "tpe", bench.SEED) == "p-tpe" and bench.run_name_for("p", "tpe", 7) == "p-tpe-s7"

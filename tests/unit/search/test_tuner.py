@@ -53,3 +53,15 @@ def test_headline_names_the_best_arch_per_budget(tmp_path: Path) -> None:
     assert result.headline == (
         "2 trials, 1 evaluated | <=0.3x: nothing fits | <=0.5x: L1-H2-F32 accuracy 0.8125 (dev 0.7500)"
     )
+
+
+def test_sampler_seed_defaults_to_the_spec_seed_and_changes_the_search_key(tmp_path: Path) -> None:
+    from raydistill.search.tuner import _search_key, sampler_seed
+    from raydistill.spec.schema import Spec
+
+    base = {"name": "s", "task": "sst2", "teacher": {"model": "bert-base-uncased"}, "seed": 7}
+    spec = Spec(**base)
+    reseeded = Spec(**base, search={"seed": 3})
+    assert sampler_seed(spec) == 7 and sampler_seed(reseeded) == 3
+    assert _search_key(spec, tmp_path) != _search_key(reseeded, tmp_path)  # another seed: a new search
+    assert _search_key(spec, tmp_path)["seed"] == _search_key(reseeded, tmp_path)["seed"] == 7  # same data
