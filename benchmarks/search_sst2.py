@@ -4,12 +4,15 @@ Inputs: the supernet the `supernet_sst2` benchmark trained (MiniLM-L6, widths [1
 [1.0, 0.5]) and the teacher's dev accuracy from the `teacher/metrics.json` of the run that fine-tuned it. Each
 sampler (nsga2, tpe, random, evolution) runs the same number of trials (`--trials`, default 100) in a fresh run
 dir, budgets [0.25, 0.5, 0.75], the supernet benchmark's data settings (max_seq_length 64, max_train_examples
-8,889 -> 889 search-split examples, 872 dev) and 2 concurrent trials; Ray is started once, before the first.
-Reported per sampler: hypervolume of the search-split front (accuracy max, FLOPs ratio min, reference (0, 1.0))
-and its history, the hypervolume after the same number of *evaluated* sub-networks for all samplers (infeasible
-proposals are priced, never evaluated), evaluations/min, and the dev accuracy of the best search-split Arch per
-budget as % of the teacher's. Targets: TARGET_PCT at 50%/25% FLOPs (best over samplers, and NSGA-II), NSGA-II
-and TPE hypervolume above random and evolution, >= 30 evaluations/min for every sampler.
+8,889 -> 889 search-split examples, 872 dev) and 2 concurrent trials, once per sampler seed (`--seeds`, default
+42 43 44; the data split and the supernet never change); Ray is started once, before the first.
+Reported per sampler (numbers in `search_stats`, page in `search_markdown`): hypervolume of the search-split front
+(accuracy max, FLOPs ratio min, reference (0, 1.0)) and its history, the hypervolume after the same number of
+*evaluated* sub-networks for all samplers (infeasible proposals are priced, never evaluated) per seed and its
+mean, evaluations/min, and the dev accuracy of the best search-split Arch per budget as % of the teacher's; then
+the primary seed's NSGA-II picks are re-trained by the `retrain` stage (`search_retrain`, `--retrain-epochs`).
+Targets: TARGET_PCT at 50%/25% FLOPs (best over samplers, NSGA-II, NSGA-II re-trained), NSGA-II and TPE mean
+hypervolume above random's and evolution's, >= 30 evaluations/min for every sampler and seed.
 
 `python -m benchmarks.search_sst2 --data ../shared/data --smoke --trials 8` runs the same code on a tiny untrained
 BERT and 223 SST-2 train / 64 dev examples: it proves the script works, its numbers mean nothing.
@@ -19,29 +22,36 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from benchmarks.common import environment, md_table, write_results
+from benchmarks.common import environment, write_results
+from benchmarks.search_markdown import render_markdown
 from benchmarks.search_retrain import RETRAIN_EPOCHS, retrain_picks
+from benchmarks.search_stats import (
+    BASELINES,
+    BUDGETS,
+    CONCURRENT,
+    SAMPLERS,
+    SPACE,
+    TARGET_EVALS_PER_MIN,
+    TARGET_PCT,
+    combine_seeds,
+    equal_evaluation_hv,
+    grid_reference,
+    judge,
+    judge_retrained,
+    sampler_summary,
+    tune_span_s,
+)
 from benchmarks.supernet_sst2 import DEPTHS, SEED, SEQ_LEN, TEACHER_REUSE, WIDTHS
 from benchmarks.supernet_sst2 import FULL as SUPERNET
-from raydistill.results.pareto import best_per_budget, hypervolume_history
 
-SAMPLERS = ["nsga2", "tpe", "random", "evolution"]
-BASELINES = ["random", "evolution"]
-BUDGETS = [0.25, 0.5, 0.75]
-SPACE = "layerwise"
-CONCURRENT = 2
-TARGET_PCT = {0.5: 99.5, 0.25: 97.0}  # budget -> % of the teacher's dev accuracy
-TARGET_EVALS_PER_MIN = 30.0
 # Sampler seeds (`search.seed`): every sampler runs once per seed; the data, its search split and the supernet
 # stay those of `SEED`. The first is the primary run (picks, report, retrain); HV is compared on the seeds' mean.
 SAMPLER_SEEDS = (SEED, SEED + 1, SEED + 2)
@@ -71,122 +81,6 @@ class Inputs:
     teacher_metrics: Path
     grid_csv: Path | None
     teacher_dir: Path  # the fine-tuned teacher (HF dir): what `search.retrain` distils from
-
-
-# ---------------------------------------------------------------- pure helpers (tests/unit/test_bench_search.py)
-def checkpoints(num_trials: int) -> list[int]:
-    """Trial counts at 25/50/75/100% of `num_trials` (rounded, at least 1, no repeats)."""
-    return list(dict.fromkeys(max(1, round(num_trials * q)) for q in (0.25, 0.5, 0.75, 1.0)))
-
-
-def hv_after(table: pd.DataFrame, n: int) -> float:
-    """Hypervolume of the first `n` rows of `table` (completion order); NaN when it has fewer rows."""
-    if n < 1 or len(table) < n:
-        return math.nan
-    return float(hypervolume_history(table.reset_index(drop=True)).hypervolume.iloc[n - 1])
-
-
-def pick(row: pd.Series | None, teacher_acc: float) -> dict[str, Any] | None:
-    """A `best_per_budget` row as plain values, with its dev accuracy as % of the teacher's."""
-    if row is None:
-        return None
-    dev = float(row["dev_metric"])
-    out = {"arch_id": str(row["arch_id"]), "flops_ratio": float(row["flops_ratio"]), "dev_accuracy": dev}
-    if "search_metric" in row:
-        out["search_accuracy"] = float(row["search_metric"])
-    return out | {"dev_pct_of_teacher": 100.0 * dev / teacher_acc}
-
-
-def tune_span_s(experiment: Path) -> float:
-    """Seconds from the first trial's start to the last trial's end, from the Tune trials' `result.json` lines."""
-    files = experiment.glob("trial_*/result.json")
-    rows = [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
-    if not rows:
-        return math.nan
-    return max(r["evaluated_at"] for r in rows) - min(r["evaluated_at"] - r["wall_time_s"] for r in rows)
-
-
-def sampler_summary(
-    table: pd.DataFrame, teacher_acc: float, budgets: list[float], wall_s: float, span_s: float = math.nan
-) -> dict[str, Any]:
-    """One sampler's numbers: trial counts, hypervolume (+ history), evaluations/min, best Arch per budget.
-
-    `wall_s` is the whole `run_search` call; `span_s` the Tune trials' span (`tune_span_s`).
-    """
-    n_ok = int((table["status"] == "ok").sum())
-    ok_times = table.loc[table["status"] == "ok", "wall_time_s"]
-    return {
-        "trials": len(table),
-        "evaluated_ok": n_ok,
-        "infeasible_not_evaluated": int((table["status"] == "infeasible").sum()),
-        "errors": int((table["status"] == "error").sum()),
-        "hypervolume": hv_after(table, len(table)) if len(table) else 0.0,
-        "hypervolume_history": {str(k): hv_after(table, k) for k in checkpoints(len(table))},
-        "evaluations_per_min": 60.0 * n_ok / wall_s,
-        "evaluations_per_min_tune_phase": 60.0 * n_ok / span_s,
-        "tune_phase_s": span_s,
-        "mean_evaluation_s": float(ok_times.mean()) if n_ok else math.nan,
-        "wall_time_s": wall_s,
-        "best": {f"{b:g}": pick(row, teacher_acc) for b, row in best_per_budget(table, budgets).items()},
-    }
-
-
-def equal_evaluation_hv(tables: dict[str, pd.DataFrame]) -> tuple[int, dict[str, float]]:
-    """(n, {sampler: hypervolume of its first n evaluated trials}), n = the fewest evaluated by any sampler."""
-    ok = {name: t[t["status"] == "ok"] for name, t in tables.items()}
-    n = min(len(t) for t in ok.values())
-    return n, {name: hv_after(t, n) if n else 0.0 for name, t in ok.items()}
-
-
-def combine_seeds(per_seed: dict[int, dict[str, dict[str, Any]]], primary: int) -> dict[str, dict[str, Any]]:
-    """Each sampler's primary-seed summary, with what the targets compare taken over every seed.
-
-    `hv_equal_evaluations` becomes the mean over seeds (each seed's value at that seed's equal evaluation
-    count), with its sample std and per-seed values; `evaluations_per_min` becomes the slowest seed's rate; and
-    `dev_pct_by_seed` holds every seed's pick per budget as % of the teacher (NaN when nothing fits).
-    """
-    out: dict[str, dict[str, Any]] = {}
-    for sampler, summary in per_seed[primary].items():
-        runs = {seed: per_seed[seed][sampler] for seed in per_seed}
-        hvs = [r["hv_equal_evaluations"] for r in runs.values()]
-        out[sampler] = summary | {
-            "hv_equal_evaluations": float(np.mean(hvs)),
-            "hv_equal_evaluations_std": float(np.std(hvs, ddof=1)) if len(hvs) > 1 else 0.0,
-            "hv_equal_evaluations_by_seed": {seed: r["hv_equal_evaluations"] for seed, r in runs.items()},
-            "evaluations_per_min": min(r["evaluations_per_min"] for r in runs.values()),
-            "evaluations_per_min_by_seed": {seed: r["evaluations_per_min"] for seed, r in runs.items()},
-            "dev_pct_by_seed": {f"{b:g}": {seed: dev_pct(r, b) for seed, r in runs.items()} for b in BUDGETS},
-        }
-    return out
-
-
-def dev_pct(summary: dict[str, Any], budget: float) -> float:
-    """Dev accuracy of the best Arch within `budget`, as % of the teacher's (NaN when nothing fits)."""
-    pick = summary["best"].get(f"{budget:g}")
-    return math.nan if pick is None else float(pick["dev_pct_of_teacher"])
-
-
-def judge(per: dict[str, dict[str, Any]]) -> dict[str, bool]:
-    """Pass/fail of every target (NaN never passes); `per[s]["hv_equal_evaluations"]` must be set."""
-    met: dict[str, bool] = {}
-    for budget, pct in TARGET_PCT.items():
-        best = max(
-            (v for v in (dev_pct(s, budget) for s in per.values()) if not math.isnan(v)), default=math.nan
-        )
-        met[f"best_over_samplers_at_{budget:g}_ge_{pct:g}pct"] = bool(best >= pct)
-        met[f"nsga2_at_{budget:g}_ge_{pct:g}pct"] = bool(dev_pct(per["nsga2"], budget) >= pct)
-    baseline = max(per[b]["hv_equal_evaluations"] for b in BASELINES)
-    for s in ("nsga2", "tpe"):
-        met[f"{s}_hv_above_random_and_evolution"] = bool(per[s]["hv_equal_evaluations"] > baseline)
-    rates = [s["evaluations_per_min"] for s in per.values()]
-    met[f"evaluations_per_min_ge_{TARGET_EVALS_PER_MIN:g}"] = bool(min(rates) >= TARGET_EVALS_PER_MIN)
-    return met
-
-
-def grid_reference(grid: pd.DataFrame, budgets: list[float], teacher_acc: float) -> dict[str, Any]:
-    """Best uniform (width, depth) sub-network per budget from the supernet's dev grid (picked on dev)."""
-    picks = best_per_budget(grid.assign(status="ok"), budgets, "dev_metric", "flops_ratio")
-    return {f"{b:g}": pick(row, teacher_acc) for b, row in picks.items()}
 
 
 # ---------------------------------------------------------------- inputs
@@ -361,115 +255,8 @@ def run_search_sst2(
         "meets_targets": judge(per) | judge_retrained(retrained), "environment": environment(),
     }
     # fmt: on
-    write_results(out_dir, name, results, _markdown(results))
+    write_results(out_dir, name, results, render_markdown(results))
     return results
-
-
-# ---------------------------------------------------------------- markdown
-def _markdown(r: dict[str, Any]) -> str:
-    setup, per, n_eq = r["setup"], r["samplers"], r["equal_evaluations"]
-    seeds, primary = setup["sampler_seeds"], setup["sampler_seeds"][0]
-    ks = list(next(iter(per.values()))["hypervolume_history"])
-    search_rows = [
-        [s, v["trials"], v["evaluated_ok"], v["infeasible_not_evaluated"], v["errors"], v["hypervolume"],
-         v["hv_equal_evaluations_by_seed"][primary], *(v["hypervolume_history"][k] for k in ks),
-         v["evaluations_per_min_by_seed"][primary], v["evaluations_per_min_tune_phase"], v["mean_evaluation_s"],
-         v["wall_time_s"]]
-        for s, v in per.items()
-    ]  # fmt: skip
-    seed_rows = [
-        [s, *(v["hv_equal_evaluations_by_seed"][seed] for seed in seeds),
-         f"{v['hv_equal_evaluations']:.4f} ± {v['hv_equal_evaluations_std']:.4f}",
-         ", ".join(f"{v['evaluations_per_min_by_seed'][seed]:.1f}" for seed in seeds)]
-        for s, v in per.items()
-    ]  # fmt: skip
-    seed_header = ["sampler", *(f"HV seed {seed}" for seed in seeds), "mean ± std", "evaluations/min per seed"]
-    pct_rows = [
-        [s, b, *(v["dev_pct_by_seed"][b][seed] for seed in seeds),
-         float(np.nanmean(list(v["dev_pct_by_seed"][b].values())))]
-        for s, v in per.items() for b in v["dev_pct_by_seed"]
-    ]  # fmt: skip
-    search_header = ["sampler", "trials", "evaluated (ok)", "infeasible (not evaluated)", "errors", "HV (all trials)",
-                     f"HV after {n_eq} evaluated", *(f"HV @{k} trials" for k in ks), "evaluations/min",
-                     "evaluations/min (Tune phase)", "mean s/evaluation", "wall s"]  # fmt: skip
-    best_rows = []
-    for s, v in per.items():
-        for b, pick in v["best"].items():
-            best_rows.append([s, b, "nothing fits", *"-" * 4] if pick is None else [
-                s, b, pick["arch_id"], pick["flops_ratio"], pick["search_accuracy"], pick["dev_accuracy"],
-                f"{pick['dev_pct_of_teacher']:.2f}%"])  # fmt: skip
-    grid = r["uniform_grid_reference"]
-    grid_text = "Uniform-grid reference: not available (no supernet_eval.csv)." if grid is None else (
-        "Reference, uniform DynaBERT (width, depth) grid of the same supernet, best per budget picked on DEV "
-        "(supernet benchmark's grid): " + "; ".join(
-            f"<={b}x: {g['arch_id']} ratio {g['flops_ratio']:.3f} dev {g['dev_accuracy']:.4f} "
-            f"({g['dev_pct_of_teacher']:.2f}%)" if g else f"<={b}x: nothing fits" for b, g in grid.items()))  # fmt: skip
-    ex = setup["examples"]
-    cap = setup["max_search_examples"] or f"none (all {ex['search']})"
-    smoke = " SMOKE RUN: tiny untrained BERT, not the SST-2 supernet; numbers mean nothing." * r["smoke"]
-    return "\n\n".join([
-        f"# {r['benchmark']}",
-        f"Search over the `{SPACE}` space of the SST-2 supernet at {setup['supernet']} (per kept layer its own head "
-        f"count and FFN width from the trained widths {WIDTHS}, depth from {DEPTHS}). Each of the "
-        f"{len(per)} samplers ran {setup['trials_per_sampler']} trials (fresh run, {CONCURRENT} concurrent trials, "
-        f"1 torch thread each, population {setup['population_size']}, seed {setup['seed']}), budgets "
-        f"{setup['budgets']} of the teacher's FLOPs (analytic, 2 x MACs, batch 1, {SEQ_LEN} tokens). Data: SST-2 "
-        f"max_seq_length {SEQ_LEN}, {ex['train']} train / {ex['search']} search-split (held out of train) / "
-        f"{ex['dev']} dev examples; search metric = accuracy on the search split (cap on examples per evaluation: "
-        f"{cap}); dev accuracy is measured once, after the search, for the best Arch per budget and up to "
-        f"{setup['pareto_eval_cap']} Pareto points. Teacher dev accuracy {r['teacher_dev_accuracy']:.4f} "
-        f"(from {setup['teacher_metrics']}).{smoke}",
-        f"## Hypervolume over {len(seeds)} sampler seeds\n\nEvery sampler ran once per sampler seed "
-        f"(`search.seed` {seeds}; the data, the search split and the supernet are the same in every run). HV at "
-        "equal evaluations per seed (each seed's fewest evaluated sub-networks over the samplers: "
-        f"{r['equal_evaluations_by_seed']}); the HV targets compare the means.",
-        md_table(seed_header, seed_rows),
-        f"## Search split: hypervolume and throughput (primary seed {primary})\n\nHV = area dominated by the search-split front of "
-        "(accuracy max, FLOPs ratio min), reference (0, 1.0). Infeasible proposals (over the largest budget) are "
-        f"priced and not evaluated, so samplers evaluate different counts; \"HV after {n_eq} evaluated\" compares "
-        "them at the same number of evaluated sub-networks (the fewest any sampler evaluated). Evaluations/min = "
-        "ok trials / wall minutes of the whole `run_search` call (data + model load, Tune, dev evaluation); the Tune "
-        "phase rate divides by the span from the first trial's start to the last trial's end.",
-        md_table(search_header, search_rows),
-        f"## Best Arch per budget (primary seed {primary}: picked on the search split, then scored on dev)",
-        md_table(["sampler", "budget", "arch", "FLOPs ratio", "search acc", "dev acc", "dev % of teacher"], best_rows),
-        "Every seed's pick, dev accuracy as % of the teacher's (NaN: nothing fits):\n\n" + md_table(
-            ["sampler", "budget", *(f"seed {seed}" for seed in seeds), "mean"], pct_rows),
-        grid_text,
-        _retrain_markdown(r["nsga2_retrained"]),
-        "## Targets\n\n" + "\n".join(f"- {k}: {'met' if v else 'NOT met'}" for k, v in r["meets_targets"].items())
-        + "\n\n\"best over samplers\" takes the highest dev accuracy among the samplers' search-split picks (a mild "
-        f"selection on dev); the NSGA-II rows do not. NSGA-II report summary: {Path(r['nsga2_report_summary']).name}.",
-        f"- environment: {r['environment']}",
-    ])  # fmt: skip
-
-
-def _retrain_markdown(retrained: dict[str, Any] | None) -> str:
-    if retrained is None:
-        return "## NSGA-II picks after `search.retrain`\n\nNot run (--retrain-epochs 0)."
-    rows = [[b, v["arch_id"], v["dev_before"], v["dev_after"], f"{v['dev_after_pct_of_teacher']:.2f}%"]
-            for b, v in retrained["by_budget"].items()]  # fmt: skip
-    return "\n\n".join([
-        "## NSGA-II picks after `search.retrain`",
-        f"raydistill's retrain stage cut each NSGA-II pick out of the supernet and trained it on its own for "
-        f"{retrained['epochs']:g} epochs (vanilla KD from the fine-tuned teacher, T=1, lr {retrained['learning_rate']:g}, "
-        f"batch 32, length-grouped batches, Ray Train, 1 worker); {retrained['wall_time_s']:.0f} s in all. The Archs "
-        "are the search-split picks above (no new selection); dev is scored once after training.",
-        md_table(["budget", "arch", "dev acc (sliced)", "dev acc (re-trained)", "re-trained % of teacher"], rows),
-    ])  # fmt: skip
-
-
-def judge_retrained(retrained: dict[str, Any] | None) -> dict[str, bool]:
-    """The accuracy targets on the re-trained NSGA-II picks (none when the step did not run)."""
-    if retrained is None:
-        return {}
-    met = {}
-    for budget, pct in TARGET_PCT.items():
-        pick = retrained["by_budget"].get(f"{budget:g}")
-        met[f"nsga2_retrained_at_{budget:g}_ge_{pct:g}pct"] = bool(
-            pick is not None and pick["dev_after_pct_of_teacher"] >= pct
-        )
-    return met
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from benchmarks import search_sst2 as bench
+from benchmarks import search_stats as stats
 
 NAN = math.nan
 
@@ -31,22 +32,22 @@ def _table() -> pd.DataFrame:
 
 
 def test_checkpoints_are_quarters_of_the_trials() -> None:
-    assert bench.checkpoints(100) == [25, 50, 75, 100]
-    assert bench.checkpoints(8) == [2, 4, 6, 8]
-    assert bench.checkpoints(2) == [1, 2]  # 0.5 rounds to 0 -> at least 1; repeats dropped
-    assert bench.checkpoints(1) == [1]
+    assert stats.checkpoints(100) == [25, 50, 75, 100]
+    assert stats.checkpoints(8) == [2, 4, 6, 8]
+    assert stats.checkpoints(2) == [1, 2]  # 0.5 rounds to 0 -> at least 1; repeats dropped
+    assert stats.checkpoints(1) == [1]
 
 
 def test_hypervolume_after_n_trials_by_hand() -> None:
     # Area of the union of [ratio, 1] x [0, acc]: A alone 0.5 * 0.8 = 0.4; + B adds 0.25 * 0.6 = 0.15;
     # the infeasible C adds nothing; D adds (1 - 0.75) * (0.9 - 0.8) = 0.025.
     t = _table()
-    assert [bench.hv_after(t, n) for n in (1, 2, 3, 4)] == pytest.approx([0.4, 0.55, 0.55, 0.575])
-    assert math.isnan(bench.hv_after(t, 5)) and math.isnan(bench.hv_after(t, 0))
+    assert [stats.hv_after(t, n) for n in (1, 2, 3, 4)] == pytest.approx([0.4, 0.55, 0.55, 0.575])
+    assert math.isnan(stats.hv_after(t, 5)) and math.isnan(stats.hv_after(t, 0))
 
 
 def test_sampler_summary_counts_rates_and_picks() -> None:
-    s = bench.sampler_summary(_table(), teacher_acc=0.9, budgets=[0.25, 0.5, 0.75], wall_s=90.0, span_s=60.0)
+    s = stats.sampler_summary(_table(), teacher_acc=0.9, budgets=[0.25, 0.5, 0.75], wall_s=90.0, span_s=60.0)
     assert (s["trials"], s["evaluated_ok"], s["infeasible_not_evaluated"], s["errors"]) == (4, 3, 1, 0)
     assert s["hypervolume"] == pytest.approx(0.575)
     assert s["hypervolume_history"] == pytest.approx({"1": 0.4, "2": 0.55, "3": 0.55, "4": 0.575})
@@ -63,7 +64,7 @@ def test_sampler_summary_counts_rates_and_picks() -> None:
 
 def test_equal_evaluation_hypervolume_uses_the_fewest_evaluated() -> None:
     other = _table().assign(status=["ok", "infeasible", "infeasible", "ok"])  # A, D evaluated
-    n, hv = bench.equal_evaluation_hv({"x": _table(), "y": other})
+    n, hv = stats.equal_evaluation_hv({"x": _table(), "y": other})
     # x's first 2 evaluated: A, B -> 0.55; y's: A, D -> 0.4 + 0.025.
     assert n == 2 and hv == pytest.approx({"x": 0.55, "y": 0.425})
 
@@ -80,14 +81,14 @@ def test_judge_targets() -> None:
         "random": _summary(0.4, 35.0, {"0.25": None, "0.5": 98.0}),
         "evolution": _summary(0.3, 29.0, {"0.25": 90.0, "0.5": 99.4}),
     }
-    met = bench.judge(per)
+    met = stats.judge(per)
     assert met["best_over_samplers_at_0.5_ge_99.5pct"] and met["nsga2_at_0.5_ge_99.5pct"]
     assert met["best_over_samplers_at_0.25_ge_97pct"] and not met["nsga2_at_0.25_ge_97pct"]
     assert met["nsga2_hv_above_random_and_evolution"]
     assert not met["tpe_hv_above_random_and_evolution"]  # a tie with random is not "above"
     assert not met["evaluations_per_min_ge_30"]  # evolution's 29/min fails it for all
     per["nsga2"]["best"]["0.5"] = None  # nothing fits: never passes
-    assert not bench.judge(per)["nsga2_at_0.5_ge_99.5pct"]
+    assert not stats.judge(per)["nsga2_at_0.5_ge_99.5pct"]
 
 
 def test_grid_reference_picks_on_dev_within_budget() -> None:
@@ -95,20 +96,20 @@ def test_grid_reference_picks_on_dev_within_budget() -> None:
         {"arch_id": ["full", "w.5", "w.25", "d.5"], "flops_ratio": [1.0, 0.5, 0.26, 0.5],
          "dev_metric": [0.9, 0.88, 0.8, 0.87]}
     )  # fmt: skip
-    ref = bench.grid_reference(grid, [0.25, 0.5, 0.75], teacher_acc=0.9)
+    ref = stats.grid_reference(grid, [0.25, 0.5, 0.75], teacher_acc=0.9)
     assert ref["0.25"] is None  # 0.26 > 0.25
     assert ref["0.5"]["arch_id"] == ref["0.75"]["arch_id"] == "w.5"
     assert ref["0.5"]["dev_pct_of_teacher"] == pytest.approx(100 * 0.88 / 0.9)
 
 
 def test_tune_span_from_trial_results(tmp_path: Path) -> None:
-    assert math.isnan(bench.tune_span_s(tmp_path))
+    assert math.isnan(stats.tune_span_s(tmp_path))
     for name, end, took in (("trial_a", 110.0, 5.0), ("trial_b", 130.0, 10.0)):
         (tmp_path / name).mkdir()
         (tmp_path / name / "result.json").write_text(
             json.dumps({"evaluated_at": end, "wall_time_s": took}) + "\n"
         )
-    assert bench.tune_span_s(tmp_path) == pytest.approx(130.0 - 105.0)
+    assert stats.tune_span_s(tmp_path) == pytest.approx(130.0 - 105.0)
 
 
 def test_find_inputs_exits_without_a_supernet_and_falls_back_to_the_teacher_run(tmp_path: Path) -> None:
@@ -132,14 +133,14 @@ def test_find_inputs_exits_without_a_supernet_and_falls_back_to_the_teacher_run(
 
 
 def test_judge_retrained_picks() -> None:
-    assert bench.judge_retrained(None) == {}
+    assert stats.judge_retrained(None) == {}
     retrained = {"by_budget": {"0.25": {"dev_after_pct_of_teacher": 97.2}, "0.5": {"dev_after_pct_of_teacher": 99.4}}}
-    assert bench.judge_retrained(retrained) == {
+    assert stats.judge_retrained(retrained) == {
         "nsga2_retrained_at_0.5_ge_99.5pct": False,
         "nsga2_retrained_at_0.25_ge_97pct": True,
     }
     del retrained["by_budget"]["0.25"]  # nothing fit the budget: never passes
-    assert not bench.judge_retrained(retrained)["nsga2_retrained_at_0.25_ge_97pct"]
+    assert not stats.judge_retrained(retrained)["nsga2_retrained_at_0.25_ge_97pct"]
 
 
 def test_combine_seeds_means_hypervolume_and_keeps_the_slowest_rate() -> None:
@@ -151,7 +152,7 @@ def test_combine_seeds_means_hypervolume_and_keeps_the_slowest_rate() -> None:
         42: {"nsga2": run(0.70, 40.0, 96.0), "random": run(0.71, 50.0, 95.0)},
         43: {"nsga2": run(0.74, 35.0, 98.0), "random": run(0.69, 45.0, None)},
     }
-    per = bench.combine_seeds(per_seed, primary=42)
+    per = stats.combine_seeds(per_seed, primary=42)
     assert per["nsga2"]["hv_equal_evaluations"] == pytest.approx(0.72)
     assert per["nsga2"]["hv_equal_evaluations_std"] == pytest.approx(0.04 / 2**0.5)
     assert per["nsga2"]["evaluations_per_min"] == 35.0  # the slowest seed
