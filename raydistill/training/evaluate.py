@@ -85,8 +85,8 @@ def predict(
     if device is None:
         first = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
         device = first.device if first is not None else torch.device("cpu")
-    # An own generator: building the iterator would otherwise draw from the global RNG (breaks exact resume).
     order = length_order(dataset) if sort_by_length else None
+    # An own generator: building the iterator would otherwise draw from the global RNG (breaks exact resume).
     loader = DataLoader(
         Subset(dataset, order) if order is not None else dataset,
         batch_size=batch_size,
