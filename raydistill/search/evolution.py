@@ -12,7 +12,7 @@ Adaptation (documented differences from the reference):
   random when a parent lacks them). Crossover's rounded-up mean snaps to the smallest offered value >= the
   mean.
 - Steady state instead of synchronous generations (Tune runs trials asynchronously): the first
-  `population_size` suggestions are random; each later suggestion alternates mutation / crossover of parents
+  `population_size` suggestions are the `start_points` (e.g. the supernet's uniform grid), then random ones; each later suggestion alternates mutation / crossover of parents
   drawn from the frontier of the trials completed *so far*. While the initial population is still running and
   nothing is complete, `suggest` returns None (Tune asks again later).
 - Parents are feasible trials only (within the largest FLOPs budget; infeasible ones are never evaluated), and
@@ -32,7 +32,14 @@ from ray.tune.search import Searcher
 
 from raydistill.search.spaces import COST_KEY, DefineByRun
 
-__all__ = ["EvolutionSearcher", "ReplayTrial", "crossover_chooser", "mutation_chooser", "random_chooser"]
+__all__ = [
+    "EvolutionSearcher",
+    "ReplayTrial",
+    "crossover_chooser",
+    "fixed_chooser",
+    "mutation_chooser",
+    "random_chooser",
+]
 
 Chooser = Callable[[str, list[Any]], Any]
 
@@ -60,6 +67,12 @@ class ReplayTrial:
 def random_chooser(rng: np.random.Generator) -> Chooser:
     """Every gene uniformly at random from the offered choices."""
     return lambda name, choices: choices[int(rng.integers(len(choices)))]
+
+
+def fixed_chooser(rng: np.random.Generator, params: Mapping[str, Any]) -> Chooser:
+    """The given parameters (a start point); a gene it lacks or that is not offered is drawn at random."""
+    pick = random_chooser(rng)
+    return lambda name, choices: params[name] if params.get(name) in choices else pick(name, choices)
 
 
 def mutation_chooser(rng: np.random.Generator, parent: Mapping[str, Any], prob: float) -> Chooser:
@@ -103,6 +116,7 @@ class EvolutionSearcher(Searcher):
         mutation_prob: probability of re-drawing each gene in a mutation (LAT: 0.5).
         seed: seed of the searcher's random generator.
         max_retries: re-draws of a child whose Arch was already proposed.
+        start_points: space parameters proposed first, as part of the initial population.
     """
 
     def __init__(
@@ -114,6 +128,7 @@ class EvolutionSearcher(Searcher):
         mutation_prob: float = 0.5,
         seed: int = 0,
         max_retries: int = 20,
+        start_points: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         super().__init__(metric=metric, mode="max")
         self._define_by_run = define_by_run
@@ -126,6 +141,7 @@ class EvolutionSearcher(Searcher):
         self._done: set[str] = set()
         self._seen: set[str] = set()  # arch ids proposed so far
         self._mutate_next = True
+        self._start_points = [dict(p) for p in start_points]
 
     # ------------------------------------------------------------------ Tune Searcher API
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
@@ -134,7 +150,10 @@ class EvolutionSearcher(Searcher):
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         """A random proposal (initial population) or a mutated/crossed child of frontier parents."""
-        if len(self._genes) < self._population_size:
+        if len(self._genes) < len(self._start_points):
+            point = self._start_points[len(self._genes)]
+            config, genes = self._propose(lambda: fixed_chooser(self._rng, point), retry=False)
+        elif len(self._genes) < self._population_size:
             config, genes = self._propose(lambda: random_chooser(self._rng))
         else:
             parents = self.frontier()
@@ -191,14 +210,16 @@ class EvolutionSearcher(Searcher):
 
         return make
 
-    def _propose(self, make_chooser: Callable[[], Chooser]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _propose(
+        self, make_chooser: Callable[[], Chooser], retry: bool = True
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Replay the space with a chooser; re-draw duplicates up to `max_retries` times, then a random one.
 
-        With `max_retries=0` the first child is kept even when its Arch was proposed before.
+        With `max_retries=0` (or `retry=False`) the first child is kept even when its Arch was proposed before.
         """
         trial = ReplayTrial(make_chooser())
         values = self._define_by_run(trial)
-        for attempt in range(self._max_retries):
+        for attempt in range(self._max_retries if retry else 0):
             if values["arch_id"] not in self._seen:
                 break
             last = attempt == self._max_retries - 1

@@ -18,8 +18,9 @@ No Tune scheduler is used: multi-objective search ignores intermediate results (
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import optuna
 from ray.tune.search import Searcher
@@ -59,12 +60,25 @@ class ConstrainedOptunaSearch(OptunaSearch):
         metric: the task's main metric (maximised).
         sampler: the Optuna sampler.
         max_budget: the largest FLOPs budget (fraction of teacher FLOPs).
+        start_points: space parameters to evaluate first (`spaces.grid_points`), then the sampler's own.
     """
 
     def __init__(
-        self, space: DefineByRun, metric: str, *, sampler: optuna.samplers.BaseSampler, max_budget: float
+        self,
+        space: DefineByRun,
+        metric: str,
+        *,
+        sampler: optuna.samplers.BaseSampler,
+        max_budget: float,
+        start_points: Sequence[Mapping[str, Any]] = (),
     ):
-        super().__init__(space=space, metric=[metric, COST_KEY], mode=["max", "min"], sampler=sampler)
+        super().__init__(
+            space=space,
+            metric=[metric, COST_KEY],
+            mode=["max", "min"],
+            sampler=sampler,
+            points_to_evaluate=[dict(p) for p in start_points] or None,  # enqueued as the first trials
+        )
         self._max_budget = float(max_budget)
 
     @property
@@ -90,12 +104,14 @@ class SamplerOptions:
         metric: the task's main metric.
         seed: sampler seed (`search.seed`, default `spec.seed`).
         population_size: NSGA-II / evolution population (`search.population_size`).
+        start_points: space parameters every sampler evaluates first (`search.start_from_grid`).
     """
 
     define_by_run: DefineByRun
     metric: str
     seed: int
     population_size: int
+    start_points: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def max_budget(self) -> float:
@@ -104,7 +120,11 @@ class SamplerOptions:
 
 def _optuna(options: SamplerOptions, sampler: optuna.samplers.BaseSampler) -> Searcher:
     return ConstrainedOptunaSearch(
-        options.define_by_run, options.metric, sampler=sampler, max_budget=options.max_budget
+        options.define_by_run,
+        options.metric,
+        sampler=sampler,
+        max_budget=options.max_budget,
+        start_points=options.start_points,
     )
 
 
@@ -123,7 +143,11 @@ def _random(options: SamplerOptions) -> Searcher:
 
 def _evolution(options: SamplerOptions) -> Searcher:
     return EvolutionSearcher(
-        options.define_by_run, options.metric, population_size=options.population_size, seed=options.seed
+        options.define_by_run,
+        options.metric,
+        population_size=options.population_size,
+        seed=options.seed,
+        start_points=options.start_points,
     )
 
 

@@ -13,6 +13,9 @@ Registered spaces (`SPACES`, add one with `register_space`):
                  width, each from the width grid (`width_to_heads_ffn` of every trained width), as in
                  HAT-style elastic spaces. Parameters are named after the *teacher* layer index (`heads_7`,
                  `ffn_7`), so a gene means the same layer whatever the depth (better for crossover).
+Each space also names its *grid points* (`grid_points`): the parameters that make it propose every uniform
+(width, depth) sub-network of the supernet, the ones DynaBERT trains explicitly. With `search.start_from_grid`
+the samplers evaluate these first, so the searched front is never worse than DynaBERT's grid.
 A length space (LAT token counts per layer) is planned; it is not registered until the length-adaptive forward
 exists.
 """
@@ -26,7 +29,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from raydistill.errors import SpecError
-from raydistill.models.arch import Arch, kept_layers, width_grid
+from raydistill.models.arch import Arch, kept_layers, width_grid, width_to_heads_ffn
 from raydistill.models.flops import count_flops, params
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "SpaceContext",
     "SpaceFn",
     "get_space",
+    "grid_points",
     "layerwise",
     "register_space",
     "width_depth",
@@ -167,19 +171,32 @@ class SpaceContext:
 
 
 # ---------------------------------------------------------------------------------------------- registry
+GridFn = Callable[[float, float, "SpaceContext"], dict[str, Any]]
 SPACES: dict[str, SpaceFn] = {}
+GRID_PARAMS: dict[str, GridFn] = {}
 
 
-def register_space(name: str) -> Callable[[SpaceFn], SpaceFn]:
-    """Decorator: register a define-by-run space `fn(trial, ctx) -> Arch` under `name`."""
+def register_space(name: str, grid: GridFn) -> Callable[[SpaceFn], SpaceFn]:
+    """Decorator: register a define-by-run space `fn(trial, ctx) -> Arch` under `name`.
+
+    `grid(width, depth, ctx)` gives the space's parameters for the uniform sub-network (width, depth).
+    """
 
     def add(fn: SpaceFn) -> SpaceFn:
         if name in SPACES and SPACES[name] is not fn:
             raise ValueError(f"search space {name!r} is already registered ({SPACES[name].__qualname__})")
         SPACES[name] = fn
+        GRID_PARAMS[name] = grid
         return fn
 
     return add
+
+
+def grid_points(name: str, ctx: SpaceContext) -> list[dict[str, Any]]:
+    """Parameters of space `name` for every uniform (width, depth) of the supernet, smallest first."""
+    pairs = sorted((w, d) for w in set(ctx.widths) for d in set(ctx.depths))
+    get_space(name)  # a clear error for an unknown name
+    return [GRID_PARAMS[name](w, d, ctx) for w, d in pairs]
 
 
 def get_space(name: str) -> SpaceFn:
@@ -200,7 +217,17 @@ def get_space(name: str) -> SpaceFn:
 
 
 # ------------------------------------------------------------------------------------------------ spaces
-@register_space("width_depth")
+def _width_depth_grid(width: float, depth: float, ctx: SpaceContext) -> dict[str, Any]:
+    return {"width": width, "depth": depth}
+
+
+def _layerwise_grid(width: float, depth: float, ctx: SpaceContext) -> dict[str, Any]:
+    heads, ffn = width_to_heads_ffn(width, ctx.num_heads, ctx.intermediate_size)
+    layers = kept_layers(depth, ctx.num_layers)
+    return {"depth": depth, **{f"heads_{i}": heads for i in layers}, **{f"ffn_{i}": ffn for i in layers}}
+
+
+@register_space("width_depth", grid=_width_depth_grid)
 def width_depth(trial: TrialLike, ctx: SpaceContext) -> Arch:
     """DynaBERT sub-network: width m_w from `ctx.widths`, depth m_d from `ctx.depths` (DynaBERT Sec. 3)."""
     width = trial.suggest_categorical("width", list(ctx.widths))
@@ -208,7 +235,7 @@ def width_depth(trial: TrialLike, ctx: SpaceContext) -> Arch:
     return Arch.from_multipliers(width, depth, ctx.num_layers, ctx.num_heads, ctx.intermediate_size)
 
 
-@register_space("layerwise")
+@register_space("layerwise", grid=_layerwise_grid)
 def layerwise(trial: TrialLike, ctx: SpaceContext) -> Arch:
     """Depth from `ctx.depths`, then per kept layer its heads and FFN width from the trained width grid.
 

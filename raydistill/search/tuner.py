@@ -45,7 +45,7 @@ from raydistill.search.progress import SearchProgress
 from raydistill.search.records import META_FILE, search_meta, trial_rows, write_meta
 from raydistill.search.samplers import SamplerOptions, make_searcher
 from raydistill.search.session import ensure_ray, quiet_tune, trial_resources
-from raydistill.search.spaces import DefineByRun, SpaceContext, get_space
+from raydistill.search.spaces import DefineByRun, SpaceContext, get_space, grid_points
 from raydistill.search.trainable import TrialPayload, search_trial, state_to_numpy
 from raydistill.spec.schema import Spec
 from raydistill.training.config import data_kwargs
@@ -208,11 +208,13 @@ def sampler_seed(spec: Spec) -> int:
 
 
 def _new_tuner(spec: Spec, setup: _Setup, trainable: Any, storage: Path, name: str) -> tune.Tuner:
+    start = grid_points(spec.search.space, setup.ctx) if spec.search.start_from_grid else []
     options = SamplerOptions(
         define_by_run=DefineByRun(spec.search.space, setup.ctx),
         metric=setup.metric,
         seed=sampler_seed(spec),
         population_size=spec.search.population_size,
+        start_points=tuple(start[: spec.search.num_trials]),
     )
     return tune.Tuner(
         trainable,

@@ -164,6 +164,9 @@ class SearchSpec(_Frozen):
     seed: int | None = Field(
         None, description="sampler seed (default: the top-level seed, which also carves the search split)"
     )
+    start_from_grid: bool = Field(
+        True, description="evaluate the supernet's uniform (width, depth) grid first, as the first trials"
+    )
     retrain: RetrainSpec | None = None
 
     @field_validator("budgets")

@@ -112,3 +112,26 @@ def test_constraint_value_sign_matches_the_budget_rule() -> None:
 def test_unknown_sampler_lists_the_registered_ones() -> None:
     with pytest.raises(SpecError, match="did you mean 'nsga2'.*nsga2, tpe, random, evolution"):
         make_searcher("nsga", _options())
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random", "evolution"])
+def test_every_sampler_evaluates_the_start_points_first(
+    sampler: str, tiny_model: nn.Module, sst2_data: Any
+) -> None:
+    """`search.start_from_grid`: the uniform grid comes first, then the sampler's own proposals."""
+    from raydistill.search.spaces import grid_points
+
+    options = _options("layerwise")
+    grid = grid_points("layerwise", options.define_by_run.ctx)
+    options = SamplerOptions(**{**vars(options), "start_points": tuple(grid)})
+    results = _drive(make_searcher(sampler, options), len(grid) + 3, tiny_model, sst2_data, CountingEvaluator())
+    ctx = options.define_by_run.ctx
+    expected = [get_arch_id(ctx, p) for p in grid]
+    assert [r["arch_id"] for r in results[: len(grid)]] == expected
+    assert len(results) == len(grid) + 3
+
+
+def get_arch_id(ctx: Any, params: dict) -> str:
+    from raydistill.search.spaces import layerwise
+
+    return layerwise(optuna.trial.FixedTrial(params), ctx).id

@@ -101,3 +101,17 @@ def test_candidate_round_trips_through_a_trial_config() -> None:
     candidate = make_ctx().price(Arch((1, 3), (2, 4), (64, 16)))
     config = {"depth": 0.5, **candidate.to_config()}
     assert Candidate.from_config(config) == candidate
+
+
+@pytest.mark.parametrize("space", ["width_depth", "layerwise"])
+def test_grid_points_make_the_space_propose_every_uniform_subnetwork(space: str) -> None:
+    from raydistill.search.spaces import grid_points
+
+    ctx = make_ctx()
+    points = grid_points(space, ctx)
+    archs = [get_space(space)(optuna.trial.FixedTrial(p), ctx) for p in points]
+    expected = [
+        Arch.for_config(ctx.config, width=w, depth=d)
+        for w, d in sorted((w, d) for w in ctx.widths for d in ctx.depths)
+    ]
+    assert archs == expected and len(set(archs)) == 12  # 4 widths x 3 depths, smallest first
