@@ -12,9 +12,10 @@ Adaptation (documented differences from the reference):
   random when a parent lacks them). Crossover's rounded-up mean snaps to the smallest offered value >= the
   mean.
 - Steady state instead of synchronous generations (Tune runs trials asynchronously): the first
-  `population_size` suggestions are the `start_points` (e.g. the supernet's uniform grid), then random ones; each later suggestion alternates mutation / crossover of parents
-  drawn from the frontier of the trials completed *so far*. While the initial population is still running and
-  nothing is complete, `suggest` returns None (Tune asks again later).
+  `population_size` suggestions are the `start_points` (e.g. the supernet's uniform grid), then random ones;
+  each later suggestion alternates mutation / crossover of parents drawn from the frontier of the trials
+  completed *so far*. While the initial population is still running and nothing is complete, `suggest` returns
+  None (Tune asks again later).
 - Parents are feasible trials only (within the largest FLOPs budget; infeasible ones are never evaluated), and
   the frontier is computed by `results.pareto.pareto_mask` on (metric max, FLOPs ratio min), fixing the
   reference's "frontier compares the wrong field" bug. Children already proposed are re-drawn (up to
@@ -149,7 +150,7 @@ class EvolutionSearcher(Searcher):
         return True
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        """A random proposal (initial population) or a mutated/crossed child of frontier parents."""
+        """A start point, a random proposal (initial population), or a mutated/crossed child of frontier parents."""
         if len(self._genes) < len(self._start_points):
             point = self._start_points[len(self._genes)]
             config, genes = self._propose(lambda: fixed_chooser(self._rng, point), retry=False)
