@@ -14,8 +14,8 @@ from raydistill.distill.strategies import get_strategy, is_elastic
 from raydistill.errors import SpecError
 from raydistill.models.arch import Arch
 from raydistill.models.export import materialise
-from raydistill.training.runtime import Backward
 from tests.conftest import tiny_bert_config
+from tests.unit.distill.recording import RecordingBackward
 
 S = [[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]]  # student logits (B=2, C=3)
 T_ = [[2.0, 0.0, 1.0], [1.0, 1.0, -2.0]]  # teacher logits
@@ -109,16 +109,6 @@ def test_bad_options_are_spec_errors(options: dict, message: str) -> None:
         KdOptions.from_options(options)
 
 
-class _Recording(Backward):
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__(model)
-        self.calls: list[bool] = []
-
-    def __call__(self, loss: torch.Tensor, is_last: bool) -> None:
-        super().__call__(loss, is_last)
-        self.calls.append(is_last)
-
-
 def _batch() -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(5, 60, (3, 6), generator=g)  # (B, L)
@@ -137,7 +127,7 @@ def test_step_distils_an_exported_subnetwork_and_leaves_the_teacher_alone(tiny_m
     assert isinstance(step, KdStep)
     torch.manual_seed(1)
     student = materialise(BertForSequenceClassification(tiny_bert_config()), Arch((1,), (2,), (32,))).train()
-    batch, backward = _batch(), _Recording(student)
+    batch, backward = _batch(), RecordingBackward(student)
     logs = step(student, batch, 0, backward)  # a raydistill_bert student: would refuse `labels=`
 
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
@@ -160,5 +150,5 @@ def test_pure_task_loss_never_runs_the_teacher() -> None:
     torch.manual_seed(0)
     student = BertForSequenceClassification(tiny_bert_config())
     step = KdStep(_opts(alpha=0.0), Exploding())
-    logs = step(student, _batch(), 0, _Recording(student))
+    logs = step(student, _batch(), 0, RecordingBackward(student))
     assert set(logs) == {"loss", "task"}

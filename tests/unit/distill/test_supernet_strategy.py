@@ -22,6 +22,7 @@ from raydistill.models.arch import Arch
 from raydistill.models.bert import ElasticBert, elastic_forward
 from raydistill.training.runtime import Backward
 from tests.conftest import tiny_bert_config
+from tests.unit.distill.recording import RecordingBackward
 
 WIDTHS, DEPTHS = [1.0, 0.75, 0.5, 0.25], [1.0, 0.5]
 
@@ -49,18 +50,6 @@ def batch() -> dict[str, torch.Tensor]:
     mask[3, 3:] = 0
     return {"input_ids": ids * mask, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids),
             "labels": torch.tensor([0, 1, 1, 0])}  # fmt: skip
-
-
-class RecordingBackward(Backward):
-    """The loop's `Backward` (checks the no_sync pairing) that also records each call's `is_last`."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__(model)
-        self.calls: list[bool] = []
-
-    def __call__(self, loss: torch.Tensor, is_last: bool) -> None:
-        super().__call__(loss, is_last)
-        self.calls.append(is_last)
 
 
 def _by_hand(
