@@ -158,20 +158,26 @@ def _check_grid(grid: pd.DataFrame, where: str) -> pd.DataFrame:
     return out
 
 
-def _check_latency(latency: Mapping[str, Mapping[str, Any]] | None, where: str) -> None:
-    for arch_id, entry in (latency or {}).items():
-        if not isinstance(entry, Mapping) or not _is_number(entry.get("latency_ms")):
+def _check_per_arch(entries: Mapping[str, Mapping[str, Any]] | None, key: str, what: str, where: str) -> None:
+    """Every entry of a {arch_id: {...}} file must hold a finite number under `key`."""
+    for arch_id, entry in (entries or {}).items():
+        if not isinstance(entry, Mapping) or not _is_number(entry.get(key)):
             raise RunError(
-                f"{where}: entry for {arch_id!r} is {entry!r}; give {{'latency_ms': <median ms>, ...}} per arch id"
+                f"{where}: entry for {arch_id!r} is {entry!r}; give {{'{key}': <{what}>, ...}} per arch id"
             )
+
+
+def _check_latency(latency: Mapping[str, Mapping[str, Any]] | None, where: str) -> None:
+    _check_per_arch(latency, "latency_ms", "median ms", where)
 
 
 def _check_retrained(retrained: Mapping[str, Mapping[str, Any]] | None, where: str) -> None:
-    for arch_id, entry in (retrained or {}).items():
-        if not isinstance(entry, Mapping) or not _is_number(entry.get("dev_after")):
-            raise RunError(
-                f"{where}: entry for {arch_id!r} is {entry!r}; give {{'dev_after': <dev metric>, ...}} per arch id"
-            )
+    _check_per_arch(retrained, "dev_after", "dev metric", where)
+
+
+def _read_optional(path: Path, producer: str) -> Any:
+    """The JSON at `path`, or None when there is no such file."""
+    return _read_json(path, producer) if path.is_file() else None
 
 
 def _read_json(path: Path, producer: str) -> Any:
@@ -227,10 +233,10 @@ def load_report_inputs(run_dir: str | Path) -> ReportInputs:
     grid_path = run_dir / GRID_FILE
     grid = _check_grid(pd.read_csv(grid_path), str(grid_path)) if grid_path.is_file() else None
     latency_path = run_dir / LATENCY_FILE
-    latency = _read_json(latency_path, "the export stage writes it") if latency_path.is_file() else None
+    latency = _read_optional(latency_path, "the export stage writes it")
     _check_latency(latency, str(latency_path))
     retrain_path = run_dir / RETRAIN_FILE
-    retrained = _read_json(retrain_path, "the retrain stage writes it") if retrain_path.is_file() else None
+    retrained = _read_optional(retrain_path, "the retrain stage writes it")
     _check_retrained(retrained, str(retrain_path))
     try:
         return ReportInputs(
