@@ -72,7 +72,8 @@ def render_markdown(r: dict[str, Any]) -> str:
         f"{r['equal_evaluations_by_seed']}); the HV targets compare the means.",
         md_table(seed_header, seed_rows),
         f"## Search split: hypervolume and throughput (primary seed {primary})\n\nHV = area dominated by the search-split front of "
-        "(accuracy max, FLOPs ratio min), reference (0, 1.0). Infeasible proposals (over the largest budget) are "
+        "(accuracy max, FLOPs ratio min), reference (0, 1.0). No sampler proposes an Arch twice (a repeat is "
+        "re-drawn, `search.proposals`), so every trial is a distinct sub-network. Infeasible proposals (over the largest budget) are "
         f"priced and not evaluated, so samplers evaluate different counts; \"HV after {n_eq} evaluated\" compares "
         "them at the same number of evaluated sub-networks (the fewest any sampler evaluated). Evaluations/min = "
         "ok trials / wall minutes of the whole `run_search` call (data + model load, Tune, dev evaluation); the Tune "

@@ -19,7 +19,7 @@ Adaptation (documented differences from the reference):
 - Parents are feasible trials only (within the largest FLOPs budget; infeasible ones are never evaluated), and
   the frontier is computed by `results.pareto.pareto_mask` on (metric max, FLOPs ratio min), fixing the
   reference's "frontier compares the wrong field" bug. Children already proposed are re-drawn (up to
-  `max_retries`), so small spaces are not flooded with duplicates.
+  `max_retries`, then at random: `proposals.Proposals`); when no new Arch is left, the search ends.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from ray.tune.search import Searcher
 
+from raydistill.search.proposals import Chooser, Proposals, ReplayTrial, fixed_chooser, random_chooser
 from raydistill.search.spaces import COST_KEY, DefineByRun
 
 __all__ = [
@@ -41,39 +42,6 @@ __all__ = [
     "mutation_chooser",
     "random_chooser",
 ]
-
-Chooser = Callable[[str, list[Any]], Any]
-
-
-class ReplayTrial:
-    """Stands in for `optuna.Trial` in a space function: each choice comes from `choose(name, choices)`.
-
-    Attributes:
-        params: the choices made, by parameter name (the child's genes).
-    """
-
-    def __init__(self, choose: Chooser) -> None:
-        self._choose = choose
-        self.params: dict[str, Any] = {}
-
-    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        options = list(choices)
-        value = self._choose(name, options)
-        if value not in options:  # a chooser bug, never a user error
-            raise ValueError(f"chooser gave {value!r} for {name!r}; allowed {options}")
-        self.params[name] = value
-        return value
-
-
-def random_chooser(rng: np.random.Generator) -> Chooser:
-    """Every gene uniformly at random from the offered choices."""
-    return lambda name, choices: choices[int(rng.integers(len(choices)))]
-
-
-def fixed_chooser(rng: np.random.Generator, params: Mapping[str, Any]) -> Chooser:
-    """The given parameters (a start point); a gene it lacks or that is not offered is drawn at random."""
-    pick = random_chooser(rng)
-    return lambda name, choices: params[name] if params.get(name) in choices else pick(name, choices)
 
 
 def mutation_chooser(rng: np.random.Generator, parent: Mapping[str, Any], prob: float) -> Chooser:
@@ -116,8 +84,10 @@ class EvolutionSearcher(Searcher):
         population_size: random proposals before evolution starts (LAT's initial population).
         mutation_prob: probability of re-drawing each gene in a mutation (LAT: 0.5).
         seed: seed of the searcher's random generator.
-        max_retries: re-draws of a child whose Arch was already proposed.
+        max_retries: re-draws of a child whose Arch was already proposed, then a random new one (0: repeats
+            are kept).
         start_points: space parameters proposed first, as part of the initial population.
+        exhausted_file: where to record that the space ran out of new Archs (`proposals.EXHAUSTED_FILE`).
     """
 
     def __init__(
@@ -130,6 +100,7 @@ class EvolutionSearcher(Searcher):
         seed: int = 0,
         max_retries: int = 20,
         start_points: Sequence[Mapping[str, Any]] = (),
+        exhausted_file: str | None = None,
     ) -> None:
         super().__init__(metric=metric, mode="max")
         self._define_by_run = define_by_run
@@ -140,7 +111,7 @@ class EvolutionSearcher(Searcher):
         self._genes: dict[str, dict[str, Any]] = {}  # trial id -> genes, in suggestion order
         self._scores: dict[str, tuple[float, float]] = {}  # trial id -> (metric, flops ratio) if ok
         self._done: set[str] = set()
-        self._seen: set[str] = set()  # arch ids proposed so far
+        self._proposals = Proposals(exhausted_file)
         self._mutate_next = True
         self._start_points = [dict(p) for p in start_points]
 
@@ -150,19 +121,26 @@ class EvolutionSearcher(Searcher):
         return True
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        """A start point, a random proposal (initial population), or a mutated/crossed child of frontier parents."""
+        """A start point, a random proposal (initial population), or a mutated/crossed child of frontier parents.
+
+        Returns None while waiting for the initial population, `Searcher.FINISHED` when no new Arch is left.
+        """
         if len(self._genes) < len(self._start_points):
             point = self._start_points[len(self._genes)]
-            config, genes = self._propose(lambda: fixed_chooser(self._rng, point), retry=False)
+            proposal = self._propose(lambda: fixed_chooser(self._rng, point), retry=False)
         elif len(self._genes) < self._population_size:
-            config, genes = self._propose(lambda: random_chooser(self._rng))
+            proposal = self._propose(lambda: random_chooser(self._rng))
         else:
             parents = self.frontier()
             if not parents and set(self._genes) - self._done:
                 return None  # wait for the initial population
-            config, genes = self._propose(self._child_factory(parents))
+            proposal = self._propose(self._child_factory(parents))
+        if proposal is None:
+            self._proposals.mark_exhausted()
+            return Searcher.FINISHED  # type: ignore[return-value]  # Tune's end signal is a str
+        config, genes = proposal
         self._genes[trial_id] = genes
-        self._seen.add(config["arch_id"])
+        self._proposals.add(config["arch_id"])
         return config
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -213,17 +191,25 @@ class EvolutionSearcher(Searcher):
 
     def _propose(
         self, make_chooser: Callable[[], Chooser], retry: bool = True
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Replay the space with a chooser; re-draw duplicates up to `max_retries` times, then a random one.
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(config, genes) of the chooser's proposal, re-drawn up to `max_retries` times while its Arch was
+        proposed before, then a random new one; None when none is left (`Proposals.fresh_random`).
 
-        With `max_retries=0` (or `retry=False`) the first child is kept even when its Arch was proposed before.
+        With `retry=False` (start points) or `max_retries=0` the first proposal is kept even when its Arch was
+        proposed before.
         """
+        retry = retry and self._max_retries > 0
         trial = ReplayTrial(make_chooser())
         values = self._define_by_run(trial)
-        for attempt in range(self._max_retries if retry else 0):
-            if values["arch_id"] not in self._seen:
+        for _ in range(self._max_retries if retry else 0):
+            if self._proposals.is_new(values["arch_id"]):
                 break
-            last = attempt == self._max_retries - 1
-            trial = ReplayTrial(random_chooser(self._rng) if last else make_chooser())
+            trial = ReplayTrial(make_chooser())
             values = self._define_by_run(trial)
+        if retry and not self._proposals.is_new(values["arch_id"]):
+            fresh = self._proposals.fresh_random(self._define_by_run, self._rng)
+            if fresh is None:
+                return None
+            genes, values = fresh
+            return {**genes, **values}, genes
         return {**trial.params, **values}, trial.params

@@ -12,6 +12,10 @@ The Optuna samplers run through `ConstrainedOptunaSearch`, Ray's `OptunaSearch` 
 5's `Trial.set_constraint` (value > 0 = infeasible) before it is told, so NSGA-II's constrained domination and
 c-TPE steer away from over-budget regions. We cost by the FLOPs *ratio* rather than raw FLOPs: it orders
 candidates identically, and keeps both objectives O(1) for TPE's hypervolume-based split.
+No sampler proposes an Arch twice (`proposals.Proposals`): evaluation is deterministic, so a repeat would
+spend an evaluation on nothing new (TPE repeated ~30% of its proposals on the SST-2 benchmark before). An
+Optuna proposal whose Arch was proposed before is withdrawn (told as FAIL, which every Optuna sampler
+ignores) and the sampler asked again; after `max_redraws` repeats a random new Arch is enqueued instead.
 No Tune scheduler is used: multi-objective search ignores intermediate results (RAY_NOTES).
 """
 
@@ -22,12 +26,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import optuna
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from raydistill.errors import SpecError
 from raydistill.search.evolution import EvolutionSearcher
+from raydistill.search.proposals import Proposals
 from raydistill.search.spaces import COST_KEY, DefineByRun
 
 __all__ = [
@@ -61,6 +67,9 @@ class ConstrainedOptunaSearch(OptunaSearch):
         sampler: the Optuna sampler.
         max_budget: the largest FLOPs budget (fraction of teacher FLOPs).
         start_points: space parameters to evaluate first (`spaces.grid_points`), then the sampler's own.
+        seed: seed of the random fallback that replaces repeated proposals.
+        max_redraws: times the sampler is asked again after proposing an Arch it proposed before.
+        exhausted_file: where to record that the space ran out of new Archs (`proposals.EXHAUSTED_FILE`).
     """
 
     def __init__(
@@ -71,6 +80,9 @@ class ConstrainedOptunaSearch(OptunaSearch):
         sampler: optuna.samplers.BaseSampler,
         max_budget: float,
         start_points: Sequence[Mapping[str, Any]] = (),
+        seed: int = 0,
+        max_redraws: int = 10,
+        exhausted_file: str | None = None,
     ):
         super().__init__(
             space=space,
@@ -80,6 +92,11 @@ class ConstrainedOptunaSearch(OptunaSearch):
             points_to_evaluate=[dict(p) for p in start_points] or None,  # enqueued as the first trials
         )
         self._max_budget = float(max_budget)
+        self._define_by_run = space
+        self._max_redraws = max_redraws
+        self._rng = np.random.default_rng(seed)
+        self._proposals = Proposals(exhausted_file)
+        self.withdrawn = 0  # repeated proposals withdrawn so far
 
     @property
     def study(self) -> optuna.Study:
@@ -87,6 +104,40 @@ class ConstrainedOptunaSearch(OptunaSearch):
         if self._ot_study is None:
             raise RuntimeError("the study is created with the space; this searcher has none")
         return self._ot_study
+
+    def suggest(self, trial_id: str) -> dict | None:
+        """The sampler's proposal if its Arch is new; else asked again, then a random new Arch is enqueued.
+
+        Returns `Searcher.FINISHED` (and records it) when no new Arch is left to propose.
+        """
+        config = self._ask(trial_id)
+        for _ in range(self._max_redraws):
+            if self._proposals.is_new(config["arch_id"]):
+                break
+            self._withdraw(trial_id)
+            config = self._ask(trial_id)
+        if not self._proposals.is_new(config["arch_id"]):
+            self._withdraw(trial_id)
+            fresh = self._proposals.fresh_random(self._define_by_run, self._rng)
+            if fresh is None:
+                self._proposals.mark_exhausted()
+                return Searcher.FINISHED  # type: ignore[return-value]  # Tune's end signal is a str
+            self.study.enqueue_trial(fresh[0])
+            config = self._ask(trial_id)
+        self._proposals.add(config["arch_id"])
+        return config
+
+    def _ask(self, trial_id: str) -> dict[str, Any]:
+        """One proposal of the Optuna sampler (a define-by-run space always gives one)."""
+        config = super().suggest(trial_id)
+        if config is None:
+            raise RuntimeError("OptunaSearch gave no proposal for a define-by-run space")
+        return config
+
+    def _withdraw(self, trial_id: str) -> None:
+        """Drop the Optuna trial asked for `trial_id`: told as FAIL, so no sampler learns from it."""
+        self.study.tell(self._ot_trials.pop(trial_id), state=optuna.trial.TrialState.FAIL)
+        self.withdrawn += 1
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         ot_trial = self._ot_trials.get(trial_id)
@@ -105,6 +156,7 @@ class SamplerOptions:
         seed: sampler seed (`search.seed`, default `spec.seed`).
         population_size: NSGA-II / evolution population (`search.population_size`).
         start_points: space parameters every sampler evaluates first (`search.start_from_grid`).
+        exhausted_file: where a sampler records that the space ran out of new Archs (None: nowhere).
     """
 
     define_by_run: DefineByRun
@@ -112,6 +164,7 @@ class SamplerOptions:
     seed: int
     population_size: int
     start_points: tuple[Mapping[str, Any], ...] = ()
+    exhausted_file: str | None = None
 
     @property
     def max_budget(self) -> float:
@@ -125,6 +178,8 @@ def _optuna(options: SamplerOptions, sampler: optuna.samplers.BaseSampler) -> Se
         sampler=sampler,
         max_budget=options.max_budget,
         start_points=options.start_points,
+        seed=options.seed,
+        exhausted_file=options.exhausted_file,
     )
 
 
@@ -148,6 +203,7 @@ def _evolution(options: SamplerOptions) -> Searcher:
         population_size=options.population_size,
         seed=options.seed,
         start_points=options.start_points,
+        exhausted_file=options.exhausted_file,
     )
 
 

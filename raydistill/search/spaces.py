@@ -11,8 +11,12 @@ Registered spaces (`SPACES`, add one with `register_space`):
                  multiplier (`supernet.depths`) -> `Arch.from_multipliers` (|widths| x |depths| candidates).
     layerwise    depth from `supernet.depths`, then for every kept layer its own head count and its own FFN
                  width, each from the width grid (`width_to_heads_ffn` of every trained width), as in
-                 HAT-style elastic spaces. Parameters are named after the *teacher* layer index (`heads_7`,
-                 `ffn_7`), so a gene means the same layer whatever the depth (better for crossover).
+                 HAT-style elastic spaces. The genome has a fixed length: a head count and an FFN width are
+                 drawn for *every* teacher layer (`heads_7`, `ffn_7`, named by teacher layer index), and the
+                 depth decides which of them the Arch uses. A gene thus means the same layer whatever the
+                 depth, and every trial has the same parameters: Optuna's NSGA-II recombines only the
+                 parameters all trials share (its intersection search space) and draws the others at
+                 random, so a depth-conditional genome would leave half of a deep Arch's genes to chance.
 Each space also names its *grid points* (`grid_points`): the parameters that make it propose every uniform
 (width, depth) sub-network of the supernet, the ones DynaBERT trains explicitly. With `search.start_from_grid`
 the samplers evaluate these first, so the searched front is never worse than DynaBERT's grid.
@@ -193,10 +197,13 @@ def register_space(name: str, grid: GridFn) -> Callable[[SpaceFn], SpaceFn]:
 
 
 def grid_points(name: str, ctx: SpaceContext) -> list[dict[str, Any]]:
-    """Parameters of space `name` for every uniform (width, depth) of the supernet, smallest first."""
-    pairs = sorted((w, d) for w in set(ctx.widths) for d in set(ctx.depths))
+    """Parameters of space `name` for every uniform (width, depth) sub-network of the supernet, smallest
+    first, each sub-network once (two depth multipliers may keep the same layers of a shallow model)."""
     get_space(name)  # a clear error for an unknown name
-    return [GRID_PARAMS[name](w, d, ctx) for w, d in pairs]
+    points: dict[Arch, dict[str, Any]] = {}
+    for w, d in sorted((w, d) for w in set(ctx.widths) for d in set(ctx.depths)):
+        points.setdefault(Arch.for_config(ctx.config, width=w, depth=d), GRID_PARAMS[name](w, d, ctx))
+    return list(points.values())
 
 
 def get_space(name: str) -> SpaceFn:
@@ -223,7 +230,7 @@ def _width_depth_grid(width: float, depth: float, ctx: SpaceContext) -> dict[str
 
 def _layerwise_grid(width: float, depth: float, ctx: SpaceContext) -> dict[str, Any]:
     heads, ffn = width_to_heads_ffn(width, ctx.num_heads, ctx.intermediate_size)
-    layers = kept_layers(depth, ctx.num_layers)
+    layers = range(ctx.num_layers)  # the whole genome; the depth picks the kept layers
     return {"depth": depth, **{f"heads_{i}": heads for i in layers}, **{f"ffn_{i}": ffn for i in layers}}
 
 
@@ -239,14 +246,15 @@ def width_depth(trial: TrialLike, ctx: SpaceContext) -> Arch:
 def layerwise(trial: TrialLike, ctx: SpaceContext) -> Arch:
     """Depth from `ctx.depths`, then per kept layer its heads and FFN width from the trained width grid.
 
-    Kept layers follow `kept_layers` (the same rule the supernet was trained with); heads and FFN width are
-    chosen independently per layer (`heads_<layer>`, `ffn_<layer>`, named by teacher layer index).
+    Heads and FFN width are drawn independently for every teacher layer (`heads_<layer>`, `ffn_<layer>`: a
+    fixed-length genome, see the module docstring); the Arch keeps the layers `kept_layers` picks for the
+    depth (the rule the supernet was trained with) and ignores the other layers' genes.
     """
     depth = trial.suggest_categorical("depth", list(ctx.depths))
+    heads = {i: trial.suggest_categorical(f"heads_{i}", list(ctx.head_grid)) for i in range(ctx.num_layers)}
+    ffn = {i: trial.suggest_categorical(f"ffn_{i}", list(ctx.ffn_grid)) for i in range(ctx.num_layers)}
     layers = kept_layers(depth, ctx.num_layers)
-    heads = [trial.suggest_categorical(f"heads_{i}", list(ctx.head_grid)) for i in layers]
-    ffn = [trial.suggest_categorical(f"ffn_{i}", list(ctx.ffn_grid)) for i in layers]
-    return Arch(layers, tuple(heads), tuple(ffn))
+    return Arch(layers, tuple(heads[i] for i in layers), tuple(ffn[i] for i in layers))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ Outputs under `run_dir`:
     search/search_key.json              the inputs the Tune experiment was started with
     ray/<name>-search/                  the Tune experiment (stable name, no timestamps)
 
+No Arch is proposed twice (`proposals`); when the space has fewer new sub-networks than `search.num_trials`,
+the search ends early (`search/exhausted.json` records it) and the stage finishes normally.
+
 Resume: when `ray/<name>-search` exists and was started with the same inputs, `Tuner.restore(...,
 resume_errored=True)` continues it: finished trials are kept, not re-evaluated. Tune cannot change a saved
 experiment (its trial count, sampler or space are part of its pickled state), so when the inputs differ the
@@ -42,6 +45,7 @@ from raydistill.results.table import CSV_FILE, PARQUET_FILE, make_table, with_de
 from raydistill.search.evaluator import cap_evalset
 from raydistill.search.final import best_arch_ids, dev_candidates, evaluate_on_dev, main_dev_values, summarize
 from raydistill.search.progress import SearchProgress
+from raydistill.search.proposals import EXHAUSTED_FILE, read_exhausted
 from raydistill.search.records import META_FILE, search_meta, trial_rows, write_meta
 from raydistill.search.samplers import SamplerOptions, make_searcher
 from raydistill.search.session import ensure_ray, quiet_tune, trial_resources
@@ -167,7 +171,7 @@ def _reuse_or_replace(experiment: Path, out: Path, key: dict[str, Any]) -> bool:
         )
     elif experiment.exists():
         shutil.rmtree(experiment)  # a start that never saved any state
-    for stale in (PARQUET_FILE, CSV_FILE, META_FILE, DEV_FILE):
+    for stale in (PARQUET_FILE, CSV_FILE, META_FILE, DEV_FILE, EXHAUSTED_FILE):
         (out / stale).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     key_path.write_text(json.dumps(key, indent=2))
@@ -215,6 +219,7 @@ def _new_tuner(spec: Spec, setup: _Setup, trainable: Any, storage: Path, name: s
         seed=sampler_seed(spec),
         population_size=spec.search.population_size,
         start_points=tuple(start[: spec.search.num_trials]),
+        exhausted_file=str(storage.parent / SEARCH_DIR / EXHAUSTED_FILE),
     )
     return tune.Tuner(
         trainable,
@@ -303,11 +308,17 @@ def run_search(spec: Spec, supernet_dir: Path, run_dir: Path) -> SearchResult:
             f"all {len(table)} search trials failed; the first error: {outcome.errors[0]} "
             f"(trial logs under {run_dir / 'ray'})"
         )
-    if len(table) < spec.search.num_trials:
+    exhausted = read_exhausted(out)
+    if len(table) < spec.search.num_trials and exhausted is None:
         write_table(table, out)
         raise SearchInterrupted(
             f"search {spec.name}-search stopped after {len(table)} of {spec.search.num_trials} trials; "
             "its state is saved: rerun the same command to resume"
+        )
+    if exhausted is not None:
+        progress_logger().info(
+            f"search space {spec.search.space!r} has no new sub-network left after {exhausted} distinct "
+            f"proposals: the search ends with {len(table)} of {spec.search.num_trials} trials"
         )
     table = _final(spec, setup, table, out)
     write_table(table, out)

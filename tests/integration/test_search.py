@@ -21,6 +21,7 @@ from raydistill.results.table import COLUMNS, read_table
 from raydistill.search import tuner as tuner_module
 from raydistill.search.evaluator import evaluate_arch
 from raydistill.search.progress import SearchProgress
+from raydistill.search.proposals import read_exhausted
 from raydistill.search.tuner import SearchInterrupted, run_search
 from raydistill.spec.schema import Spec
 from tests.unit.training.conftest import write_sst2
@@ -58,8 +59,10 @@ def test_nsga2_search_end_to_end_writes_the_table(setup: dict[str, Path]) -> Non
     result = run_search(spec, setup["model"], setup["run"])
     out = setup["run"] / "search"
     table = read_table(out)
-    assert len(table) == 12 and list(table.columns) == list(COLUMNS)
-    assert (out / "trials.csv").is_file() and result.trials_run_now == 12
+    # 12 trials asked of a space of 8 Archs: each proposed once, then the search ends (not "interrupted")
+    assert len(table) == table["arch_id"].nunique() == 8 and list(table.columns) == list(COLUMNS)
+    assert read_exhausted(out) == 8
+    assert (out / "trials.csv").is_file() and result.trials_run_now == 8
     assert set(table["sampler"]) == {"nsga2"} and set(table["metric_name"]) == {"accuracy"}
     assert set(table["status"]) <= {"ok", "infeasible"}
     infeasible = table[table["status"] == "infeasible"]
@@ -117,7 +120,13 @@ def test_interrupted_search_resumes_without_re_evaluating(
     """Stopped after 4 finished trials, then rerun: only the missing trials run. Uses the evolution searcher,
     whose state (population, frontier, RNG) goes through Tune's searcher checkpoint and restore."""
     spec = make_spec(
-        setup["model"], setup["data"], setup["run"].parent, 1, num_trials=10, sampler="evolution"
+        setup["model"],
+        setup["data"],
+        setup["run"].parent,
+        1,
+        num_trials=10,
+        sampler="evolution",
+        space="layerwise",
     )
     marker = tmp_path / "interrupted"
     monkeypatch.setattr(

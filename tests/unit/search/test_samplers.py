@@ -10,6 +10,7 @@ from typing import Any
 
 import optuna
 import pytest
+from ray.tune.search import Searcher
 from torch import nn
 
 from raydistill.errors import SpecError
@@ -93,8 +94,9 @@ def test_constraints_are_set_on_the_optuna_trials(tiny_model: nn.Module, sst2_da
     searcher = make_searcher("nsga2", _options("layerwise"))
     assert isinstance(searcher, ConstrainedOptunaSearch)
     results = _drive(searcher, 16, tiny_model, sst2_data, CountingEvaluator())
-    trials = searcher.study.get_trials(deepcopy=False)
-    assert len(trials) == 16
+    trials = searcher.study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
+    withdrawn = searcher.study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.FAIL])
+    assert len(trials) == 16 and len(withdrawn) == searcher.withdrawn  # repeats are withdrawn, never told
     for trial, result in zip(trials, results, strict=True):
         assert trial.state == optuna.trial.TrialState.COMPLETE
         assert trial.values == [result["accuracy"], result["flops_ratio"]]
@@ -124,7 +126,9 @@ def test_every_sampler_evaluates_the_start_points_first(
     options = _options("layerwise")
     grid = grid_points("layerwise", options.define_by_run.ctx)
     options = SamplerOptions(**{**vars(options), "start_points": tuple(grid)})
-    results = _drive(make_searcher(sampler, options), len(grid) + 3, tiny_model, sst2_data, CountingEvaluator())
+    results = _drive(
+        make_searcher(sampler, options), len(grid) + 3, tiny_model, sst2_data, CountingEvaluator()
+    )
     ctx = options.define_by_run.ctx
     expected = [get_arch_id(ctx, p) for p in grid]
     assert [r["arch_id"] for r in results[: len(grid)]] == expected
@@ -135,3 +139,35 @@ def get_arch_id(ctx: Any, params: dict) -> str:
     from raydistill.search.spaces import layerwise
 
     return layerwise(optuna.trial.FixedTrial(params), ctx).id
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random", "evolution"])
+def test_no_sampler_proposes_an_arch_twice(sampler: str, tiny_model: nn.Module, sst2_data: Any) -> None:
+    evaluator = CountingEvaluator()
+    results = _drive(make_searcher(sampler, _options("layerwise")), 40, tiny_model, sst2_data, evaluator)
+    ids = [r["arch_id"] for r in results]
+    assert len(set(ids)) == len(ids) == 40
+    assert len({a.id for a in evaluator.archs}) == len(evaluator.archs)  # nothing evaluated twice
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random", "evolution"])
+def test_a_search_ends_when_its_space_has_no_new_arch(
+    sampler: str, tiny_model: nn.Module, sst2_data: Any, tmp_path: Any
+) -> None:
+    """width_depth over 2 layers: 4 widths x 2 layer sets (depths 1 and .75 both keep 2 layers) = 8 Archs."""
+    from raydistill.search.proposals import EXHAUSTED_FILE, read_exhausted
+
+    options = SamplerOptions(**{**vars(_options()), "exhausted_file": str(tmp_path / EXHAUSTED_FILE)})
+    searcher = make_searcher(sampler, options)
+    state, payload, ids = state_to_numpy(tiny_model), _payload(tiny_model, sst2_data), []
+    for i in range(30):
+        config = searcher.suggest(f"t{i}")
+        if config == Searcher.FINISHED:
+            break
+        assert isinstance(config, dict)
+        ids.append(config["arch_id"])
+        searcher.on_trial_complete(f"t{i}", run_trial(config, state, payload, evaluate=CountingEvaluator()))
+    else:
+        pytest.fail("the searcher never reported the space exhausted")
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 8  # every Arch once
+    assert read_exhausted(tmp_path) == 8

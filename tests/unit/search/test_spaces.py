@@ -63,9 +63,30 @@ def test_layerwise_chooses_heads_and_ffn_per_layer_from_the_grid() -> None:
 
 
 def test_layerwise_parameters_are_named_by_teacher_layer() -> None:
-    trial = optuna.trial.FixedTrial({"depth": 0.5, "heads_1": 2, "ffn_1": 64, "heads_3": 4, "ffn_3": 16})
-    arch = layerwise(trial, make_ctx())
+    genes = {"heads_1": 2, "ffn_1": 64, "heads_3": 4, "ffn_3": 16}
+    unused = {"heads_0": 1, "ffn_0": 16, "heads_2": 3, "ffn_2": 48}  # layers depth 0.5 drops
+    arch = layerwise(optuna.trial.FixedTrial({"depth": 0.5, **genes, **unused}), make_ctx())
     assert arch == Arch((1, 3), (2, 4), (64, 16))
+    deep = layerwise(optuna.trial.FixedTrial({"depth": 1.0, **genes, **unused}), make_ctx())
+    assert deep == Arch((0, 1, 2, 3), (1, 2, 3, 4), (16, 64, 48, 16))
+
+
+def test_layerwise_genome_has_the_same_parameters_at_every_depth() -> None:
+    """NSGA-II recombines only the parameters every trial has; a fixed genome gives it all of them."""
+    study = optuna.create_study(
+        directions=["maximize", "minimize"], sampler=optuna.samplers.NSGAIISampler(population_size=4, seed=0)
+    )
+    define_by_run, depths = DefineByRun("layerwise", make_ctx()), set()
+    for _ in range(12):
+        trial = study.ask()
+        candidate = define_by_run.candidate(trial)
+        depths.add(candidate.arch.num_layers)
+        study.tell(trial, [1.0 - candidate.flops_ratio, candidate.flops_ratio])
+    assert depths == {2, 3, 4}  # trials of every depth
+    genes = {"depth"} | {f"{kind}_{i}" for kind in ("heads", "ffn") for i in range(4)}
+    assert {frozenset(t.params) for t in study.trials} == {frozenset(genes)}
+    searched = study.sampler.infer_relative_search_space(study, study.trials[-1])
+    assert set(searched) == genes  # every gene is recombined, none left to the random fallback
 
 
 def test_price_matches_hand_computed_macs() -> None:
