@@ -13,6 +13,11 @@ from typing import Any
 
 from raydistill.spec.schema import DataSpec, OptimSpec
 
+# How a run executes, not what it trains: changing these never makes a checkpoint stale (`trainer.fit`).
+RUN_CONTROL_KEYS = frozenset(
+    {"num_threads", "use_gpu", "name", "log_every_steps", "eval_search", "local_run_dir", "stop_after_steps"}
+)
+
 
 @dataclass(frozen=True)
 class LoopConfig:

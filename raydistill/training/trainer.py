@@ -3,13 +3,17 @@
 - `num_workers=0` runs the loop in this process (no Ray cluster, no DDP); N >= 1 runs N Ray workers (DDP for
   N > 1: gloo on CPU, NCCL on GPU).
 - The run lives at `<storage_path>/<run_name>` (absolute path, no timestamps), so calling `fit` again with the
-  same name resumes from the latest checkpoint (`ray.train.get_checkpoint()` in the loop).
+  same name resumes from the latest checkpoint (`ray.train.get_checkpoint()` in the loop) -- only when the loop
+  config is the same (`config.RUN_CONTROL_KEYS` aside): `<run_name>.inputs.json` beside the run records it, and a run started from other inputs
+  (or by a version that kept no record) is moved to `<run_name>.prev` and the run starts afresh, so a changed
+  spec never continues a stale checkpoint.
 - A failed run raises a `RaydistillError`: the worker's own error when it was one (a `DataError` stays a
   `DataError`), else a `RunError` carrying the worker's message, not Ray's traceback.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,9 +27,12 @@ from ray.train.torch import TorchTrainer
 from raydistill.errors import RaydistillError, RunError
 from raydistill.spec.schema import Spec
 from raydistill.training.checkpoint import STATE_JSON, STATE_PT, local_checkpoints
+from raydistill.training.config import RUN_CONTROL_KEYS
+from raydistill.training.runtime import progress_logger
 from raydistill.training.session import ensure_ray
 
 NUM_TO_KEEP = 2
+INPUTS_SUFFIX = ".inputs.json"  # beside each run dir: the loop config it was started with
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,7 @@ def fit(
     """
     root = _storage_root(storage_path)
     run_dir = root / run_name
+    _claim_run_dir(run_dir, loop_config)
     if num_workers > 0:
         ensure_ray(address)
     resources = {"CPU": cpus_per_worker, **({"GPU": 1} if use_gpu else {})}
@@ -119,6 +127,21 @@ def fit(
         checkpoint = ray.train.Checkpoint.from_directory(str(found[-1])) if found else None
     metrics = dict(getattr(result, "return_value", None) or {})  # Train V2: rank 0's return value
     return FitResult(metrics=metrics, checkpoint=checkpoint, path=run_dir)
+
+
+def _claim_run_dir(run_dir: Path, loop_config: dict[str, Any]) -> None:
+    """Keep `run_dir` for resuming only if it was started with the same inputs (the loop config without its
+    `RUN_CONTROL_KEYS`); else move it to `.prev`."""
+    record = run_dir.with_name(run_dir.name + INPUTS_SUFFIX)
+    trained_from = {k: v for k, v in loop_config.items() if k not in RUN_CONTROL_KEYS}
+    inputs = json.dumps(trained_from, sort_keys=True, default=str)
+    if run_dir.exists() and (not record.is_file() or record.read_text() != inputs):
+        backup = run_dir.with_name(run_dir.name + ".prev")
+        shutil.rmtree(backup, ignore_errors=True)
+        run_dir.rename(backup)
+        progress_logger().info(f"{run_dir.name}: inputs changed; previous run kept at {backup}; starting afresh")
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(inputs)
 
 
 def _worker_errors(err: BaseException) -> list[BaseException]:

@@ -9,7 +9,7 @@ import ray.train
 
 from raydistill.errors import DataError, RunError
 from raydistill.spec.schema import OptimSpec
-from raydistill.training.trainer import _clean_error, _worker_config
+from raydistill.training.trainer import INPUTS_SUFFIX, _claim_run_dir, _clean_error, _worker_config
 
 
 def test_worker_config_threads_and_local_run_dir(tmp_path: Path) -> None:
@@ -35,3 +35,22 @@ def test_other_worker_errors_become_one_line() -> None:
     assert isinstance(clean, RunError) and len(str(clean).splitlines()) == 1
     assert str(clean).startswith("training run 'demo-teacher' failed: ValidationError: 1 validation error")
     assert "batch_size" in str(clean) and "errors.pydantic.dev" not in str(clean)
+
+
+def test_a_run_resumes_only_with_the_inputs_it_was_started_with(tmp_path: Path) -> None:
+    run = tmp_path / "demo-teacher"
+    _claim_run_dir(run, {"epochs": 4, "lr": 5e-5})  # fresh: nothing to move, the inputs are recorded
+    (run / "checkpoint_000001").mkdir(parents=True)
+    _claim_run_dir(run, {"lr": 5e-5, "epochs": 4, "stop_after_steps": 3})  # same inputs: kept for resuming
+    assert (run / "checkpoint_000001").is_dir()
+
+    _claim_run_dir(run, {"epochs": 5, "lr": 5e-5})  # changed: the stale run is set aside, not resumed
+    assert not run.exists() and (tmp_path / "demo-teacher.prev" / "checkpoint_000001").is_dir()
+    assert '"epochs": 5' in (tmp_path / f"demo-teacher{INPUTS_SUFFIX}").read_text()
+
+
+def test_a_run_without_a_record_of_its_inputs_is_not_resumed(tmp_path: Path) -> None:
+    run = tmp_path / "old-supernet"
+    (run / "checkpoint_000003").mkdir(parents=True)  # left by a version that kept no record
+    _claim_run_dir(run, {"epochs": 2})
+    assert not run.exists() and (tmp_path / "old-supernet.prev" / "checkpoint_000003").is_dir()
