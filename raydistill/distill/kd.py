@@ -22,12 +22,12 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from raydistill.distill.losses import regression_mse, soft_cross_entropy
+from raydistill.distill.losses import logit_distill_loss
 from raydistill.distill.strategies import Backward, Batch, StepFn, model_inputs, register_strategy
 from raydistill.errors import SpecError
+from raydistill.models.bert import logits_task_loss
 
 Logits = Tensor | tuple[Tensor, Tensor]  # (B, C), or QA's ((B, L) start, (B, L) end)
 _KINDS = ("classification", "regression", "qa")
@@ -75,38 +75,6 @@ def logits_of(output: Any) -> Logits:
     return (start, output.end_logits) if start is not None else output.logits
 
 
-def soft_loss(student: Logits, teacher: Logits, kind: str, temperature: float) -> Tensor:
-    """T^2 softCE(z_s/T, z_t/T) (Hinton et al. 2015); MSE for regression; mean of start/end terms for QA."""
-    if kind == "regression":
-        assert isinstance(student, Tensor) and isinstance(teacher, Tensor)
-        return regression_mse(student, teacher)  # (B, 1) vs (B, 1)
-    if kind == "qa":
-        (s_start, s_end), (t_start, t_end) = student, teacher  # (B, L) each
-        return (
-            soft_cross_entropy(s_start, t_start, temperature, scale_by_t2=True)
-            + soft_cross_entropy(s_end, t_end, temperature, scale_by_t2=True)
-        ) / 2
-    assert isinstance(student, Tensor) and isinstance(teacher, Tensor)
-    return soft_cross_entropy(student, teacher, temperature, scale_by_t2=True)  # (B, C)
-
-
-def hard_loss(student: Logits, batch: Batch, kind: str) -> Tensor:
-    """The task loss from the student's logits and the batch labels (BERT sec. 4: CE, MSE, start/end CE)."""
-    if kind == "qa":
-        start, end = student  # (B, L) each
-        ignored = start.size(1)  # positions beyond the sequence (truncated answers) are ignored, as in HF
-        terms = [
-            F.cross_entropy(logits, batch[key].view(-1).clamp(0, ignored), ignore_index=ignored)
-            for logits, key in ((start, "start_positions"), (end, "end_positions"))
-        ]
-        return (terms[0] + terms[1]) / 2
-    assert isinstance(student, Tensor)
-    labels = batch["labels"].view(-1)  # (B,)
-    if kind == "regression":
-        return F.mse_loss(student.squeeze(-1), labels.to(student.dtype))  # (B, 1) -> (B,)
-    return F.cross_entropy(student, labels)  # (B, C) vs (B,)
-
-
 def kd_loss(student: Logits, teacher: Logits | None, batch: Batch, opts: KdOptions) -> dict[str, Tensor]:
     """`{"loss": alpha * soft + (1 - alpha) * task, "kd": soft, "task": task}`; a term of weight 0 is skipped
     (the teacher's logits may be None when alpha == 0)."""
@@ -114,9 +82,9 @@ def kd_loss(student: Logits, teacher: Logits | None, batch: Batch, opts: KdOptio
     if opts.alpha > 0:
         if teacher is None:
             raise ValueError(f"kd_loss: alpha={opts.alpha} > 0 needs the teacher's logits")
-        parts["kd"] = soft_loss(student, teacher, opts.kind, opts.temperature)
+        parts["kd"] = logit_distill_loss(student, teacher, opts.kind, opts.temperature, scale_by_t2=True)
     if opts.alpha < 1:
-        parts["task"] = hard_loss(student, batch, opts.kind)
+        parts["task"] = logits_task_loss(student, batch, opts.kind)
     weights = {"kd": opts.alpha, "task": 1.0 - opts.alpha}
     parts["loss"] = torch.stack([weights[k] * v for k, v in parts.items()]).sum()
     return parts

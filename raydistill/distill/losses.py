@@ -131,6 +131,23 @@ def regression_mse(student: Tensor, teacher: Tensor) -> Tensor:
     return F.mse_loss(s, t)
 
 
+def logit_distill_loss(
+    student: Any, teacher: Any, kind: str, temperature: float = 1.0, scale_by_t2: bool = False
+) -> Tensor:
+    """Prediction-layer distillation per head kind: softCE(z_s, z_t; T) (DynaBERT eq. 2; with `scale_by_t2`,
+    Hinton et al. 2015 eq. 2's T^2 softCE) on (B, C) logits; `regression_mse` (no temperature) for regression;
+    the mean of the start and end soft CEs (each over the (B, L) sequence axis) for QA's (start, end) pairs."""
+    if kind == "regression":
+        return regression_mse(student, teacher)
+    if kind == "qa":
+        (s_start, s_end), (t_start, t_end) = student, teacher  # (B, L) each
+        return (
+            soft_cross_entropy(s_start, t_start, temperature, scale_by_t2)
+            + soft_cross_entropy(s_end, t_end, temperature, scale_by_t2)
+        ) / 2
+    return soft_cross_entropy(student, teacher, temperature, scale_by_t2)  # (B, C)
+
+
 def _projected_mse(student: Tensor, teacher: Tensor, projection: nn.Module | None, what: str) -> Tensor:
     """MSE(W s, t) over all elements, W = projection or identity (TinyBERT eq. 8/9)."""
     s = projection(student) if projection is not None else student  # (B, L, H_t)

@@ -38,8 +38,7 @@ from raydistill.distill.losses import (
     attention_mse,
     embedding_mse,
     hidden_mse,
-    regression_mse,
-    soft_cross_entropy,
+    logit_distill_loss,
 )
 from raydistill.distill.strategies import Backward, Batch, StepFn, model_inputs, register_strategy, unwrap
 from raydistill.errors import SpecError
@@ -152,18 +151,6 @@ def sample_archs(config: Any, opts: SupernetOptions, step: int) -> list[tuple[Ar
     return [(arch, 1.0) for arch in (smallest, *middle, Arch.for_config(config))]
 
 
-def _logit_loss(student: Any, teacher: Any, kind: str, temperature: float) -> Tensor:
-    """softCE(z_s, z_t; T) (DynaBERT eq. 2); MSE for regression; mean of start/end soft CE for QA."""
-    if kind == "regression":
-        return regression_mse(student, teacher)
-    if kind == "qa":
-        (s_start, s_end), (t_start, t_end) = student, teacher  # (B, L) each
-        return (
-            soft_cross_entropy(s_start, t_start, temperature) + soft_cross_entropy(s_end, t_end, temperature)
-        ) / 2
-    return soft_cross_entropy(student, teacher, temperature)
-
-
 def subnet_loss(
     model: nn.Module,
     arch: Arch,
@@ -184,7 +171,7 @@ def subnet_loss(
     """
     total = student.last_hidden_state.new_zeros(())
     if opts.logits_weight > 0:
-        total = total + opts.logits_weight * _logit_loss(
+        total = total + opts.logits_weight * logit_distill_loss(
             student.logits, teacher.logits, opts.kind, opts.temperature
         )
     if opts.hidden_weight > 0:

@@ -167,23 +167,35 @@ def _apply_head(
     return None, pooled
 
 
-def task_loss(model: nn.Module, output: ElasticOutput, batch: Mapping[str, Tensor]) -> Tensor:
-    """The task loss HF would compute for this head from the batch labels.
-
-    Classification: cross-entropy on `labels` (BCE-with-logits if `problem_type` is multi-label); regression
-    (`num_labels == 1`): MSE; QA: mean of start and end cross-entropy on `start_positions`/`end_positions`
-    (positions outside the sequence ignored, as in HF).
-    """
-    hf = unwrap_model(model)
-    kind = head_kind(hf)
-    if kind == "qa" and isinstance(output.logits, tuple):
-        start, end = output.logits
+def logits_task_loss(logits: Any, batch: Mapping[str, Tensor], kind: str) -> Tensor:
+    """The task loss of a head's logits (BERT sec. 4): cross-entropy on `labels` for (B, C) classification
+    logits, MSE for (B, 1) regression outputs, and for QA's ((B, L) start, (B, L) end) pair the mean of start and
+    end cross-entropy on `start_positions`/`end_positions` (positions outside the sequence ignored, as in HF)."""
+    if kind == "qa":
+        start, end = logits
         ignored = start.size(1)
         losses = [
             F.cross_entropy(lg, batch[key].view(-1).clamp(0, ignored), ignore_index=ignored)
             for lg, key in ((start, "start_positions"), (end, "end_positions"))
         ]
         return (losses[0] + losses[1]) / 2
+    labels = batch["labels"].view(-1)  # (B,)
+    if kind == "regression":
+        return F.mse_loss(logits.squeeze(-1), labels.to(logits.dtype))  # (B, 1) -> (B,)
+    return F.cross_entropy(logits, labels)  # (B, C) vs (B,)
+
+
+def task_loss(model: nn.Module, output: ElasticOutput, batch: Mapping[str, Tensor]) -> Tensor:
+    """The task loss HF would compute for this head from the batch labels.
+
+    Classification: cross-entropy on `labels` (BCE-with-logits if `problem_type` is multi-label); regression
+    (`num_labels == 1`): MSE; QA: mean of start and end cross-entropy on `start_positions`/`end_positions`
+    (positions outside the sequence ignored, as in HF). See `logits_task_loss`.
+    """
+    hf = unwrap_model(model)
+    kind = head_kind(hf)
+    if kind == "qa" and isinstance(output.logits, tuple):
+        return logits_task_loss(output.logits, batch, "qa")
     logits, labels = output.logits, batch.get("labels")
     if kind != "classification" or not isinstance(logits, Tensor) or labels is None:
         raise ModelError(
@@ -191,10 +203,10 @@ def task_loss(model: nn.Module, output: ElasticOutput, batch: Mapping[str, Tenso
             f"{sorted(batch)}); for a bare BertModel pass your own loss_fn"
         )
     if hf.config.num_labels == 1 or hf.config.problem_type == "regression":
-        return F.mse_loss(logits.squeeze(-1), labels.to(logits.dtype).view(-1))
+        return logits_task_loss(logits, batch, "regression")
     if hf.config.problem_type == "multi_label_classification":
         return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
-    return F.cross_entropy(logits, labels.view(-1))
+    return logits_task_loss(logits, batch, "classification")
 
 
 class ElasticBert(nn.Module):
