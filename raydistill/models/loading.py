@@ -11,6 +11,7 @@ Every failure is a `ModelError` that says what was given and how to fix it, neve
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,6 +28,16 @@ _HINT = (
     "give a local Hugging Face model dir, 'minilm-l6' (packaged, offline), or a hub name "
     "(hub names need the network or a filled HF cache; HF_HUB_OFFLINE=1 forbids downloads)"
 )
+
+
+def weights_digest(model_dir: Path) -> str:
+    """sha256 of a model dir's weight files (`*.safetensors`, `*.bin`): changes when the weights at a path do."""
+    digest = hashlib.sha256()
+    for path in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 24), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _looks_like_path(name: str) -> bool:

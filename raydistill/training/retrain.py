@@ -12,16 +12,14 @@ TinyBERT's prediction-layer distillation, at `supernet.temperature`), for `searc
     <arch id>/model/    the re-trained sub-network (HF dir + tokenizer); the export stage exports it
     retrain.json        {arch id: {budget, budgets, metric, dev_before, dev_after}}: the main dev metric of the
                         sliced sub-network (the search table's `dev_metric`) and of the re-trained one
-    runs.json           {Ray run name: key of what it trains}, so that a run of a different Arch or init is
-                        restarted instead of resumed
 
 Run `i` (0-based, in budget order) is the Ray Train run `<name>-retrain-<i>` under `<storage_path>/<name>/ray`;
-rerunning an interrupted stage resumes it.
+rerunning an interrupted stage resumes it, unless run `i` now trains another Arch, init or setting (`trainer.fit`
+keys each run by its loop config and init weights and restarts a stale one).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import shutil
@@ -42,13 +40,11 @@ from raydistill.spec.schema import Spec
 from raydistill.training.config import LoopConfig, data_kwargs
 from raydistill.training.evaluate import evaluate_task
 from raydistill.training.loop import train_loop_per_worker
-from raydistill.training.supernet import _weights_digest
-from raydistill.training.trainer import fit_stage, ray_storage
+from raydistill.training.trainer import fit_stage
 
 __all__ = ["RETRAIN_FILE", "chosen_archs", "retrain_best", "retrain_loop_config", "retrain_run_name"]
 
 RETRAIN_FILE = "retrain.json"
-RUNS_FILE = "runs.json"
 
 
 def retrain_run_name(spec: Spec, index: int) -> str:
@@ -105,22 +101,6 @@ def _write_init(supernet: Any, arch: Arch, tokenizer: Any, init_dir: Path) -> Pa
     return init_dir
 
 
-def _restart_if_stale(spec: Spec, config: LoopConfig, runs_file: Path) -> None:
-    """Delete the Ray run `config.name` when it trained something else (another Arch, init or setting).
-
-    The key hashes the loop config and the init weights: a changed search can give run `i` another Arch, and
-    a changed supernet another init, and resuming either would hand back the old model.
-    """
-    record = json.loads(runs_file.read_text()) if runs_file.is_file() else {}
-    key = hashlib.sha256(
-        (json.dumps(config.to_dict(), sort_keys=True) + _weights_digest(Path(config.model))).encode()
-    ).hexdigest()
-    if record.get(config.name) != key:
-        shutil.rmtree(ray_storage(spec) / config.name, ignore_errors=True)
-        record[config.name] = key
-        runs_file.write_text(json.dumps(record, indent=2))
-
-
 def _main_dev(model: Any, data: TaskData, spec: Spec, device: torch.device) -> float:
     """The task's main metric on its main dev set (`evaluate_task`, dev sets only)."""
     metrics = evaluate_task(model, data, spec.supernet.train.eval_batch_size, device=device, search=False)
@@ -151,7 +131,6 @@ def retrain_best(spec: Spec, run_dir: Path) -> dict[str, Any]:
     for i, (arch_id, budgets) in enumerate(chosen.items()):
         init_dir = _write_init(supernet, Arch.from_id(arch_id), tokenizer, out / arch_id / "init")
         config = retrain_loop_config(spec, init_dir, run_dir / "teacher" / "model", i)
-        _restart_if_stale(spec, config, out / RUNS_FILE)
         model_dir = out / arch_id / "model"
         fit_stage(spec, train_loop_per_worker, config.to_dict(), config.name, model_dir)
         model = load_task_model(str(model_dir), task.kind, task.num_labels, require_head=True)

@@ -18,7 +18,6 @@ architecture. `supernet.enabled: false` is the pipeline's business, not this mod
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ from raydistill.data import EvalSet, Task, TaskData, get_task, prepare_task_data
 from raydistill.models.arch import Arch
 from raydistill.models.bert import elastic_forward, head_kind, unwrap_model
 from raydistill.models.flops import Head, count_flops, params
-from raydistill.models.loading import load_task_model, load_tokenizer
+from raydistill.models.loading import load_task_model, load_tokenizer, weights_digest
 from raydistill.models.reorder import compute_importance, reorder_
 from raydistill.spec.schema import Spec
 from raydistill.training.config import LoopConfig, data_kwargs
@@ -115,16 +114,6 @@ def _driver_device(spec: Spec) -> torch.device:
     return torch.device("cuda" if spec.resources.use_gpu and torch.cuda.is_available() else "cpu")
 
 
-def _weights_digest(model_dir: Path) -> str:
-    """sha256 of a model dir's weight files (a changed teacher at the same path invalidates the init)."""
-    digest = hashlib.sha256()
-    for path in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 24), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
 def prepare_supernet_init(
     spec: Spec, teacher_dir: Path, init_dir: Path, data: TaskData, device: torch.device | str = "cpu"
 ) -> Path:
@@ -139,7 +128,7 @@ def prepare_supernet_init(
     """
     sn, task = spec.supernet, data.task
     n = min(sn.importance_examples, len(data.train))  # type: ignore[arg-type]
-    settings = {"teacher": _weights_digest(Path(teacher_dir)), "reorder": sn.reorder, "seed": spec.seed,
+    settings = {"teacher": weights_digest(Path(teacher_dir)), "reorder": sn.reorder, "seed": spec.seed,
                 "importance_examples": n if sn.reorder else 0}  # fmt: skip
     marker = init_dir / REORDER_FILE
     reusable = marker.is_file() and (init_dir / "config.json").is_file()

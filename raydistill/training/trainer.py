@@ -4,9 +4,11 @@
   N > 1: gloo on CPU, NCCL on GPU).
 - The run lives at `<storage_path>/<run_name>` (absolute path, no timestamps), so calling `fit` again with the
   same name resumes from the latest checkpoint (`ray.train.get_checkpoint()` in the loop) -- only when the loop
-  config is the same (`config.RUN_CONTROL_KEYS` aside): `<run_name>.inputs.json` beside the run records it, and a run started from other inputs
-  (or by a version that kept no record) is moved to `<run_name>.prev` and the run starts afresh, so a changed
-  spec never continues a stale checkpoint.
+  config is the same (`config.RUN_CONTROL_KEYS` aside) and so are the weights in the local model dirs it names
+  (`model`, the strategy's `teacher`): `<run_name>.inputs.json` beside the run records them, and a run started
+  from other inputs (or by a version that kept no record) is moved to `<run_name>.prev` and the run starts
+  afresh, so a changed spec, or a re-trained teacher or init at the same path, never continues a stale
+  checkpoint.
 - A failed run raises a `RaydistillError`: the worker's own error when it was one (a `DataError` stays a
   `DataError`), else a `RunError` carrying the worker's message, not Ray's traceback.
 """
@@ -25,6 +27,7 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from raydistill.errors import RaydistillError, RunError
+from raydistill.models.loading import weights_digest
 from raydistill.spec.schema import Spec
 from raydistill.training.checkpoint import STATE_JSON, STATE_PT, local_checkpoints
 from raydistill.training.config import RUN_CONTROL_KEYS
@@ -129,12 +132,20 @@ def fit(
     return FitResult(metrics=metrics, checkpoint=checkpoint, path=run_dir)
 
 
-def _claim_run_dir(run_dir: Path, loop_config: dict[str, Any]) -> None:
-    """Keep `run_dir` for resuming only if it was started with the same inputs (the loop config without its
-    `RUN_CONTROL_KEYS`); else move it to `.prev`."""
-    record = run_dir.with_name(run_dir.name + INPUTS_SUFFIX)
+def _inputs_key(loop_config: dict[str, Any]) -> str:
+    """What a run trains from: the loop config without its `RUN_CONTROL_KEYS`, and the weights digest of each
+    local model dir it names (the init `model`, the strategy's `teacher`; hub names are keyed by name only)."""
     trained_from = {k: v for k, v in loop_config.items() if k not in RUN_CONTROL_KEYS}
-    inputs = json.dumps(trained_from, sort_keys=True, default=str)
+    named = [loop_config.get("model"), (loop_config.get("strategy_options") or {}).get("teacher")]
+    weights = {d: weights_digest(Path(d)) for d in named if isinstance(d, str) and Path(d).is_dir()}
+    return json.dumps({"config": trained_from, "weights": weights}, sort_keys=True, default=str)
+
+
+def _claim_run_dir(run_dir: Path, loop_config: dict[str, Any]) -> None:
+    """Keep `run_dir` for resuming only if it was started with the same inputs (`_inputs_key`); else move it
+    to `.prev`."""
+    record = run_dir.with_name(run_dir.name + INPUTS_SUFFIX)
+    inputs = _inputs_key(loop_config)
     if run_dir.exists() and (not record.is_file() or record.read_text() != inputs):
         backup = run_dir.with_name(run_dir.name + ".prev")
         shutil.rmtree(backup, ignore_errors=True)

@@ -30,13 +30,8 @@ from raydistill.spec.schema import (
     SupernetSpec,
     TeacherSpec,
 )
-from raydistill.training.retrain import (
-    RUNS_FILE,
-    _restart_if_stale,
-    retrain_best,
-    retrain_loop_config,
-)
-from raydistill.training.trainer import ray_storage
+from raydistill.training.retrain import retrain_best, retrain_loop_config
+from raydistill.training.trainer import _claim_run_dir, ray_storage
 
 from .conftest import manual_accuracy
 
@@ -139,16 +134,16 @@ def test_a_subnetwork_materialises_again(tiny_config: Any) -> None:
 
 
 def test_a_run_that_trained_something_else_restarts(run_dir: Path, sst2_dir: Path, tmp_path: Path) -> None:
+    """`trainer.fit` keys each run by its loop config and init weights (`_claim_run_dir`)."""
     spec = _spec(sst2_dir, tmp_path)
-    runs_file = run_dir / RUNS_FILE
     init = run_dir / "supernet" / "model"
     ray_run = ray_storage(spec) / "demo-retrain-0"
     ray_run.mkdir(parents=True)
-    _restart_if_stale(spec, retrain_loop_config(spec, init, init, 0), runs_file)
+    _claim_run_dir(ray_run, retrain_loop_config(spec, init, init, 0).to_dict())
     assert not ray_run.exists()  # no record: nothing to resume
     ray_run.mkdir()
-    _restart_if_stale(spec, retrain_loop_config(spec, init, init, 0), runs_file)
+    _claim_run_dir(ray_run, retrain_loop_config(spec, init, init, 0).to_dict())
     assert ray_run.is_dir()  # same Arch, init and settings: resume
     other = _spec(sst2_dir, tmp_path).model_copy(update={"seed": 7})
-    _restart_if_stale(other, retrain_loop_config(other, init, init, 0), runs_file)
+    _claim_run_dir(ray_run, retrain_loop_config(other, init, init, 0).to_dict())
     assert not ray_run.exists()  # another setting: start again

@@ -54,3 +54,18 @@ def test_a_run_without_a_record_of_its_inputs_is_not_resumed(tmp_path: Path) -> 
     (run / "checkpoint_000003").mkdir(parents=True)  # left by a version that kept no record
     _claim_run_dir(run, {"epochs": 2})
     assert not run.exists() and (tmp_path / "old-supernet.prev" / "checkpoint_000003").is_dir()
+
+
+def test_new_weights_at_the_same_model_path_are_not_resumed(tmp_path: Path) -> None:
+    """A re-trained teacher (or init) written to the same dir: same loop config, other weights."""
+    model, run = tmp_path / "teacher" / "model", tmp_path / "ray" / "demo-supernet"
+    model.mkdir(parents=True)
+    (model / "model.safetensors").write_bytes(b"old weights")
+    config = {"model": str(model), "strategy_options": {"teacher": str(model)}, "epochs": 2}
+    _claim_run_dir(run, config)
+    (run / "checkpoint_000001").mkdir(parents=True)
+    _claim_run_dir(run, config)
+    assert (run / "checkpoint_000001").is_dir()  # nothing changed: resume
+    (model / "model.safetensors").write_bytes(b"new weights")
+    _claim_run_dir(run, config)
+    assert not run.exists() and (run.parent / "demo-supernet.prev" / "checkpoint_000001").is_dir()
