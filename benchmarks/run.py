@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from benchmarks.sampler_study import run_sampler_study
 from benchmarks.search_sst2 import run_search_sst2
 from benchmarks.supernet_sst2 import run_supernet_sst2
 from benchmarks.teacher_sst2 import run_teacher_sst2
@@ -15,13 +16,16 @@ BENCHMARKS = {  # in dependency order: supernet_sst2 reuses teacher_sst2's fine-
     "supernet_sst2": run_supernet_sst2,
     "search_sst2": run_search_sst2,  # searches the supernet_sst2 supernet
 }
+STUDIES = {  # run only when named with --only: how a default was chosen, not a target check
+    "sampler_study": run_sampler_study,  # on the supernet_sst2 supernet
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="folder with glue/SST-2 etc. (../shared/data)")
     parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
-    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="run only these benchmarks")
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS | STUDIES), help="run only these benchmarks")
     parser.add_argument("--work", type=Path, default=Path("runs/bench"), help="scratch dir for runs")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
@@ -29,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for name in args.only or list(BENCHMARKS):
         print(f"== benchmark {name}", flush=True)
-        BENCHMARKS[name](data_root=args.data.resolve(), out_dir=args.out, work_dir=args.work.resolve())
+        (BENCHMARKS | STUDIES)[name](data_root=args.data.resolve(), out_dir=args.out, work_dir=args.work.resolve())
     return 0
 
 

@@ -5,7 +5,7 @@ Inputs: the supernet the `supernet_sst2` benchmark trained (MiniLM-L6, widths [1
 sampler (nsga2, tpe, random, evolution) runs the same number of trials (`--trials`, default 100) in a fresh run
 dir, budgets [0.25, 0.5, 0.75], the supernet benchmark's data settings (max_seq_length 64, max_train_examples
 8,889 -> 889 search-split examples, 872 dev) and 2 concurrent trials, once per sampler seed (`--seeds`, default
-42 43 44; the data split and the supernet never change); Ray is started once, before the first.
+42-46; the data split and the supernet never change); Ray is started once, before the first.
 Reported per sampler (numbers in `search_stats`, page in `search_markdown`): hypervolume of the search-split front
 (accuracy max, FLOPs ratio min, reference (0, 1.0)) and its history, the hypervolume after the same number of
 *evaluated* sub-networks for all samplers (infeasible proposals are priced, never evaluated) per seed and its
@@ -54,7 +54,7 @@ from benchmarks.supernet_sst2 import FULL as SUPERNET
 
 # Sampler seeds (`search.seed`): every sampler runs once per seed; the data, its search split and the supernet
 # stay those of `SEED`. The first is the primary run (picks, report, retrain); HV is compared on the seeds' mean.
-SAMPLER_SEEDS = (SEED, SEED + 1, SEED + 2)
+SAMPLER_SEEDS = tuple(range(SEED, SEED + 5))
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Settings:
     max_train: int = SUPERNET.max_train  # 8,889 -> 889 search examples, as in the supernet benchmark
     max_eval: int | None = None  # all 872 dev examples
     max_search_examples: int | None = None  # every search-split example is scored
-    population_size: int = 20
+    population_size: int | None = None  # the spec default (`samplers.population_for`)
     pareto_eval_cap: int = 20
 
 
@@ -140,11 +140,12 @@ def run_name_for(prefix: str, sampler: str, seed: int) -> str:
     return f"{prefix}-{sampler}" if seed == SEED else f"{prefix}-{sampler}-s{seed}"
 
 
-def _spec_yaml(
+def spec_yaml(
     name: str, sampler: str, seed: int, s: Settings, trials: int, sst2_dir: Path, inputs: Inputs, storage: Path
 ) -> str:
     max_eval = f", max_eval_examples: {s.max_eval}" if s.max_eval else ""
     cap = f", max_search_examples: {s.max_search_examples}" if s.max_search_examples else ""
+    population = f"population_size: {s.population_size}, " if s.population_size else ""
     return f"""# A search_sst2 benchmark spec (written by benchmarks/search_sst2.py).
 name: {name}
 task: sst2
@@ -152,7 +153,7 @@ data: {{path: {sst2_dir}, max_seq_length: {SEQ_LEN}, max_train_examples: {s.max_
 teacher: {{model: {inputs.supernet_dir}, finetuned: true}}
 supernet: {{widths: {WIDTHS}, depths: {DEPTHS}}}
 search: {{space: {SPACE}, sampler: {sampler}, seed: {seed}, num_trials: {trials}, budgets: {BUDGETS},
-         population_size: {s.population_size}, pareto_eval_cap: {s.pareto_eval_cap}{cap}}}
+         {population}pareto_eval_cap: {s.pareto_eval_cap}{cap}}}
 export: {{enabled: false}}
 resources: {{num_workers: 1, cpus_per_worker: 1, max_concurrent_trials: {CONCURRENT}, storage_path: {storage}}}
 seed: {SEED}
@@ -196,6 +197,7 @@ def run_search_sst2(
     retrain_epochs: float = RETRAIN_EPOCHS,
     seeds: tuple[int, ...] = SAMPLER_SEEDS,
 ) -> dict[str, Any]:
+    from raydistill.search.samplers import population_for
     from raydistill.search.session import ensure_ray
     from raydistill.search.tuner import run_search
     from raydistill.spec import load_spec
@@ -215,7 +217,7 @@ def run_search_sst2(
             run_name = run_name_for(s.prefix, sampler, seed)
             shutil.rmtree(storage / run_name, ignore_errors=True)  # a fresh search, not a resumed one
             spec_path = storage / f"{run_name}.yaml"
-            spec_path.write_text(_spec_yaml(run_name, sampler, seed, s, trials, sst2_dir, inputs, storage))
+            spec_path.write_text(spec_yaml(run_name, sampler, seed, s, trials, sst2_dir, inputs, storage))
             spec = load_spec(spec_path)
             result = run_search(spec, inputs.supernet_dir, storage / run_name)
             tables[sampler] = result.table
@@ -240,7 +242,7 @@ def run_search_sst2(
     setup = {
         "supernet": str(inputs.supernet_dir), "teacher_metrics": str(inputs.teacher_metrics), "space": SPACE,
         "budgets": BUDGETS, "trials_per_sampler": trials, "samplers": SAMPLERS, "max_concurrent_trials": CONCURRENT,
-        "torch_threads_per_trial": 1, "population_size": s.population_size, "pareto_eval_cap": s.pareto_eval_cap,
+        "torch_threads_per_trial": 1, "population_size": population_for(trials, s.population_size), "pareto_eval_cap": s.pareto_eval_cap,
         "max_seq_length": SEQ_LEN, "max_train_examples": s.max_train, "max_search_examples": s.max_search_examples,
         "examples": _split_sizes(spec, inputs.supernet_dir), "hypervolume_reference": "(accuracy 0, FLOPs ratio 1.0)",
         "seed": SEED, "sampler_seeds": list(seeds),

@@ -22,8 +22,6 @@ SPACE = "layerwise"
 CONCURRENT = 2
 TARGET_PCT = {0.5: 99.5, 0.25: 97.0}  # budget -> % of the teacher's dev accuracy
 TARGET_EVALS_PER_MIN = 30.0
-SPACE = "layerwise"
-CONCURRENT = 2
 
 
 def checkpoints(num_trials: int) -> list[int]:

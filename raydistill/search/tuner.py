@@ -47,7 +47,7 @@ from raydistill.search.final import best_arch_ids, dev_candidates, evaluate_on_d
 from raydistill.search.progress import SearchProgress
 from raydistill.search.proposals import EXHAUSTED_FILE, read_exhausted
 from raydistill.search.records import META_FILE, search_meta, trial_rows, write_meta
-from raydistill.search.samplers import SamplerOptions, make_searcher
+from raydistill.search.samplers import SamplerOptions, make_searcher, population_for
 from raydistill.search.session import ensure_ray, quiet_tune, trial_resources
 from raydistill.search.spaces import DefineByRun, SpaceContext, get_space, grid_points
 from raydistill.search.trainable import TrialPayload, search_trial, state_to_numpy
@@ -55,7 +55,7 @@ from raydistill.spec.schema import Spec
 from raydistill.training.config import data_kwargs
 from raydistill.training.runtime import progress_logger
 
-__all__ = ["SearchInterrupted", "SearchResult", "run_search"]
+__all__ = ["SearchInterrupted", "SearchResult", "SearchSetup", "load_setup", "run_search"]
 
 SEARCH_DIR = "search"
 KEY_FILE = "search_key.json"
@@ -105,7 +105,7 @@ class SearchResult:
 
 
 @dataclass
-class _Setup:
+class SearchSetup:
     """What the driver loads once: the supernet, the task data, the pricing context and the main metric."""
 
     model: nn.Module
@@ -115,7 +115,8 @@ class _Setup:
     head: str
 
 
-def _prepare(spec: Spec, supernet_dir: Path) -> _Setup:
+def load_setup(spec: Spec, supernet_dir: Path) -> SearchSetup:
+    """Load the supernet and the task data (with its search split) once, and the context that prices Archs."""
     tokenizer = load_tokenizer(str(supernet_dir))
     data = prepare_task_data(spec.task, tokenizer, seed=spec.seed, **data_kwargs(spec.data))
     task = data.task
@@ -130,7 +131,7 @@ def _prepare(spec: Spec, supernet_dir: Path) -> _Setup:
         head=head,
         max_budget=max(spec.search.budgets),
     )
-    return _Setup(model=model, data=data, ctx=ctx, metric=task.main_metric, head=head)
+    return SearchSetup(model=model, data=data, ctx=ctx, metric=task.main_metric, head=head)
 
 
 def _fingerprint(directory: Path) -> list[list[Any]]:
@@ -178,7 +179,7 @@ def _reuse_or_replace(experiment: Path, out: Path, key: dict[str, Any]) -> bool:
     return False
 
 
-def _trainable(spec: Spec, setup: _Setup) -> Any:
+def _trainable(spec: Spec, setup: SearchSetup) -> Any:
     """`search_trial` with the weights and the search split in the object store, and its resource share."""
     resources = trial_resources(
         spec.resources.max_concurrent_trials,
@@ -211,13 +212,13 @@ def sampler_seed(spec: Spec) -> int:
     return spec.search.seed if spec.search.seed is not None else spec.seed
 
 
-def _new_tuner(spec: Spec, setup: _Setup, trainable: Any, storage: Path, name: str) -> tune.Tuner:
+def _new_tuner(spec: Spec, setup: SearchSetup, trainable: Any, storage: Path, name: str) -> tune.Tuner:
     start = grid_points(spec.search.space, setup.ctx) if spec.search.start_from_grid else []
     options = SamplerOptions(
         define_by_run=DefineByRun(spec.search.space, setup.ctx),
         metric=setup.metric,
         seed=sampler_seed(spec),
-        population_size=spec.search.population_size,
+        population_size=population_for(spec.search.num_trials, spec.search.population_size),
         start_points=tuple(start[: spec.search.num_trials]),
         exhausted_file=str(storage.parent / SEARCH_DIR / EXHAUSTED_FILE),
     )
@@ -249,7 +250,7 @@ class _Outcome:
     errors: list[str]
 
 
-def _run_tuner(spec: Spec, setup: _Setup, supernet_dir: Path, run_dir: Path) -> _Outcome:
+def _run_tuner(spec: Spec, setup: SearchSetup, supernet_dir: Path, run_dir: Path) -> _Outcome:
     """Run (or resume) the Tune experiment."""
     started = time.time()
     storage, name = run_dir / "ray", f"{spec.name}-search"
@@ -273,7 +274,7 @@ def _run_tuner(spec: Spec, setup: _Setup, supernet_dir: Path, run_dir: Path) -> 
     )
 
 
-def _final(spec: Spec, setup: _Setup, table: pd.DataFrame, out: Path) -> pd.DataFrame:
+def _final(spec: Spec, setup: SearchSetup, table: pd.DataFrame, out: Path) -> pd.DataFrame:
     """Score the chosen Archs on dev once each, write `dev_metrics.json`, return the table with them."""
     archs = dev_candidates(table, spec.search.budgets, spec.search.pareto_eval_cap)
     use_cuda = spec.resources.use_gpu and torch.cuda.is_available()
@@ -299,7 +300,7 @@ def run_search(spec: Spec, supernet_dir: Path, run_dir: Path) -> SearchResult:
     get_space(spec.search.space)  # fail before loading anything
     run_dir, supernet_dir = Path(run_dir).resolve(), Path(supernet_dir).resolve()
     out = run_dir / SEARCH_DIR
-    setup = _prepare(spec, supernet_dir)
+    setup = load_setup(spec, supernet_dir)
     ensure_ray(spec.resources.address)
     outcome = _run_tuner(spec, setup, supernet_dir, run_dir)
     table = make_table(outcome.rows)

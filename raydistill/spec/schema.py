@@ -160,7 +160,9 @@ class SearchSpec(_Frozen):
     flops_seq_length: int | None = Field(None, gt=0, description="sequence length for FLOPs (default max_seq_length)")
     max_search_examples: int | None = Field(None, gt=0, description="cap on search-split examples per evaluation")
     pareto_eval_cap: int = Field(20, ge=0, description="at most this many Pareto points are evaluated on dev")
-    population_size: int = Field(20, gt=1, description="NSGA-II / evolution population")
+    population_size: int | None = Field(
+        None, gt=1, description="NSGA-II / evolution population (default: num_trials // 10, at least 8)"
+    )
     seed: int | None = Field(
         None, description="sampler seed (default: the top-level seed, which also carves the search split)"
     )

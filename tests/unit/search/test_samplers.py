@@ -171,3 +171,14 @@ def test_a_search_ends_when_its_space_has_no_new_arch(
         pytest.fail("the searcher never reported the space exhausted")
     assert sorted(ids) == sorted(set(ids)) and len(ids) == 8  # every Arch once
     assert read_exhausted(tmp_path) == 8
+
+
+def test_default_population_gives_about_ten_generations() -> None:
+    from raydistill.search.samplers import population_for
+    from raydistill.spec.schema import SearchSpec
+
+    assert SearchSpec().population_size is None  # the default is derived from num_trials
+    assert population_for(100) == 10
+    assert population_for(200) == 20
+    assert population_for(40) == 8  # at least MIN_POPULATION
+    assert population_for(100, 30) == 30  # an explicit search.population_size wins
