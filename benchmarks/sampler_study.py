@@ -33,7 +33,8 @@ from benchmarks.search_stats import equal_evaluation_hv
 SEEDS = (100, 101, 102, 103, 104)
 TRIALS = 100
 IN_FLIGHT = 2
-VARIANTS: dict[str, tuple[str, int | None, dict[str, Any]]] = {  # name -> (sampler, population, NSGA-II options)
+# name -> (sampler, population, NSGA-II options)
+VARIANTS: dict[str, tuple[str, int | None, dict[str, Any]]] = {
     "nsga2-pop20": ("nsga2", 20, {}),
     "nsga2-pop10": ("nsga2", 10, {}),
     "nsga2-pop6": ("nsga2", 6, {}),
@@ -100,15 +101,10 @@ def _scorer(setup: Any, cache: dict[str, float]) -> Callable[[dict[str, Any]], d
 
 
 def _searcher(setup: Any, sampler: str, population: int | None, seed: int, nsga2: dict[str, Any]) -> Any:
-    """The registered sampler; an NSGA-II variant with extra options is built as `samplers._nsga2` builds it."""
+    """The registered sampler; an NSGA-II variant with extra options runs through the same Optuna searcher."""
     import optuna
 
-    from raydistill.search.samplers import (
-        ConstrainedOptunaSearch,
-        SamplerOptions,
-        make_searcher,
-        population_for,
-    )
+    from raydistill.search.samplers import SamplerOptions, make_searcher, optuna_searcher, population_for
     from raydistill.search.spaces import DefineByRun, grid_points
 
     options = SamplerOptions(
@@ -121,14 +117,7 @@ def _searcher(setup: Any, sampler: str, population: int | None, seed: int, nsga2
     if not nsga2:
         return make_searcher(sampler, options)
     nsga = optuna.samplers.NSGAIISampler(population_size=options.population_size, seed=seed, **nsga2)
-    return ConstrainedOptunaSearch(
-        options.define_by_run,
-        options.metric,
-        sampler=nsga,
-        max_budget=options.max_budget,
-        start_points=options.start_points,
-        seed=seed,
-    )
+    return optuna_searcher(options, nsga)
 
 
 def _load(inputs: Inputs, data_root: Path, storage: Path) -> Any:

@@ -43,6 +43,7 @@ __all__ = [
     "SamplerOptions",
     "constraint_value",
     "make_searcher",
+    "optuna_searcher",
     "population_for",
 ]
 
@@ -189,7 +190,8 @@ class SamplerOptions:
         return self.define_by_run.ctx.max_budget
 
 
-def _optuna(options: SamplerOptions, sampler: optuna.samplers.BaseSampler) -> Searcher:
+def optuna_searcher(options: SamplerOptions, sampler: optuna.samplers.BaseSampler) -> Searcher:
+    """The Tune searcher every Optuna sampler runs through (`ConstrainedOptunaSearch` set from `options`)."""
     return ConstrainedOptunaSearch(
         options.define_by_run,
         options.metric,
@@ -203,15 +205,15 @@ def _optuna(options: SamplerOptions, sampler: optuna.samplers.BaseSampler) -> Se
 
 def _nsga2(options: SamplerOptions) -> Searcher:
     sampler = optuna.samplers.NSGAIISampler(population_size=options.population_size, seed=options.seed)
-    return _optuna(options, sampler)
+    return optuna_searcher(options, sampler)
 
 
 def _tpe(options: SamplerOptions) -> Searcher:
-    return _optuna(options, optuna.samplers.TPESampler(seed=options.seed))
+    return optuna_searcher(options, optuna.samplers.TPESampler(seed=options.seed))
 
 
 def _random(options: SamplerOptions) -> Searcher:
-    return _optuna(options, optuna.samplers.RandomSampler(seed=options.seed))
+    return optuna_searcher(options, optuna.samplers.RandomSampler(seed=options.seed))
 
 
 def _evolution(options: SamplerOptions) -> Searcher:
