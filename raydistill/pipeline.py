@@ -30,6 +30,7 @@ class Stage:
     sections: tuple[str, ...]
     run: Callable[[Spec, Path], dict[str, Any]]
     enabled: Callable[[Spec], bool] = lambda spec: True
+    exclude: tuple[str, ...] = ()  # dotted paths inside `sections` the stage does not read (a later stage does)
 
 
 @dataclass
@@ -103,10 +104,16 @@ def _report_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
 STAGES: list[Stage] = [
     Stage("teacher", ("task", "data", "teacher", "seed"), _teacher_stage),
     Stage("supernet", ("supernet",), _supernet_stage, enabled=lambda spec: spec.supernet.enabled),
-    Stage("search", ("search",), _search_stage, enabled=lambda spec: spec.search.enabled),
+    Stage(
+        "search",
+        ("search",),
+        _search_stage,
+        enabled=lambda spec: spec.search.enabled,
+        exclude=("search.retrain",),
+    ),
     Stage(
         "retrain",
-        ("search",),
+        ("search.retrain",),  # and, through the hash chain, everything the search read
         _retrain_stage,
         enabled=lambda spec: spec.search.enabled and spec.search.retrain is not None,
     ),
@@ -131,19 +138,10 @@ def run_dir_for(spec: Spec) -> Path:
     return (Path(root).expanduser() / spec.name).resolve()
 
 
-def _resolve_paths(spec: Spec) -> Spec:
-    """Resolve `builtin:` data paths so every stage (and every Ray worker) sees an absolute path."""
-    from raydistill.data.builtin import resolve_data_path
-
-    path = resolve_data_path(spec.data.path)
-    if path == spec.data.path:
-        return spec
-    return spec.model_copy(update={"data": spec.data.model_copy(update={"path": path})})
-
-
 def _stage_hash(spec: Spec, stage: Stage, upstream: str) -> str:
     """Hash of the stage's own spec sections chained with the previous stage's hash."""
-    return hashlib.sha256(f"{stage.name}:{spec_hash(spec, *stage.sections)}:{upstream}".encode()).hexdigest()
+    own = spec_hash(spec, *stage.sections, exclude=stage.exclude)
+    return hashlib.sha256(f"{stage.name}:{own}:{upstream}".encode()).hexdigest()
 
 
 def _cached(stage_dir: Path, digest: str) -> dict[str, Any] | None:
@@ -164,7 +162,6 @@ def run_pipeline(
     names = [s.name for s in STAGES]
     if until is not None and until not in names:
         raise RunError(f"--stage {until!r} is not a stage; choose one of: {', '.join(names)}")
-    spec = _resolve_paths(spec)
     run_dir = run_dir_for(spec)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "spec.json").write_text(spec.model_dump_json(indent=2))
@@ -184,6 +181,7 @@ def run_pipeline(
             outcomes.append(StageOutcome(stage.name, "cached", 0.0, cached))
             continue
         echo(f"[{i}/{len(selected)}] {stage.name}: running ...")
+        (stage_dir / STAGE_FILE).unlink(missing_ok=True)  # its outputs are about to change: never reuse them
         start = time.perf_counter()
         summary = stage.run(spec, run_dir)
         seconds = time.perf_counter() - start

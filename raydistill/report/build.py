@@ -14,6 +14,7 @@ from raydistill.report.html import render_html
 from raydistill.report.inputs import ReportInputs, load_report_inputs
 from raydistill.report.markdown import render_markdown
 from raydistill.report.summary import build_report_data
+from raydistill.results.pareto import reference_for
 from raydistill.results.table import write_table
 
 __all__ = ["ReportFiles", "build_report"]
@@ -50,7 +51,7 @@ def build_report(source: str | Path | ReportInputs, out_dir: str | Path) -> Repo
         "trials": trials_figure(
             inputs.trials, data.front, inputs.budgets, inputs.teacher, inputs.grid, inputs.metric_name
         ),
-        "hypervolume": hypervolume_figure(data.history),
+        "hypervolume": hypervolume_figure(data.history, reference_for(inputs.metric_name)),
     }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

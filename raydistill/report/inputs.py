@@ -27,7 +27,12 @@ File contracts under a run directory `<storage_path>/<name>/` (the stages that w
     `Arch.id`: {"L6-H6x6-F768x6": {"dev_after": 0.91, ...}}, the main dev metric of the chosen Arch after it was
     re-trained on its own (required per entry); other keys (budget, dev_before, ...) are ignored.
 
-A missing required file raises `RunError` naming the file and the command that produces it.
+`spec.json` (optional), written by `raydistill run` at every start: the run's latest spec. When it turns
+    `search.retrain` off (null) or `export.enabled` off, the files those stages left from earlier runs are stale
+    and the report does not read them.
+
+A missing required file raises `RunError` naming the file and the command that produces it; a malformed one
+raises `RunError` naming the file and what it should hold.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ TRIALS_DIR = "search"
 GRID_FILE = "supernet/supernet_eval.csv"
 LATENCY_FILE = "export/latency.json"
 RETRAIN_FILE = "retrain/retrain.json"
+SPEC_FILE = "spec.json"
 GRID_COLUMNS: dict[str, str] = {
     "arch_id": "str",
     "width": "float64",
@@ -160,6 +166,8 @@ def _check_grid(grid: pd.DataFrame, where: str) -> pd.DataFrame:
 
 def _check_per_arch(entries: Mapping[str, Mapping[str, Any]] | None, key: str, what: str, where: str) -> None:
     """Every entry of a {arch_id: {...}} file must hold a finite number under `key`."""
+    if entries is not None and not isinstance(entries, Mapping):
+        raise RunError(f"{where}: expected {{arch_id: {{'{key}': <{what}>, ...}}}}, got {entries!r}")
     for arch_id, entry in (entries or {}).items():
         if not isinstance(entry, Mapping) or not _is_number(entry.get(key)):
             raise RunError(
@@ -175,9 +183,35 @@ def _check_retrained(retrained: Mapping[str, Mapping[str, Any]] | None, where: s
     _check_per_arch(retrained, "dev_after", "dev metric", where)
 
 
-def _read_optional(path: Path, producer: str) -> Any:
-    """The JSON at `path`, or None when there is no such file."""
-    return _read_json(path, producer) if path.is_file() else None
+def _read_optional(path: Path, producer: str, enabled: bool = True) -> Any:
+    """The JSON object at `path`; None when there is no such file or its stage is off (`enabled`)."""
+    if not enabled or not path.is_file():
+        return None
+    value = _read_json(path, producer)
+    if not isinstance(value, dict):
+        raise RunError(f"{path}: expected a JSON object keyed by arch id, got {type(value).__name__}; {producer}")
+    return value
+
+
+def _stages_on(run_dir: Path) -> tuple[bool, bool]:
+    """(retrain on, export on) in the run's latest spec (`SPEC_FILE`); both True when it is absent."""
+    path = run_dir / SPEC_FILE
+    if not path.is_file():
+        return True, True
+    spec = _read_json(path, "`raydistill run` writes it")
+    search, export = (spec.get(k) if isinstance(spec, dict) else None for k in ("search", "export"))
+    retrain = not isinstance(search, dict) or search.get("retrain") is not None
+    return retrain, not isinstance(export, dict) or export.get("enabled") is not False
+
+
+def _read_grid(path: Path) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        grid = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise RunError(f"{path}: not a readable CSV ({e}); the supernet stage writes it") from None
+    return _check_grid(grid, str(path))
 
 
 def _read_json(path: Path, producer: str) -> Any:
@@ -197,8 +231,10 @@ def _read_meta(path: Path, run_dir: Path) -> dict[str, Any]:
         )
     teacher_metrics = run_dir / "teacher" / "metrics.json"
     if isinstance(meta.get("teacher"), dict) and "metric" not in meta["teacher"] and teacher_metrics.is_file():
-        main_value = _read_json(teacher_metrics, "the teacher stage writes it").get("main_value")
-        meta["teacher"] = {**meta["teacher"], "metric": main_value}
+        metrics = _read_json(teacher_metrics, "the teacher stage writes it")
+        if not isinstance(metrics, dict):
+            raise RunError(f"{teacher_metrics}: expected a JSON object with 'main_value', got {metrics!r}")
+        meta["teacher"] = {**meta["teacher"], "metric": metrics.get("main_value")}
     missing = [k for k in META_KEYS if k not in meta]
     teacher = meta.get("teacher")
     if not isinstance(teacher, dict):
@@ -230,13 +266,13 @@ def load_report_inputs(run_dir: str | Path) -> ReportInputs:
     trials = read_table(trials_dir)
     meta_path = run_dir / META_FILE
     meta = _read_meta(meta_path, run_dir)
-    grid_path = run_dir / GRID_FILE
-    grid = _check_grid(pd.read_csv(grid_path), str(grid_path)) if grid_path.is_file() else None
+    grid = _read_grid(run_dir / GRID_FILE)
+    retrain_on, export_on = _stages_on(run_dir)
     latency_path = run_dir / LATENCY_FILE
-    latency = _read_optional(latency_path, "the export stage writes it")
+    latency = _read_optional(latency_path, "the export stage writes it", export_on)
     _check_latency(latency, str(latency_path))
     retrain_path = run_dir / RETRAIN_FILE
-    retrained = _read_optional(retrain_path, "the retrain stage writes it")
+    retrained = _read_optional(retrain_path, "the retrain stage writes it", retrain_on)
     _check_retrained(retrained, str(retrain_path))
     try:
         return ReportInputs(

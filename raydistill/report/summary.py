@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from raydistill.report.inputs import ReportInputs
-from raydistill.results.pareto import DEFAULT_REFERENCE, best_per_budget, hypervolume_history, pareto_front
+from raydistill.results.pareto import best_per_budget, hypervolume_history, pareto_front, reference_for
 
 __all__ = [
     "ReportData",
@@ -81,6 +81,7 @@ def _facts(inputs: ReportInputs, history: pd.DataFrame) -> list[tuple[str, str]]
     counts = ", ".join(f"{(t['status'] == s).sum()} {s}" for s in ("ok", "infeasible", "error"))
     teacher = inputs.teacher
     hv = history["hypervolume"].iloc[-1] if len(history) else 0.0
+    reference = reference_for(inputs.metric_name)
     return [
         ("run", inputs.name),
         ("task", inputs.task),
@@ -89,13 +90,13 @@ def _facts(inputs: ReportInputs, history: pd.DataFrame) -> list[tuple[str, str]]
         ("sampler", inputs.sampler_label),
         ("trials", f"{len(t)} ({counts}); {int(t['on_front'].sum())} on the Pareto front"),
         ("budgets", ", ".join(_percent(b) for b in inputs.budgets) + " of teacher FLOPs"),
-        ("hypervolume", f"{hv:.4f} (reference: {inputs.metric_name} {DEFAULT_REFERENCE[0]:g}, FLOPs 100%)"),
+        ("hypervolume", f"{hv:.4f} (reference: {inputs.metric_name} {reference[0]:g}, FLOPs 100%)"),
     ]
 
 
 def build_report_data(inputs: ReportInputs) -> ReportData:
     """Compute every table of the report from `inputs`."""
-    history = hypervolume_history(inputs.trials)
+    history = hypervolume_history(inputs.trials, reference=reference_for(inputs.metric_name))
     return ReportData(
         budgets=_budget_table(inputs),
         front=pareto_front(inputs.trials),

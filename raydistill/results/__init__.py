@@ -14,7 +14,9 @@ from raydistill.results.pareto import (
     hypervolume_history,
     pareto_front,
     pareto_mask,
+    reference_for,
     within_budget,
+    worst_value,
 )
 from raydistill.results.table import (
     COLUMNS,
@@ -45,8 +47,10 @@ __all__ = [
     "pareto_front",
     "pareto_mask",
     "read_table",
+    "reference_for",
     "validate_table",
     "with_dev_metrics",
     "within_budget",
+    "worst_value",
     "write_table",
 ]

@@ -11,8 +11,10 @@ Conventions:
     Table functions use the trial-table columns (`results.table`): candidates are rows with `status == "ok"`
     (when the column exists) and finite metric and cost; the metric is maximised, the cost minimised.
     Hypervolume (Zitzler & Thiele 1998, the "S metric"): area dominated by the points and bounded by a
-    reference point. Default reference for (metric, FLOPs ratio): metric 0, ratio 1.0 (the teacher's cost), so
-    the value lies in [0, 1] for metrics in [0, 1]; points with metric <= 0 or ratio >= 1 add nothing.
+    reference point. Reference for (metric, FLOPs ratio): the metric's worst value (`worst_value`: 0, or -1
+    for correlations such as MCC) and ratio 1.0 (the teacher's cost), `reference_for(metric)`; so the value
+    lies in [0, 1] for metrics in [0, 1] (in [0, 2] for correlations) and points at the worst metric or at a
+    ratio >= 1 add nothing.
     Budgets: a ratio fits a budget when ratio <= budget + 1e-9 (`within_budget`; the tolerance absorbs float
     round-off of ratios of integer FLOPs).
 """
@@ -33,11 +35,25 @@ __all__ = [
     "hypervolume_history",
     "pareto_front",
     "pareto_mask",
+    "reference_for",
     "within_budget",
+    "worst_value",
 ]
 
 BUDGET_TOL = 1e-9
 DEFAULT_REFERENCE = (0.0, 1.0)  # (metric, flops ratio): metric 0, the teacher's cost
+# Lowest value each metric can take where it is not 0 (correlations); see `worst_value`.
+WORST_VALUES: dict[str, float] = {"mcc": -1.0, "pearson": -1.0, "spearmanr": -1.0}
+
+
+def worst_value(metric: str) -> float:
+    """The worst possible value of a (maximised) task metric: -1 for correlations, 0 otherwise."""
+    return WORST_VALUES.get(metric, 0.0)
+
+
+def reference_for(metric: str) -> tuple[float, float]:
+    """Hypervolume reference (metric, FLOPs ratio) for a search scored with `metric`: its worst value, 1.0."""
+    return (worst_value(metric), DEFAULT_REFERENCE[1])
 _BLOCK = 1024  # rows compared at once in `pareto_mask` (bounds memory at n * _BLOCK * m booleans)
 
 

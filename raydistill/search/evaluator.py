@@ -17,17 +17,11 @@ from torch.utils.data import Subset
 from raydistill.data import EvalSet
 from raydistill.models.arch import Arch
 from raydistill.models.bert import elastic_forward
+from raydistill.results.pareto import WORST_VALUES, worst_value  # an infeasible candidate is told the worst
 from raydistill.training.evaluate import evaluate
 
 __all__ = ["WORST_VALUES", "cap_evalset", "evaluate_arch", "worst_value"]
 
-# Lowest value each metric can take; an infeasible candidate is told to the sampler with it (never evaluated).
-WORST_VALUES: dict[str, float] = {"mcc": -1.0, "pearson": -1.0, "spearmanr": -1.0}
-
-
-def worst_value(metric: str) -> float:
-    """The worst possible value of a (maximised) task metric: -1 for correlations, 0 otherwise."""
-    return WORST_VALUES.get(metric, 0.0)
 
 
 def cap_evalset(evalset: EvalSet, max_examples: int | None) -> EvalSet:

@@ -142,10 +142,15 @@ def _fingerprint(directory: Path) -> list[list[Any]]:
 
 
 def _search_key(spec: Spec, supernet_dir: Path) -> dict[str, Any]:
-    """The inputs a saved Tune experiment is only valid for."""
-    search = spec.search.model_dump(exclude={"enabled", "pareto_eval_cap", "retrain"})
+    """The inputs a saved Tune experiment is only valid for.
+
+    Of the budgets only the largest counts (it decides feasibility and the sampler's constraint); the others
+    only change the picks, made after the trials (`_final`), so moving them re-uses every finished trial.
+    """
+    search = spec.search.model_dump(exclude={"enabled", "pareto_eval_cap", "retrain", "budgets"})
     return {
         "search": search,
+        "max_budget": max(spec.search.budgets),
         "widths": list(spec.supernet.widths),
         "depths": list(spec.supernet.depths),
         "task": spec.task,
@@ -309,8 +314,9 @@ def run_search(spec: Spec, supernet_dir: Path, run_dir: Path) -> SearchResult:
             f"all {len(table)} search trials failed; the first error: {outcome.errors[0]} "
             f"(trial logs under {run_dir / 'ray'})"
         )
-    exhausted = read_exhausted(out)
-    if len(table) < spec.search.num_trials and exhausted is None:
+    exhausted = read_exhausted(out)  # distinct proposals before the space ran out: one trial each
+    expected = spec.search.num_trials if exhausted is None else min(spec.search.num_trials, exhausted)
+    if len(table) < expected:
         write_table(table, out)
         raise SearchInterrupted(
             f"search {spec.name}-search stopped after {len(table)} of {spec.search.num_trials} trials; "

@@ -16,17 +16,23 @@ def spec_to_dict(spec: Spec) -> dict[str, Any]:
     return spec.model_dump(mode="json")
 
 
-def spec_hash(spec: Spec, *sections: str) -> str:
+def spec_hash(spec: Spec, *sections: str, exclude: tuple[str, ...] = ()) -> str:
     """A stable sha256 (hex) of the given sections of `spec` (all of it when none is given).
 
     Sections are top-level keys (`"data"`, `"seed"`) or dotted paths into them (`"supernet.train"`). The hash covers
     the canonical JSON (sorted keys, no whitespace) of `{section: value}`, so it does not depend on key order in
-    the YAML, and two sections with equal values (e.g. `task` and `name`) still hash differently.
+    the YAML, and two sections with equal values (e.g. `task` and `name`) still hash differently. `exclude`
+    names dotted paths left out of the hash (`"search.retrain"`: a search does not depend on its re-training).
 
     Raises:
-        ValueError: a section that is not a key of the spec (a programming error, not a user one).
+        ValueError: a section (or excluded path) that is not a key of the spec (a programming error).
     """
     full = spec_to_dict(spec)
+    for path in exclude:
+        *parents, leaf = path.split(".")
+        owner = _section(full, ".".join(parents)) if parents else full
+        _section(full, path)  # raises on an unknown path
+        del owner[leaf]
     chosen = {s: _section(full, s) for s in sections} if sections else full
     text = json.dumps(chosen, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -24,13 +24,21 @@ def spec_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def fail() -> set[str]:
+    """Names of the fake stages that raise when run."""
+    return set()
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch, fail: set[str]) -> list[str]:
     seen: list[str] = []
 
     def make(name: str):  # type: ignore[no-untyped-def]
         def run(spec: Any, run_dir: Path) -> dict[str, Any]:
             seen.append(name)
-            assert spec.data.path and Path(spec.data.path).is_dir()  # builtin: resolved before stages run
+            assert spec.data.path == "builtin:quickstart_sentiment"  # resolved where data is read, not hashed
+            if name in fail:
+                raise RuntimeError(f"{name} failed")
             return {"headline": f"{name} ok"}
 
         return run
@@ -41,7 +49,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         [
             Stage("a", ("task", "teacher"), make("a")),
             Stage("b", ("supernet",), make("b"), enabled=lambda s: s.supernet.enabled),
-            Stage("c", ("search",), make("c")),
+            Stage("c", ("search",), make("c"), exclude=("search.retrain",)),
+            Stage("d", ("search.retrain",), make("d"), enabled=lambda s: s.search.retrain is not None),
         ],
     )
     return seen
@@ -51,11 +60,11 @@ def test_runs_in_order_then_caches(spec_file: Path, calls: list[str]) -> None:
     lines: list[str] = []
     first = run_pipeline(load_spec(str(spec_file)), echo=lines.append)
     assert calls == ["a", "b", "c"]
-    assert [s.status for s in first.stages] == ["ran", "ran", "ran"]
-    assert lines[0] == "[1/3] a: running ..."
+    assert [s.status for s in first.stages] == ["ran", "ran", "ran", "skipped"]
+    assert lines[0] == "[1/4] a: running ..."
     second = run_pipeline(load_spec(str(spec_file)), echo=lines.append)
     assert calls == ["a", "b", "c"]  # nothing re-ran
-    assert [s.status for s in second.stages] == ["cached"] * 3
+    assert [s.status for s in second.stages] == ["cached"] * 3 + ["skipped"]
     assert "b: b ok (cached, 0 s)" in second.summary()
 
 
@@ -74,7 +83,33 @@ def test_until_and_disabled_stages(spec_file: Path, calls: list[str]) -> None:
     assert calls == ["a"] and [s.name for s in result.stages] == ["a"]
     spec = load_spec(str(spec_file), ["supernet.enabled=false", "search.enabled=false", "export.enabled=false"])
     result = run_pipeline(spec, echo=lambda _: None)
-    assert [s.status for s in result.stages] == ["cached", "skipped", "ran"]
+    assert [s.status for s in result.stages] == ["cached", "skipped", "ran", "skipped"]
+
+
+def test_an_excluded_path_reruns_only_the_stage_that_reads_it(spec_file: Path, calls: list[str]) -> None:
+    run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)
+    calls.clear()
+    run_pipeline(load_spec(str(spec_file), ["search.retrain.epochs=1"]), echo=lambda _: None)
+    assert calls == ["d"]  # "c" excludes search.retrain, so it stays cached
+    calls.clear()
+    run_pipeline(load_spec(str(spec_file), ["search.retrain.epochs=2"]), echo=lambda _: None)
+    assert calls == ["d"]
+    calls.clear()
+    run_pipeline(load_spec(str(spec_file), ["search.num_trials=7", "search.retrain.epochs=2"]), echo=lambda _: None)
+    assert calls == ["c", "d"]  # the re-training depends on the search through the hash chain
+
+
+def test_a_stage_that_fails_is_not_reused_when_its_old_inputs_come_back(
+    spec_file: Path, calls: list[str], fail: set[str]
+) -> None:
+    run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)  # "c" completes with the default search
+    fail.add("c")
+    with pytest.raises(RuntimeError, match="c failed"):  # new inputs: "c" starts rewriting its outputs, fails
+        run_pipeline(load_spec(str(spec_file), ["search.num_trials=7"]), echo=lambda _: None)
+    fail.clear()
+    calls.clear()
+    result = run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)  # the first inputs again
+    assert calls == ["c"] and result.stages[2].status == "ran"
 
 
 def test_unknown_stage_is_a_clean_error(spec_file: Path, calls: list[str]) -> None:

@@ -53,6 +53,16 @@ def test_facts_and_latency_note(inputs: ReportInputs) -> None:
 
 
 # ------------------------------------------------------------------ files
+def test_hypervolume_of_a_correlation_metric_starts_at_minus_one(inputs: ReportInputs) -> None:
+    trials = inputs.trials.assign(metric_name="mcc", search_metric=inputs.trials["search_metric"] - 1.0)
+    mcc = ReportInputs(**{**vars(inputs), "metric_name": "mcc", "trials": trials})
+    data = build_report_data(mcc)
+    # every point moved down by 1 and the reference with it: the same area as the accuracy run's
+    assert dict(data.facts)["hypervolume"] == "0.6825 (reference: mcc -1, FLOPs 100%)"
+    expected = build_report_data(inputs).history["hypervolume"].to_numpy()
+    assert data.history["hypervolume"].to_numpy() == pytest.approx(expected)
+
+
 def test_html_is_self_contained(inputs: ReportInputs, tmp_path: Path) -> None:
     html = build_report(inputs, tmp_path).index_html.read_text(encoding="utf-8")
     assert len(PLOTLY_BANNER.findall(html)) == 1  # plotly.js inlined exactly once

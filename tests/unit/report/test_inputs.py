@@ -106,3 +106,43 @@ def test_retrain_file_is_read_and_checked(run_dir: Path) -> None:
     (run_dir / "retrain" / "retrain.json").write_text(json.dumps({"L1-H1-F1": {"dev": 0.9}}))
     with pytest.raises(RunError, match=r"retrain\.json: entry for 'L1-H1-F1'.*dev_after"):
         load_report_inputs(run_dir)
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "message"),
+    [
+        ("retrain/retrain.json", "[1]", r"retrain\.json: expected a JSON object keyed by arch id, got list"),
+        ("export/latency.json", "[]", r"latency\.json: expected a JSON object keyed by arch id, got list"),
+        ("supernet/supernet_eval.csv", "", r"supernet_eval\.csv: not a readable CSV"),
+    ],
+)
+def test_malformed_side_files_name_themselves(run_dir: Path, file: str, text: str, message: str) -> None:
+    (run_dir / file).parent.mkdir(exist_ok=True)
+    (run_dir / file).write_text(text)
+    with pytest.raises(RunError, match=message):
+        load_report_inputs(run_dir)
+
+
+def test_malformed_teacher_metrics_names_the_file(run_dir: Path) -> None:
+    meta_path = run_dir / "search" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["teacher"]["metric"]  # then the report reads the teacher stage's metrics.json
+    meta_path.write_text(json.dumps(meta))
+    (run_dir / "teacher").mkdir()
+    (run_dir / "teacher" / "metrics.json").write_text("[0.9]")
+    with pytest.raises(RunError, match=r"teacher/metrics\.json: expected a JSON object"):
+        load_report_inputs(run_dir)
+    (run_dir / "teacher" / "metrics.json").write_text(json.dumps({"main_value": 0.9}))
+    assert load_report_inputs(run_dir).teacher["metric"] == 0.9
+
+
+def test_outputs_of_stages_the_latest_spec_turned_off_are_not_read(run_dir: Path) -> None:
+    (run_dir / "retrain").mkdir()
+    (run_dir / "retrain" / "retrain.json").write_text(json.dumps({"L1-H1-F1": {"dev_after": 0.9}}))
+    spec = {"search": {"retrain": {"epochs": 1}}, "export": {"enabled": True}}
+    (run_dir / "spec.json").write_text(json.dumps(spec))
+    inputs = load_report_inputs(run_dir)
+    assert inputs.retrained is not None and inputs.latency == LATENCY
+    (run_dir / "spec.json").write_text(json.dumps({"search": {"retrain": None}, "export": {"enabled": False}}))
+    inputs = load_report_inputs(run_dir)
+    assert inputs.retrained is None and inputs.latency is None  # left from earlier runs: stale

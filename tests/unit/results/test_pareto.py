@@ -163,3 +163,15 @@ def test_best_per_budget_tie_prefers_lower_cost() -> None:
 def test_within_budget_tolerates_round_off() -> None:
     assert within_budget(0.1 + 0.2, 0.3)  # 0.30000000000000004
     assert not within_budget(0.3001, 0.3)
+
+
+def test_correlation_metrics_count_from_their_worst_value() -> None:
+    from raydistill.results.pareto import reference_for, worst_value
+
+    assert reference_for("accuracy") == (0.0, 1.0) and worst_value("f1") == 0.0
+    assert reference_for("mcc") == (-1.0, 1.0) and worst_value("pearson") == -1.0
+    # one point (mcc -0.5, ratio 0.5): (-0.5 - -1) x (1 - 0.5) = 0.25; from metric 0 it adds nothing
+    df = pd.DataFrame({"search_metric": [-0.5, 0.2], "flops_ratio": [0.5, 0.9]})
+    hist = hypervolume_history(df, reference=reference_for("mcc"))["hypervolume"]
+    np.testing.assert_allclose(hist, [0.25, 0.25 + (0.2 - -0.5) * (1 - 0.9)])
+    assert hypervolume_history(df)["hypervolume"].iloc[0] == 0.0

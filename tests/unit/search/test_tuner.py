@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from raydistill.search.tuner import KEY_FILE, SearchResult, _reuse_or_replace
 
@@ -65,3 +66,47 @@ def test_sampler_seed_defaults_to_the_spec_seed_and_changes_the_search_key(tmp_p
     assert sampler_seed(spec) == 7 and sampler_seed(reseeded) == 3
     assert _search_key(spec, tmp_path) != _search_key(reseeded, tmp_path)  # another seed: a new search
     assert _search_key(spec, tmp_path)["seed"] == _search_key(reseeded, tmp_path)["seed"] == 7  # same data
+
+
+def test_only_the_largest_budget_is_part_of_the_search_key(tmp_path: Path) -> None:
+    from raydistill.search.tuner import _search_key
+    from raydistill.spec.schema import Spec
+
+    base = {"name": "s", "task": "sst2", "teacher": {"model": "bert-base-uncased"}}
+    key = _search_key(Spec(**base, search={"budgets": [0.25, 0.5, 0.75]}), tmp_path)
+    moved = _search_key(Spec(**base, search={"budgets": [0.3, 0.75]}), tmp_path)
+    larger = _search_key(Spec(**base, search={"budgets": [0.25, 0.5, 0.9]}), tmp_path)
+    assert key == moved and key["max_budget"] == 0.75  # the picks change, not the trials: resume
+    assert key != larger  # feasibility and the sampler's constraint change: a new search
+
+
+def test_a_search_stopped_after_its_space_ran_out_still_counts_as_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """5 distinct proposals were made (then the space ran out) but only 3 trials finished: not complete."""
+    from types import SimpleNamespace
+
+    from raydistill.search import tuner
+    from raydistill.search.proposals import EXHAUSTED_FILE
+    from raydistill.spec.schema import Spec
+    from tests.unit.results.conftest import fixture_rows
+
+    rows = fixture_rows()
+    finished = 3
+
+    def fake_tuner(spec: Spec, setup: object, supernet_dir: Path, run_dir: Path) -> object:
+        (run_dir / "search" / EXHAUSTED_FILE).write_text(json.dumps({"proposals": 5}))
+        return tuner._Outcome(rows=rows[:finished], ran_now=finished, errors=[])
+
+    monkeypatch.setattr(tuner, "load_setup", lambda spec, d: SimpleNamespace(metric="accuracy", ctx=None))
+    monkeypatch.setattr(tuner, "ensure_ray", lambda *a, **k: None)
+    monkeypatch.setattr(tuner, "_run_tuner", fake_tuner)
+    monkeypatch.setattr(tuner, "_final", lambda spec, setup, table, out: table)
+    monkeypatch.setattr(tuner, "search_meta", lambda **k: {"metric_name": "accuracy"})
+    spec = Spec(name="s", task="sst2", teacher={"model": "bert-base-uncased"}, search={"num_trials": 20})
+    run_dir = tmp_path / "run"
+    (run_dir / "search").mkdir(parents=True)
+    with pytest.raises(tuner.SearchInterrupted, match="after 3 of 20 trials"):
+        tuner.run_search(spec, tmp_path, run_dir)
+    finished = 5  # every proposal finished: the search ends early, complete
+    assert len(tuner.run_search(spec, tmp_path, run_dir).table) == 5

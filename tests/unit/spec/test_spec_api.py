@@ -77,6 +77,18 @@ def test_spec_hash_is_stable_under_key_order(write) -> None:
     assert len(spec_hash(a)) == 64 and int(spec_hash(a), 16) >= 0
 
 
+def test_spec_hash_exclude_leaves_a_path_out(write) -> None:
+    base = load_spec(write(MINIMAL + "search:\n  num_trials: 5\n", "a.yaml"))
+    other = load_spec(write(MINIMAL + "search:\n  num_trials: 5\n  retrain: {epochs: 2}\n", "b.yaml"))
+    assert spec_hash(base, "search") != spec_hash(other, "search")
+    assert spec_hash(base, "search", exclude=("search.retrain",)) == spec_hash(
+        other, "search", exclude=("search.retrain",)
+    )
+    assert spec_hash(base, "search", exclude=("search.retrain",)) != spec_hash(base, "search")
+    with pytest.raises(ValueError, match="unknown section"):
+        spec_hash(base, "search", exclude=("search.retrian",))
+
+
 def test_spec_hash_matches_an_independent_computation(write) -> None:
     spec = load_spec(write(MINIMAL))
     expected = hashlib.sha256(
