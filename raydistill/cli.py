@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from raydistill.errors import RaydistillError, SpecError
+from raydistill.errors import Interrupted, RaydistillError, SpecError
 from raydistill.quiet import quiet_env, quiet_loggers
 
 quiet_env()
@@ -27,6 +27,7 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+USER_PATH_ERRORS = (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 SetOpt = Annotated[
     list[str] | None,
@@ -38,7 +39,8 @@ AddressOpt = Annotated[
 
 
 def _user_errors(fn: F) -> F:
-    """Turn raydistill errors into `error: ...` + exit 2, and Ctrl-C into a resume hint + exit 130."""
+    """Turn raydistill errors and unusable output paths into `error: ...` + exit 2, and Ctrl-C (or an
+    interrupted run) into a resume hint + exit 130."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -49,8 +51,14 @@ def _user_errors(fn: F) -> F:
             for line in exc.problems:
                 typer.echo(line, err=True)
             raise typer.Exit(2) from None
+        except Interrupted as exc:
+            typer.echo(f"interrupted: {exc}", err=True)
+            raise typer.Exit(130) from None
         except RaydistillError as exc:
             typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        except USER_PATH_ERRORS as exc:  # an output path that is a file, not writable, ...
+            typer.echo(f"error: {exc.filename}: {exc.strerror}; give a directory you can write to", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             typer.echo("interrupted; rerun the same command to resume from the last checkpoint", err=True)
@@ -147,12 +155,16 @@ def export(
     formats: Annotated[list[str] | None, typer.Option("--format", help="hf and/or onnx (repeatable) [both]")] = None,
 ) -> None:
     """Materialise one sub-network of a run as a small HF model dir and an ONNX file."""
-    from raydistill.runs import export_from_run, find_run
+    from raydistill.runs import export_from_run, find_run, run_model_dir
 
-    result = export_from_run(find_run(run), arch, out, formats or ["hf", "onnx"])
+    run_dir = find_run(run)
+    result = export_from_run(run_dir, arch, out, formats or ["hf", "onnx"])
+    sizes = ", ".join(
+        f"{name} {size / 1e6:.1f} MB" for name, size in (("hf", result.hf_bytes), ("onnx", result.onnx_bytes)) if size
+    )
     typer.echo(
-        f"exported {result.arch_id}: {result.params:,} params -> {result.out_dir} "
-        f"(hf {result.hf_bytes / 1e6:.1f} MB, onnx {result.onnx_bytes / 1e6:.1f} MB)"
+        f"exported {result.arch_id} (cut from {run_model_dir(run_dir).relative_to(run_dir)}): "
+        f"{result.params:,} params -> {result.out_dir} ({sizes})"
     )
 
 

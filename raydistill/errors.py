@@ -40,3 +40,7 @@ class ArchError(ModelError):
 
 class RunError(RaydistillError):
     """A run directory is missing or does not hold what a command needs."""
+
+
+class Interrupted(RunError):
+    """A long run stopped before it finished (Ctrl-C, SIGUSR1); its state is saved and rerunning resumes it."""

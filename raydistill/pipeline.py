@@ -31,6 +31,7 @@ class Stage:
     run: Callable[[Spec, Path], dict[str, Any]]
     enabled: Callable[[Spec], bool] = lambda spec: True
     exclude: tuple[str, ...] = ()  # dotted paths inside `sections` the stage does not read (a later stage does)
+    outputs: Callable[[Spec], list[Path]] = lambda spec: []  # written outside the run dir; cached only if present
 
 
 @dataclass
@@ -118,8 +119,20 @@ STAGES: list[Stage] = [
         enabled=lambda spec: spec.search.enabled and spec.search.retrain is not None,
     ),
     # export runs before the report so the report can show each chosen Arch's measured latency
-    Stage("export", ("export",), _export_stage, enabled=lambda spec: spec.export.enabled),
-    Stage("report", (), _report_stage, enabled=lambda spec: spec.search.enabled),
+    Stage(
+        "export",
+        ("export",),
+        _export_stage,
+        enabled=lambda spec: spec.export.enabled,
+        outputs=lambda spec: [Path(spec.export.dir) / spec.name],
+    ),
+    Stage(
+        "report",
+        (),
+        _report_stage,
+        enabled=lambda spec: spec.search.enabled,
+        outputs=lambda spec: [report_dir_for(spec) / "index.html"],
+    ),
 ]
 
 
@@ -136,6 +149,19 @@ def run_dir_for(spec: Spec) -> Path:
             f"resources.storage_path={root!r}: stage outputs are written locally; give a local or mounted directory"
         )
     return (Path(root).expanduser() / spec.name).resolve()
+
+
+def _absolute_data_path(spec: Spec) -> Spec:
+    """A relative `data.path` made absolute: Ray workers do not run in this directory. `builtin:` paths stay
+    as written (data loading resolves them wherever raydistill is installed, so they hash the same everywhere).
+    """
+    from raydistill.data.builtin import PREFIX
+
+    path = spec.data.path
+    if not path or path.startswith(PREFIX) or Path(path).expanduser().is_absolute():
+        return spec
+    absolute = str(Path(path).expanduser().resolve())
+    return spec.model_copy(update={"data": spec.data.model_copy(update={"path": absolute})})
 
 
 def _stage_hash(spec: Spec, stage: Stage, upstream: str) -> str:
@@ -162,6 +188,7 @@ def run_pipeline(
     names = [s.name for s in STAGES]
     if until is not None and until not in names:
         raise RunError(f"--stage {until!r} is not a stage; choose one of: {', '.join(names)}")
+    spec = _absolute_data_path(spec)
     run_dir = run_dir_for(spec)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "spec.json").write_text(spec.model_dump_json(indent=2))
@@ -176,7 +203,7 @@ def run_pipeline(
         upstream = digest
         stage_dir = run_dir / stage.name
         cached = _cached(stage_dir, digest)
-        if cached is not None:
+        if cached is not None and all(p.exists() for p in stage.outputs(spec)):
             echo(f"[{i}/{len(selected)}] {stage.name}: cached ({cached.get('headline', 'done')})")
             outcomes.append(StageOutcome(stage.name, "cached", 0.0, cached))
             continue

@@ -17,11 +17,13 @@ MODEL_DIRS = ("supernet/model", "teacher/model")
 
 def find_run(run: str | Path, storage_path: str | Path = "runs") -> Path:
     """`run` is a run directory, or a run name under `storage_path`."""
-    for candidate in (Path(run), Path(storage_path) / str(run)):
+    candidates = list(dict.fromkeys((Path(run), Path(storage_path) / str(run))))  # once each, in order
+    for candidate in candidates:
         if candidate.is_dir() and (candidate / "spec.json").is_file():
             return candidate.resolve()
+    looked = " and ".join(f"{c / 'spec.json'}" for c in candidates)
     raise RunError(
-        f"no run at {run!r} (looked for {Path(run)}/spec.json and {Path(storage_path) / str(run)}/spec.json); "
+        f"no run at {run!r} (looked for {looked}); "
         "give a run directory such as runs/quickstart, created by `raydistill run SPEC`"
     )
 
@@ -51,17 +53,34 @@ def export_from_run(run_dir: Path, arch_text: str, out_dir: Path | None, formats
     model_dir = run_model_dir(run_dir)
     model = _load_model(model_dir)
     target = out_dir or Path("exports") / run_dir.name / arch.id
-    seq_len = json.loads((run_dir / "spec.json").read_text())["data"]["max_seq_length"]
-    return _export(model, arch, target, _tokenizer(model_dir), formats, seq_len)
+    return _export(model, arch, target, _tokenizer(model_dir), formats, _run_seq_len(run_dir))
+
+
+def _run_seq_len(run_dir: Path) -> int:
+    """`data.max_seq_length` of the run's spec (`spec.json`, written by `raydistill run`)."""
+    path = run_dir / "spec.json"
+    try:
+        return int(json.loads(path.read_text())["data"]["max_seq_length"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RunError(
+            f"{path}: cannot read data.max_seq_length ({type(exc).__name__}: {exc}); rerun `raydistill run SPEC` "
+            "to rewrite it"
+        ) from None
 
 
 def _load_model(model_dir: Path):  # type: ignore[no-untyped-def]
     from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoModelForSequenceClassification
 
-    config = AutoConfig.from_pretrained(model_dir)
-    qa = any("QuestionAnswering" in a for a in (config.architectures or []))
-    cls = AutoModelForQuestionAnswering if qa else AutoModelForSequenceClassification
-    return cls.from_pretrained(model_dir).eval()
+    try:
+        config = AutoConfig.from_pretrained(model_dir)
+        qa = any("QuestionAnswering" in a for a in (config.architectures or []))
+        cls = AutoModelForQuestionAnswering if qa else AutoModelForSequenceClassification
+        return cls.from_pretrained(model_dir).eval()
+    except (OSError, ValueError) as exc:  # a model dir with missing or damaged files
+        raise RunError(
+            f"{model_dir}: cannot load the model ({exc}); delete that stage's folder and rerun `raydistill run "
+            "SPEC` to rebuild it"
+        ) from None
 
 
 def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  # spec: Spec

@@ -83,6 +83,37 @@ def _load_error(name: str, err: Exception) -> ModelError:
     return ModelError(f"cannot load model {name!r}: {first_line}; {_HINT}")
 
 
+BERT_MODEL_TYPES = ("bert", "raydistill_bert")  # what elastic BERT (`models.bert`) can slice
+
+
+def check_bert_config(name_or_dir: str, max_seq_length: int) -> None:
+    """Fail fast, before any training, on a model the pipeline cannot use.
+
+    Reads only the model's config: it must be a BERT (`BERT_MODEL_TYPES`; the supernet and the search slice
+    BERT layers) with at least `max_seq_length` position embeddings.
+
+    Raises:
+        ModelError: the config cannot be read, is not a BERT, or is too short for `max_seq_length`.
+    """
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(resolve_model_name(name_or_dir))
+    except (OSError, ValueError, KeyError) as err:
+        raise _load_error(name_or_dir, err) from None
+    if config.model_type not in BERT_MODEL_TYPES:
+        raise ModelError(
+            f"teacher.model {name_or_dir!r} is a {config.model_type!r} model; raydistill compresses BERT-family "
+            f"checkpoints (model_type {' or '.join(BERT_MODEL_TYPES)}), e.g. minilm-l6 or bert-base-uncased"
+        )
+    positions = int(getattr(config, "max_position_embeddings", max_seq_length))
+    if max_seq_length > positions:
+        raise ModelError(
+            f"data.max_seq_length={max_seq_length} exceeds the {positions} positions of teacher.model "
+            f"{name_or_dir!r}; give data.max_seq_length <= {positions}"
+        )
+
+
 def load_task_model(
     name_or_dir: str, kind: TaskKind, num_labels: int, *, require_head: bool = False
 ) -> PreTrainedModel:

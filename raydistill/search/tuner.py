@@ -39,7 +39,7 @@ from ray import tune
 from torch import nn
 
 from raydistill.data import TaskData, prepare_task_data
-from raydistill.errors import RunError
+from raydistill.errors import Interrupted, RunError
 from raydistill.models.loading import load_task_model, load_tokenizer
 from raydistill.results.table import CSV_FILE, PARQUET_FILE, make_table, with_dev_metrics, write_table
 from raydistill.search.evaluator import cap_evalset
@@ -63,7 +63,7 @@ DEV_FILE = "dev_metrics.json"
 _CLOSED = ("TERMINATED", "ERROR")  # Tune trial statuses of finished trials
 
 
-class SearchInterrupted(RunError):
+class SearchInterrupted(Interrupted):
     """The search stopped before all its trials finished (Ctrl-C, SIGUSR1); rerunning resumes it."""
 
 

@@ -16,6 +16,18 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+MAX_SEED = 2**32 - 1  # numpy and torch seeds are unsigned 32-bit
+
+
+def check_seed(v: object) -> object:
+    """A seed must be a whole number in [0, 2**32 - 1] (None passes: "use the default")."""
+    if v is None:
+        return v
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"{v!r} is not an integer; give a whole number such as 42")
+    if not 0 <= v <= MAX_SEED:
+        raise ValueError(f"{v} is out of range; give a whole number from 0 to 2**32 - 1, such as 42")
+    return v
 
 Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
 
@@ -171,6 +183,8 @@ class SearchSpec(_Frozen):
     )
     retrain: RetrainSpec | None = None
 
+    _seed = field_validator("seed", mode="before")(check_seed)
+
     @field_validator("budgets")
     @classmethod
     def _ascending(cls, v: list[float]) -> list[float]:
@@ -222,9 +236,4 @@ class Spec(_Frozen):
             )
         return v
 
-    @field_validator("seed", mode="before")
-    @classmethod
-    def _int_seed(cls, v: object) -> object:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ValueError(f"{v!r} is not an integer; give a whole number such as 42")
-        return v
+    _seed = field_validator("seed", mode="before")(check_seed)

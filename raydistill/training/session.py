@@ -14,6 +14,8 @@ import os
 
 import ray
 
+from raydistill.errors import RunError
+
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None, *, log_to_driver: bool = True) -> bool:
     """`ray.init` unless this process is already connected.
@@ -29,7 +31,13 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, *, log_t
     if ray.is_initialized():
         return False
     if address:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=log_to_driver)
+        try:
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=log_to_driver)
+        except ConnectionError as exc:
+            raise RunError(
+                f"resources.address={address!r}: no Ray cluster reachable there ({exc}); start one "
+                "(`ray start --head`, or see cluster/README.md) or leave --address out to run locally"
+            ) from None
     else:
         os.environ.setdefault("RAY_worker_niceness", "0")  # read by the raylet that ray.init starts
         ray.init(

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from raydistill.models.loading import resolve_model_name
+from raydistill.models.loading import check_bert_config, resolve_model_name
 from raydistill.spec.schema import Spec
 from raydistill.training.config import LoopConfig, data_kwargs
 from raydistill.training.loop import train_loop_per_worker
@@ -62,6 +62,7 @@ def train_teacher(spec: Spec, run_dir: Path) -> TeacherResult:
     out = Path(run_dir) / "teacher"
     model_dir = out / "model"
     config = teacher_loop_config(spec)
+    check_bert_config(spec.teacher.model, spec.data.max_seq_length)  # before Ray starts
     start = time.perf_counter()
     if spec.teacher.finetuned:
         raw = _evaluate_only(config, model_dir)

@@ -26,7 +26,7 @@ import ray.train
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from raydistill.errors import RaydistillError, RunError
+from raydistill.errors import Interrupted, RaydistillError, RunError
 from raydistill.models.loading import weights_digest
 from raydistill.spec.schema import Spec
 from raydistill.training.checkpoint import STATE_JSON, STATE_PT, local_checkpoints
@@ -120,6 +120,10 @@ def fit(
     )
     try:
         result = trainer.fit()
+    except SystemExit:  # Ray Train's own Ctrl-C handler aborts the run, then exits from inside `fit`
+        raise Interrupted(
+            f"training run {run_name} stopped; its latest checkpoint is kept: rerun the same command to resume"
+        ) from None
     except RaydistillError:
         raise
     except ray.train.TrainingFailedError as err:

@@ -115,3 +115,41 @@ def test_a_stage_that_fails_is_not_reused_when_its_old_inputs_come_back(
 def test_unknown_stage_is_a_clean_error(spec_file: Path, calls: list[str]) -> None:
     with pytest.raises(RunError, match="choose one of: a, b, c"):
         run_pipeline(load_spec(str(spec_file)), until="z")
+
+
+def test_a_relative_data_path_reaches_the_stages_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.unit.training.conftest import write_sst2
+
+    monkeypatch.chdir(tmp_path)
+    folder = write_sst2(tmp_path / "data")
+    seen: list[str] = []
+    monkeypatch.setattr(pipeline, "STAGES", [Stage("a", ("data",), lambda s, d: seen.append(s.data.path) or {})])
+    spec_file = tmp_path / "rel.yaml"
+    spec_file.write_text(
+        "name: rel\ntask: sst2\ndata: {path: data/SST-2}\nteacher: {model: minilm-l6}\n"
+        f"resources: {{storage_path: {tmp_path / 'runs'}}}\n"
+    )
+    run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)
+    assert seen == [str(folder.resolve())]  # Ray workers run elsewhere: they get the absolute path
+
+
+def test_a_stage_whose_outputs_outside_the_run_dir_are_gone_runs_again(
+    spec_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "exports" / "demo"
+    ran: list[str] = []
+
+    def export(spec: Any, run_dir: Path) -> dict[str, Any]:
+        ran.append("export")
+        target.mkdir(parents=True, exist_ok=True)
+        return {}
+
+    monkeypatch.setattr(pipeline, "STAGES", [Stage("export", ("export",), export, outputs=lambda s: [target])])
+    run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)
+    run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)
+    assert ran == ["export"]  # cached while its output is there
+    target.rmdir()
+    result = run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)
+    assert ran == ["export", "export"] and result.stages[0].status == "ran" and target.is_dir()

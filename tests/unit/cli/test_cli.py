@@ -56,3 +56,16 @@ def test_validate_bad_overrides(override: str) -> None:
     result = runner.invoke(app, ["validate", str(REPO / "searches" / "quickstart.yaml"), "--set", override])
     assert result.exit_code == 2
     assert "override 1" in result.output
+
+
+def test_an_interrupted_run_exits_130_with_the_resume_hint(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from raydistill import pipeline
+    from raydistill.errors import Interrupted
+
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise Interrupted("training run q-teacher stopped; rerun the same command to resume")
+
+    monkeypatch.setattr(pipeline, "run_pipeline", stopped)
+    result = runner.invoke(app, ["run", str(REPO / "searches" / "quickstart.yaml")])
+    assert result.exit_code == 130
+    assert "interrupted: training run q-teacher stopped" in result.output and "Traceback" not in result.output

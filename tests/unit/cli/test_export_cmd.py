@@ -63,3 +63,33 @@ def test_export_missing_run(tmp_path: Path) -> None:
     result = runner.invoke(app, ["export", str(tmp_path / "nope"), "--arch", "L1-H1-F1"])
     assert result.exit_code == 2
     assert "no run at" in result.output
+
+
+def test_export_says_which_model_it_cut_from_and_only_the_formats_written(fake_run: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["export", str(fake_run), "--arch", "L1@1-H2-F32", "--out", str(tmp_path / "e"), "--format", "hf"])
+    assert result.exit_code == 0, result.output
+    assert "(cut from teacher/model)" in result.output and "hf " in result.output and "onnx" not in result.output
+
+
+def test_export_to_a_path_that_is_a_file_is_a_clean_error(fake_run: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    result = runner.invoke(app, ["export", str(fake_run), "--arch", "L1@1-H2-F32", "--out", str(blocker), "--format", "hf"])
+    assert result.exit_code == 2, result.output
+    assert f"error: {blocker}" in result.output and "give a directory you can write to" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda run: (run / "spec.json").write_text("{bad"), "spec.json: cannot read data.max_seq_length"),
+        (lambda run: (run / "spec.json").write_text("{}"), "spec.json: cannot read data.max_seq_length"),
+        (lambda run: (run / "teacher" / "model" / "model.safetensors").unlink(), "cannot load the model"),
+    ],
+)
+def test_export_from_a_damaged_run_is_a_clean_error(fake_run: Path, tmp_path: Path, damage, message: str) -> None:  # type: ignore[no-untyped-def]
+    damage(fake_run)
+    result = runner.invoke(app, ["export", str(fake_run), "--arch", "L1@1-H2-F32", "--out", str(tmp_path / "e")])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output

@@ -133,6 +133,9 @@ CASES = [
     pytest.param(M + "seed: '42'\n", 5, "seed", "not an integer", id="seed-str"),
     pytest.param(M + "seed: 42.0\n", 5, "seed", "not an integer", id="seed-float"),
     pytest.param(M + "seed: true\n", 5, "seed", "not an integer", id="seed-bool"),
+    pytest.param(M + "seed: -1\n", 5, "seed", "from 0 to 2**32 - 1", id="seed-negative"),
+    pytest.param(M + "seed: 4294967296\n", 5, "seed", "out of range", id="seed-too-large"),
+    pytest.param(M + "search:\n  seed: -3\n", 6, "search.seed", "out of range", id="search-seed-negative"),
     # missing required fields: the line of the parent mapping (1 for top level)
     pytest.param("name: t\ntask: sst2\n", 1, "teacher", "add `teacher:` with `model:`", id="missing-teacher"),
     pytest.param(

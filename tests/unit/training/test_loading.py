@@ -67,3 +67,19 @@ def test_require_head_rejects_a_model_without_one(tmp_path: Path, tiny_config, t
     model = load_task_model(str(tiny_model_dir), "classification", 2, require_head=True)
     saved = BertForSequenceClassification.from_pretrained(tiny_model_dir)
     torch.testing.assert_close(model.classifier.weight, saved.classifier.weight)
+
+
+def test_check_bert_config_accepts_a_bert_and_refuses_others_before_training(tiny_model_dir: Path) -> None:
+    import json
+
+    from raydistill.models.loading import check_bert_config
+
+    check_bert_config(str(tiny_model_dir), 128)  # the tiny config has 128 positions
+    with pytest.raises(ModelError, match=r"max_seq_length=129 exceeds the 128 positions"):
+        check_bert_config(str(tiny_model_dir), 129)
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    (tiny_model_dir / "config.json").write_text(json.dumps({**config, "model_type": "gpt2"}))
+    with pytest.raises(ModelError, match=r"is a 'gpt2' model; raydistill compresses BERT-family"):
+        check_bert_config(str(tiny_model_dir), 64)
+    with pytest.raises(ModelError, match="nothing-here is not a directory"):
+        check_bert_config(str(tiny_model_dir / "nothing-here"), 64)

@@ -69,3 +69,22 @@ def test_new_weights_at_the_same_model_path_are_not_resumed(tmp_path: Path) -> N
     (model / "model.safetensors").write_bytes(b"new weights")
     _claim_run_dir(run, config)
     assert not run.exists() and (run.parent / "demo-supernet.prev" / "checkpoint_000001").is_dir()
+
+
+def test_ray_trains_ctrl_c_exit_becomes_an_interrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray Train's SIGINT handler aborts the run, then calls `sys.exit` inside `fit`: the CLI must see an
+    `Interrupted` (exit 130, resume hint), not a silent exit 1."""
+    from raydistill.errors import Interrupted
+    from raydistill.training import trainer
+
+    class AbortedTrainer:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def fit(self) -> None:
+            raise SystemExit(1)
+
+    monkeypatch.setattr(trainer, "TorchTrainer", AbortedTrainer)
+    monkeypatch.setattr(trainer, "ensure_ray", lambda *a, **k: True)
+    with pytest.raises(Interrupted, match="run r1 stopped; its latest checkpoint is kept"):
+        trainer.fit(lambda c: None, {}, run_name="r1", storage_path=tmp_path, num_workers=1)
