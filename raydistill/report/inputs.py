@@ -235,6 +235,11 @@ def _read_meta(path: Path, run_dir: Path) -> dict[str, Any]:
         if not isinstance(metrics, dict):
             raise RunError(f"{teacher_metrics}: expected a JSON object with 'main_value', got {metrics!r}")
         meta["teacher"] = {**meta["teacher"], "metric": metrics.get("main_value")}
+    if isinstance(meta.get("teacher"), dict) and "metric" not in meta["teacher"] and not teacher_metrics.is_file():
+        raise RunError(
+            f"{teacher_metrics} not found (the teacher's dev metric); the teacher stage writes it: rerun "
+            "`raydistill run SPEC`"
+        )
     missing = [k for k in META_KEYS if k not in meta]
     teacher = meta.get("teacher")
     if not isinstance(teacher, dict):

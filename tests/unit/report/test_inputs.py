@@ -146,3 +146,12 @@ def test_outputs_of_stages_the_latest_spec_turned_off_are_not_read(run_dir: Path
     (run_dir / "spec.json").write_text(json.dumps({"search": {"retrain": None}, "export": {"enabled": False}}))
     inputs = load_report_inputs(run_dir)
     assert inputs.retrained is None and inputs.latency is None  # left from earlier runs: stale
+
+
+def test_a_missing_teacher_metric_names_the_teacher_file(run_dir: Path) -> None:
+    meta_path = run_dir / "search" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["teacher"]["metric"]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(RunError, match=r"teacher/metrics\.json not found .*rerun `raydistill run SPEC`"):
+        load_report_inputs(run_dir)
