@@ -230,16 +230,16 @@ def _read_meta(path: Path, run_dir: Path) -> dict[str, Any]:
             f"{path}: expected a JSON object with keys {list(META_KEYS)}, got {type(meta).__name__}"
         )
     teacher_metrics = run_dir / "teacher" / "metrics.json"
-    if isinstance(meta.get("teacher"), dict) and "metric" not in meta["teacher"] and teacher_metrics.is_file():
+    if isinstance(meta.get("teacher"), dict) and "metric" not in meta["teacher"]:
+        if not teacher_metrics.is_file():
+            raise RunError(
+                f"{teacher_metrics} not found (the teacher's dev metric); the teacher stage writes it: rerun "
+                "`raydistill run SPEC`"
+            )
         metrics = _read_json(teacher_metrics, "the teacher stage writes it")
         if not isinstance(metrics, dict):
             raise RunError(f"{teacher_metrics}: expected a JSON object with 'main_value', got {metrics!r}")
         meta["teacher"] = {**meta["teacher"], "metric": metrics.get("main_value")}
-    if isinstance(meta.get("teacher"), dict) and "metric" not in meta["teacher"] and not teacher_metrics.is_file():
-        raise RunError(
-            f"{teacher_metrics} not found (the teacher's dev metric); the teacher stage writes it: rerun "
-            "`raydistill run SPEC`"
-        )
     missing = [k for k in META_KEYS if k not in meta]
     teacher = meta.get("teacher")
     if not isinstance(teacher, dict):

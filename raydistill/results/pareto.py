@@ -44,6 +44,7 @@ BUDGET_TOL = 1e-9
 DEFAULT_REFERENCE = (0.0, 1.0)  # (metric, flops ratio): metric 0, the teacher's cost
 # Lowest value each metric can take where it is not 0 (correlations); see `worst_value`.
 WORST_VALUES: dict[str, float] = {"mcc": -1.0, "pearson": -1.0, "spearmanr": -1.0}
+_BLOCK = 1024  # rows compared at once in `pareto_mask` (bounds memory at n * _BLOCK * m booleans)
 
 
 def worst_value(metric: str) -> float:
@@ -54,7 +55,6 @@ def worst_value(metric: str) -> float:
 def reference_for(metric: str) -> tuple[float, float]:
     """Hypervolume reference (metric, FLOPs ratio) for a search scored with `metric`: its worst value, 1.0."""
     return (worst_value(metric), DEFAULT_REFERENCE[1])
-_BLOCK = 1024  # rows compared at once in `pareto_mask` (bounds memory at n * _BLOCK * m booleans)
 
 
 def within_budget(ratio: float | np.ndarray | pd.Series, budget: float) -> bool | np.ndarray | pd.Series:

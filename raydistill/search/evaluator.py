@@ -23,7 +23,6 @@ from raydistill.training.evaluate import evaluate
 __all__ = ["WORST_VALUES", "cap_evalset", "evaluate_arch", "worst_value"]
 
 
-
 def cap_evalset(evalset: EvalSet, max_examples: int | None) -> EvalSet:
     """The first `max_examples` examples of an eval set (QA: with all windows of those questions).
 

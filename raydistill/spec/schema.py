@@ -29,6 +29,7 @@ def check_seed(v: object) -> object:
         raise ValueError(f"{v} is out of range; give a whole number from 0 to 2**32 - 1, such as 42")
     return v
 
+
 Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
 
 
