@@ -11,13 +11,17 @@ from raydistill.data.examples import Example, QAExample
 from raydistill.data.features import FeatureDataset, encode_examples
 from raydistill.data.hub import examples_from_records, load_hub_split, qa_examples_from_records
 from raydistill.data.metrics import (
+    CONSTANT,
     METRICS,
+    NON_FINITE,
+    Scores,
     accuracy,
     average_ranks,
     binary_f1,
     compute_metrics,
     matthews_corr,
     normalize_answer,
+    output_note,
     pearson,
     spearman,
     squad_exact_match,
@@ -30,6 +34,7 @@ from raydistill.data.squad import QAFeature, answer_positions, encode_squad, pos
 from raydistill.data.tasks import TASKS, LocalColumns, Task, get_task, register_task
 
 __all__ = [
+    "CONSTANT",
     "METRICS",
     "SOURCES",
     "TASKS",
@@ -37,9 +42,11 @@ __all__ = [
     "Example",
     "FeatureDataset",
     "LocalColumns",
+    "NON_FINITE",
     "PadCollator",
     "QAExample",
     "QAFeature",
+    "Scores",
     "Splits",
     "Task",
     "TaskData",
@@ -57,6 +64,7 @@ __all__ = [
     "load_splits",
     "matthews_corr",
     "normalize_answer",
+    "output_note",
     "pearson",
     "peek_columns",
     "postprocess_qa",

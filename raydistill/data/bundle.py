@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from torch.utils.data import Dataset
 
 from raydistill.data.collate import PadCollator
 from raydistill.data.features import encode_examples
-from raydistill.data.metrics import compute_metrics
+from raydistill.data.metrics import NON_FINITE, Scores, compute_metrics, output_note
 from raydistill.data.splits import load_splits
 from raydistill.data.squad import QAFeature, encode_squad, postprocess_qa
 from raydistill.data.tasks import Task, get_task
@@ -40,8 +41,8 @@ class EvalSet:
     n_best: int = 20
     max_answer_length: int = 30
 
-    def compute(self, outputs: Any) -> dict[str, float]:
-        """Score model outputs on this set.
+    def compute(self, outputs: Any) -> Scores:
+        """Score model outputs on this set; NaN for every metric when an output is NaN or inf.
 
         Args:
             outputs: logits (N, C), or scores (N,) / (N, 1) for regression, in dataset order; for QA a pair
@@ -49,8 +50,15 @@ class EvalSet:
                 ignored, so any padding value works.
 
         Returns:
-            every metric of the task, keyed by name (main metric included).
+            every metric of the task, keyed by name (main metric included); its `note` is `output_note`'s
+            (`NON_FINITE`: the outputs hold NaN or inf, the evaluation failed and every metric is NaN).
         """
+        note = output_note(self.task, outputs)
+        if note == NON_FINITE:
+            return Scores({name: math.nan for name in self.task.metrics}, note)
+        return Scores(self._metrics(outputs), note)
+
+    def _metrics(self, outputs: Any) -> dict[str, float]:
         if self.task.kind == "qa":
             start, end = outputs
             answers = postprocess_qa(

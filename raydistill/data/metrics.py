@@ -2,12 +2,17 @@
 
 GLUE metrics are fractions in [0, 1] (accuracy, F1, Matthews correlation, Pearson, Spearman); SQuAD
 exact match and F1 are percentages in [0, 100], as the official v1.1 script reports them.
-Degenerate inputs (a constant prediction vector) give a correlation of 0.0 rather than NaN, so a search never
-sees NaN objectives; sklearn/scipy would warn and return 0.0 (MCC) or NaN (Pearson).
+Correlations follow scipy (`scipy.stats.pearsonr` / `spearmanr`, default `nan_policy`) on every input but one:
+a NaN anywhere gives NaN, an infinite value gives a NaN Pearson and ranks as the largest (smallest) value in
+Spearman; a constant vector gives 0.0 here where scipy warns and gives NaN (MCC: 0.0 as in sklearn), because a
+collapsed model predicting one value is a measured (bad) result, not a failed one. `output_note` says when the
+outputs behind a metric were constant or not finite: the search marks the first in the trial table and treats
+the second as a failed evaluation (`training.evaluate`, `search.trainable`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections import Counter
@@ -50,10 +55,25 @@ def matthews_corr(pred: np.ndarray, ref: np.ndarray) -> float:
 
 
 def pearson(pred: np.ndarray, ref: np.ndarray) -> float:
-    """Pearson correlation r = cov(x, y) / (std x std y); 0.0 if either vector is constant."""
-    x, y = pred.astype(np.float64) - pred.mean(), ref.astype(np.float64) - ref.mean()
-    denom = np.sqrt((x @ x) * (y @ y))
-    return float((x @ y) / denom) if denom > 0 else 0.0
+    """Pearson correlation r = cov(x, y) / (std x std y), in [-1, 1].
+
+    NaN when either vector holds a NaN or an infinite value (as scipy); 0.0 when either is constant (scipy:
+    NaN). The centred vectors are scaled to unit length before their product, so huge finite values do not
+    overflow.
+    """
+    x, y = pred.astype(np.float64), ref.astype(np.float64)
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return math.nan
+    if is_constant(x) or is_constant(y):
+        return 0.0
+    x, y = x - x.mean(), y - y.mean()
+    x, y = x / np.abs(x).max(), y / np.abs(y).max()  # entries in [-1, 1]: the norms cannot overflow
+    return float(np.clip((x / np.linalg.norm(x)) @ (y / np.linalg.norm(y)), -1.0, 1.0))
+
+
+def is_constant(values: np.ndarray) -> bool:
+    """True when every entry equals the first (or there is none): no correlation is defined."""
+    return bool(np.all(values == values[:1]))
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
@@ -72,8 +92,15 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
 
 
 def spearman(pred: np.ndarray, ref: np.ndarray) -> float:
-    """Spearman correlation: Pearson of the average ranks (ties share ranks)."""
-    return pearson(average_ranks(pred.astype(np.float64)), average_ranks(ref.astype(np.float64)))
+    """Spearman correlation: Pearson of the average ranks (ties share ranks).
+
+    NaN when either vector holds a NaN (as scipy); infinite values are ranked like any other (as scipy), and a
+    constant vector gives 0.0 (scipy: NaN).
+    """
+    x, y = pred.astype(np.float64), ref.astype(np.float64)
+    if np.isnan(x).any() or np.isnan(y).any():
+        return math.nan
+    return pearson(average_ranks(x), average_ranks(y))
 
 
 METRICS: dict[str, MetricFn] = {
@@ -113,15 +140,57 @@ def squad_f1(prediction: str, gold: str) -> float:
 def squad_scores(predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> dict[str, float]:
     """SQuAD v1.1 exact match and F1 in percent: per question the max over its gold answers, then the mean.
 
-    Questions of `references` without a prediction score 0.
+    As the official `evaluate-v1.1.py`: a question of `references` without a prediction scores 0 on both
+    (even when a gold answer normalises to "", which an empty prediction would match), and still counts in
+    the mean. A question without gold answers scores 0 (the official script fails on it).
     """
     em = f1 = 0.0
     for qid, golds in references.items():
-        pred = predictions.get(qid, "")
+        if qid not in predictions:
+            continue
+        pred = predictions[qid]
         em += max((squad_exact_match(pred, g) for g in golds), default=0.0)
         f1 += max((squad_f1(pred, g) for g in golds), default=0.0)
     n = max(len(references), 1)
     return {"exact_match": 100.0 * em / n, "f1": 100.0 * f1 / n}
+
+
+NON_FINITE = "non-finite outputs"  # the model's outputs hold NaN or inf: a failed evaluation, metrics NaN
+CONSTANT = "constant predictions"  # one class / score for every example: correlations are 0.0 by convention
+
+
+class Scores(dict[str, float]):
+    """Metric name -> value (a plain dict to every reader), with `note`: "" or an `output_note` value."""
+
+    def __init__(self, values: Mapping[str, float], note: str = "") -> None:
+        super().__init__(values)
+        self.note = note
+
+
+def output_note(task: Task, outputs: Any) -> str:
+    """What a reader of the metrics computed from `outputs` must know, or "".
+
+    Args:
+        task: decides how outputs are read.
+        outputs: the raw model outputs `EvalSet.compute` takes: logits (N, C), scores (N,) / (N, 1), or for QA
+            a `(start_logits, end_logits)` pair (tensors or arrays).
+
+    Returns:
+        `NON_FINITE` when any output is NaN or infinite; else `CONSTANT` when a classification or regression
+        model gave every one of at least two examples the same class / score; else "".
+    """
+    parts = outputs if task.kind == "qa" else (outputs,)
+    arrays = [np.asarray(p.detach().cpu() if hasattr(p, "detach") else p, dtype=np.float64) for p in parts]
+    if not all(np.isfinite(a).all() for a in arrays):
+        return NON_FINITE
+    if task.kind == "qa" or len(arrays[0]) < 2:
+        return ""
+    pred = arrays[0]
+    if task.kind == "regression":
+        pred = pred.reshape(len(pred), -1)[:, 0]
+    elif pred.ndim == 2:
+        pred = pred.argmax(axis=-1)
+    return CONSTANT if is_constant(pred) else ""
 
 
 def compute_metrics(task: Task, predictions: Any, references: Any) -> dict[str, float]:

@@ -6,6 +6,7 @@ evaluator. No Ray here; the training loop decides which rank evaluates.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -13,9 +14,11 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from raydistill.data import EvalSet, TaskData
+from raydistill.data import NON_FINITE, EvalSet, Scores, TaskData
 from raydistill.data.collate import sequence_lengths
 from raydistill.distill.strategies import model_inputs
+
+log = logging.getLogger(__name__)  # a child of the loop's logger (`runtime.progress_logger`)
 
 _PAD_LOGIT = -1e4  # QA: logit given to padded columns (beyond every window's length; never a best span)
 
@@ -117,10 +120,14 @@ def evaluate(
     batch_size: int,
     *,
     device: torch.device | str | None = None,
-) -> dict[str, float]:
+) -> Scores:
     """Score `model` on one eval set: every metric of the task (see `EvalSet.compute`).
 
     An `nn.Module` is put in eval mode for the pass and restored to its previous mode afterwards.
+
+    Returns:
+        metric name -> value, with `Scores.note`. When the model's outputs hold NaN or inf the evaluation
+        failed: every metric is NaN, the note is `NON_FINITE`, and a warning names the eval set.
     """
     module = model if isinstance(model, nn.Module) else None
     was_training = module is not None and module.training
@@ -132,7 +139,12 @@ def evaluate(
         if module is not None and was_training:
             module.train()
     metrics = evalset.compute(outputs)
-    return {name: float(value) for name, value in metrics.items()}
+    if metrics.note == NON_FINITE:
+        log.warning(
+            f"evaluation on {evalset.name!r}: the model's outputs hold NaN or inf, so every metric is NaN "
+            "(a failed evaluation; the weights or the sub-network produce non-finite values)"
+        )
+    return Scores({name: float(value) for name, value in metrics.items()}, metrics.note)
 
 
 def evaluate_task(
