@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,7 +61,13 @@ def _teacher_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
     result = train_teacher(spec, run_dir)
     main = result.metrics["main_metric"]
     value = result.metrics["main_value"]
-    return {"headline": f"dev {main}={value:.4f}", "model_dir": str(result.model_dir), **result.metrics}
+    headline = f"dev {main}={_value_text(value)}"
+    return {"headline": headline, "model_dir": str(result.model_dir), **result.metrics}
+
+
+def _value_text(value: float) -> str:
+    """A metric for a headline; NaN is a failed evaluation (the model's outputs held NaN or inf)."""
+    return f"{value:.4f}" if math.isfinite(value) else f"{value} (failed: NaN or inf outputs)"
 
 
 def _supernet_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
@@ -70,8 +77,8 @@ def _supernet_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
     grid = {(g["width"], g["depth"]): g["dev_metric"] for g in result.metrics["grid"]}
     smallest = min(grid)
     headline = (
-        f"dev {result.metrics['main_metric']} full={result.metrics['main_value']:.4f} "
-        f"w{smallest[0]:g}/d{smallest[1]:g}={grid[smallest]:.4f} ({len(grid)} sub-networks)"
+        f"dev {result.metrics['main_metric']} full={_value_text(result.metrics['main_value'])} "
+        f"w{smallest[0]:g}/d{smallest[1]:g}={_value_text(grid[smallest])} ({len(grid)} sub-networks)"
     )
     return {"headline": headline, "model_dir": str(result.model_dir), "eval_csv": str(result.eval_csv)}
 

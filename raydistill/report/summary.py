@@ -78,7 +78,8 @@ def _budget_table(inputs: ReportInputs) -> pd.DataFrame:
 
 def _facts(inputs: ReportInputs, history: pd.DataFrame) -> list[tuple[str, str]]:
     t = inputs.trials
-    counts = ", ".join(f"{(t['status'] == s).sum()} {s}" for s in ("ok", "infeasible", "error"))
+    shown = [s for s in ("ok", "infeasible", "failed", "error") if s != "failed" or (t["status"] == s).any()]
+    counts = ", ".join(f"{(t['status'] == s).sum()} {s}" for s in shown)
     teacher = inputs.teacher
     hv = history["hypervolume"].iloc[-1] if len(history) else 0.0
     reference = reference_for(inputs.metric_name)

@@ -17,13 +17,17 @@ reads them back with `read_table`. Columns, in table order (dtype, meaning):
     sampler          str      sampler that proposed the trial, e.g. `nsga2`
     budget_feasible  bool     flops_ratio <= largest budget (see `results.pareto.within_budget`)
     status           str      `ok` (evaluated, feasible) | `infeasible` (over the largest budget; may or may not
-                              have been evaluated) | `error` (evaluation failed)
+                              have been evaluated) | `failed` (evaluated, but the outputs or the metric were
+                              NaN or infinite: no metric) | `error` (the trial raised)
+    note             str      "" or what the metric alone does not say: `constant predictions` (one class /
+                              score for every example; a correlation is then 0), `non-finite outputs` (why a
+                              `failed` row failed). Defaults to "" (tables written before the column existed)
     wall_time_s      float64  seconds the trial took
     on_front         bool     derived: on the Pareto front of search_metric (max) vs flops_ratio (min) among
                               `ok` rows. `make_table`/`validate_table` always (re)compute it.
 
-Policies: a missing column is an error naming it (except `dev_metric`, which defaults to NaN, and the derived
-`on_front`); unknown columns are rejected (the schema is fixed: add a column here, not ad hoc). Values are coerced
+Policies: a missing column is an error naming it (except `dev_metric`, which defaults to NaN, `note`, which
+defaults to "", and the derived `on_front`); unknown columns are rejected (the schema is fixed: add a column here, not ad hoc). Values are coerced
 only when lossless (an int column given 3.0 becomes 3; 3.5 is rejected; floats accept ints; strings and booleans
 are never converted from numbers). Row order is kept: it is the trial completion order `hypervolume_history`
 follows. `make_table` raises `ValueError` (its input comes from code); `read_table` raises `RunError` naming
@@ -71,11 +75,12 @@ COLUMNS: dict[str, str] = {
     "sampler": "str",
     "budget_feasible": "bool",
     "status": "str",
+    "note": "str",
     "wall_time_s": "float64",
     "on_front": "bool",
 }
-STATUSES = ("ok", "infeasible", "error")
-DEFAULTS: dict[str, Any] = {"dev_metric": math.nan}  # the only input column that may be left out
+STATUSES = ("ok", "infeasible", "failed", "error")
+DEFAULTS: dict[str, Any] = {"dev_metric": math.nan, "note": ""}  # the input columns that may be left out
 DERIVED = ("on_front",)  # computed here, never trusted from the input
 PARQUET_FILE = "trials.parquet"
 CSV_FILE = "trials.csv"
@@ -161,6 +166,11 @@ def _check_rows(df: pd.DataFrame) -> None:
             "search_metric",
             "is NaN on an `ok` row",
         ),
+        (
+            (df["status"] == "failed") & df["search_metric"].notna(),
+            "search_metric",
+            "is a number on a `failed` row (a failed evaluation has no metric: NaN)",
+        ),
         ((df["status"] == "ok") & ~df["budget_feasible"], "budget_feasible", "is False on an `ok` row"),
         (
             (df["status"] == "infeasible") & df["budget_feasible"],
@@ -204,7 +214,8 @@ def validate_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def make_table(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
-    """Build the trial table from one dict per trial (keys = `COLUMNS`, `on_front`/`dev_metric` optional).
+    """Build the trial table from one dict per trial (keys = `COLUMNS`; `on_front`, `dev_metric`, `note`
+    optional).
 
     A DataFrame is accepted too (same rules, via `validate_table`).
 

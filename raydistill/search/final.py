@@ -65,7 +65,9 @@ def evaluate_on_dev(
         device: where the model lives (default: the device of its parameters).
 
     Returns:
-        {arch id: {dev set name: every metric of the task}}.
+        {arch id: {dev set name: every metric of the task}}. An Arch whose outputs on a dev set hold NaN or
+        inf gets NaN for every metric of that set (a failed evaluation, logged by `training.evaluate`); its
+        `dev_metric` in the table is then NaN and the search headline says it failed.
     """
     unique = {arch.id: arch for arch in archs}
     return {

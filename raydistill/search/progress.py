@@ -49,6 +49,9 @@ class SearchProgress(Callback):
             line += (
                 f" | best {self.metric}={best[self.metric]:.4f} at {best['flops_ratio']:.2f}x teacher FLOPs"
             )
+        failed = sum(1 for t in done if t.last_result.get("status") == "failed")
+        if failed:
+            line += f" | {failed} failed (NaN or inf outputs)"
         if errors:
             line += f" | {errors} error{'s' if errors > 1 else ''}"
         progress_logger().info(line)

@@ -38,6 +38,7 @@ def _row(result: Any, metric: str, sampler: str) -> tuple[float, dict[str, Any]]
         "sampler": sampler,
         "budget_feasible": candidate.feasible,
         "status": status,
+        "note": str(reported.get("note", "")),
         "wall_time_s": float(reported.get("wall_time_s", math.nan)),
     }
     return float(reported.get("evaluated_at", math.inf)), row
@@ -56,8 +57,9 @@ def trial_rows(
             reported. A trial that reported but was cut off before Tune closed it is re-run on resume, so an
             interrupted search leaves it out.
 
-    Rows: `search_metric` is the reported metric for `ok` trials and NaN for `infeasible` (never evaluated)
-    and `error` trials; `dev_metric` is NaN (filled later for the chosen Archs only).
+    Rows: `search_metric` is the reported metric for `ok` trials and NaN for `infeasible` (never evaluated),
+    `failed` (non-finite outputs or metric) and `error` trials; `note` is what the trial reported with it
+    (e.g. "constant predictions"); `dev_metric` is NaN (filled later for the chosen Archs only).
     """
     found = [r for r in (_row(res, metric, sampler) for res in results) if r is not None]
     if finished is not None:

@@ -22,6 +22,7 @@ No Tune scheduler is used: multi-objective search ignores intermediate results (
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -159,10 +160,23 @@ class ConstrainedOptunaSearch(OptunaSearch):
         self.withdrawn += 1
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        """Set the trial's constraint and tell the study; a trial without finite objectives is told FAIL.
+
+        Ray's `OptunaSearch` would tell NaN (or a missing objective) as COMPLETE, which Optuna refuses; Ray
+        logs that and the Optuna trial stays RUNNING for ever. A FAIL trial carries no value and samplers
+        ignore it.
+        """
         ot_trial = self._ot_trials.get(trial_id)
-        if ot_trial is not None and result and COST_KEY in result and trial_id not in self._completed_trials:
+        if ot_trial is None or trial_id in self._completed_trials:
+            return super().on_trial_complete(trial_id, result, error)
+        objectives = [(result or {}).get(key) for key in self.metric]
+        if result and not all(isinstance(v, (int, float)) and math.isfinite(v) for v in objectives):
+            self.study.tell(ot_trial, state=optuna.trial.TrialState.FAIL)
+            self._completed_trials.add(trial_id)
+            return None
+        if result and COST_KEY in result:
             ot_trial.set_constraint(CONSTRAINT_NAME, constraint_value(result[COST_KEY], self._max_budget))
-        super().on_trial_complete(trial_id, result, error)
+        return super().on_trial_complete(trial_id, result, error)
 
 
 @dataclass(frozen=True)

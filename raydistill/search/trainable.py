@@ -11,10 +11,13 @@ Sharing and caching (RAY_NOTES, "Ray Tune + Optuna"):
 - A candidate whose analytic FLOPs exceed the largest budget (`config["feasible"]` is False, priced by the
   search space before the trial started) is never evaluated: it reports the metric's worst value and
   `status="infeasible"`, and the searcher tells the sampler it is infeasible.
+- A candidate whose outputs hold NaN or inf, or whose metric is not finite, reports the metric as NaN and
+  `status="failed"`: the table marks it, and the searcher tells the sampler the trial failed (no value).
 """
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -120,21 +123,26 @@ def run_trial(
 
     Returns:
         {<main metric>: value, flops, macs, params, flops_ratio, arch_id, arch_json, status ("ok" |
-        "infeasible"), evaluated (bool), wall_time_s, evaluated_at (epoch seconds)}.
+        "infeasible" | "failed": the metric is NaN), note ("" or why the value is special, e.g.
+        "constant predictions"), evaluated (bool), wall_time_s, evaluated_at (epoch seconds)}.
     """
     start = time.perf_counter()
     candidate = Candidate.from_config(config)
+    note = ""
     if candidate.feasible:
         torch.set_num_threads(payload.num_threads)
         model = actor_model(model_state, payload)
         metrics = evaluate(model, candidate.arch, payload.evalset, payload.collate, payload.batch_size)
-        value, status = float(metrics[payload.metric]), "ok"
+        value, status, note = float(metrics[payload.metric]), "ok", getattr(metrics, "note", "")
+        if not math.isfinite(value):
+            value, status, note = math.nan, "failed", note or f"non-finite {payload.metric} ({value})"
     else:
         value, status = worst_value(payload.metric), "infeasible"
     return {
         payload.metric: value,
         **{k: v for k, v in candidate.to_config().items() if k != "feasible"},
         "status": status,
+        "note": note,
         "evaluated": candidate.feasible,
         "wall_time_s": time.perf_counter() - start,
         "evaluated_at": time.time(),

@@ -25,6 +25,7 @@ old experiment is moved to `<name>-search.prev` and the search starts afresh (lo
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 import uuid
@@ -89,19 +90,21 @@ class SearchResult:
 
     @property
     def headline(self) -> str:
-        """One line: trials, then per budget the best Arch's search and dev metric."""
+        """One line: trials, then per budget the best Arch's search and dev metric (NaN dev: failed on dev)."""
         metric = self.meta["metric_name"]
         ok = int((self.table["status"] == "ok").sum())
+        failed = int((self.table["status"] == "failed").sum())
         parts = []
         for budget, arch_id in self.best.items():
             if arch_id is None:
                 parts.append(f"<={budget:g}x: nothing fits")
                 continue
             row = self.table[self.table["arch_id"] == arch_id].iloc[0]
-            parts.append(
-                f"<={budget:g}x: {arch_id} {metric} {row['search_metric']:.4f} (dev {row['dev_metric']:.4f})"
-            )
-        return f"{len(self.table)} trials, {ok} evaluated | " + " | ".join(parts)
+            dev = row["dev_metric"]
+            dev_text = f"{dev:.4f}" if math.isfinite(dev) else "failed: NaN or inf outputs"
+            parts.append(f"<={budget:g}x: {arch_id} {metric} {row['search_metric']:.4f} (dev {dev_text})")
+        failures = f", {failed} failed (NaN or inf outputs)" if failed else ""
+        return f"{len(self.table)} trials, {ok} evaluated{failures} | " + " | ".join(parts)
 
 
 @dataclass

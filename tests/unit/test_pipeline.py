@@ -153,3 +153,16 @@ def test_a_stage_whose_outputs_outside_the_run_dir_are_gone_runs_again(
     target.rmdir()
     result = run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)
     assert ran == ["export", "export"] and result.stages[0].status == "ran" and target.is_dir()
+
+
+def test_a_nan_teacher_metric_is_a_failed_evaluation_in_the_headline(
+    spec_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from raydistill.training import teacher
+
+    result = SimpleNamespace(metrics={"main_metric": "accuracy", "main_value": float("nan")}, model_dir="m")
+    monkeypatch.setattr(teacher, "train_teacher", lambda spec, run_dir: result)
+    out = pipeline._teacher_stage(load_spec(spec_file), Path("run"))
+    assert out["headline"] == "dev accuracy=nan (failed: NaN or inf outputs)"

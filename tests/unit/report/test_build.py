@@ -52,6 +52,14 @@ def test_facts_and_latency_note(inputs: ReportInputs) -> None:
     )
 
 
+def test_facts_count_failed_trials_when_there_are_some(inputs: ReportInputs) -> None:
+    trials = inputs.trials.copy()
+    failed = trials["status"] == "error"
+    trials.loc[failed, ["status", "note"]] = ["failed", "non-finite outputs"]
+    facts = dict(build_report_data(ReportInputs(**{**vars(inputs), "trials": trials})).facts)
+    assert facts["trials"] == "7 (5 ok, 1 infeasible, 1 failed, 0 error); 3 on the Pareto front"
+
+
 # ------------------------------------------------------------------ files
 def test_hypervolume_of_a_correlation_metric_starts_at_minus_one(inputs: ReportInputs) -> None:
     trials = inputs.trials.assign(metric_name="mcc", search_metric=inputs.trials["search_metric"] - 1.0)

@@ -59,6 +59,7 @@ def trial_row(
         "sampler": "nsga2",
         "budget_feasible": ratio <= max(BUDGETS),
         "status": status,
+        "note": "",
         "wall_time_s": 1.5,
     }
 

@@ -89,7 +89,7 @@ def test_lossless_coercion() -> None:
         ("search_metric", "0.9", "booleans or strings"),
         ("budget_feasible", 1, "give True or False"),
         ("trial_id", 7, "non-text"),
-        ("status", "done", "not one of ok, infeasible, error"),
+        ("status", "done", "not one of ok, infeasible, failed, error"),
     ],
 )
 def test_wrong_dtype_rejected(column: str, value: object, match: str) -> None:
@@ -119,6 +119,25 @@ def test_row_rules() -> None:
     rows[1]["trial_id"] = "t0"
     with pytest.raises(ValueError, match="'t0' appears more than once"):
         make_table(rows)
+
+
+def test_failed_rows_carry_no_metric_and_notes_survive_both_formats(tmp_path: Path) -> None:
+    """`failed` = non-finite outputs or metric: NaN only; `note` is free text, "" when a table lacks it."""
+    rows = fixture_rows()
+    rows[1] |= {"status": "failed", "search_metric": math.nan, "note": "non-finite outputs"}
+    rows[2]["note"] = "constant predictions"
+    table = make_table(rows)
+    assert list(table["status"])[1] == "failed" and not table.loc[1, "on_front"]
+    for fmt in ("parquet", "csv"):
+        write_table(table, tmp_path / fmt, formats=[fmt])
+        pd.testing.assert_frame_equal(read_table(tmp_path / fmt), table)
+    rows[1]["search_metric"] = 0.5
+    with pytest.raises(ValueError, match="a number on a `failed` row"):
+        make_table(rows)
+    old = fixture_rows()
+    for row in old:
+        del row["note"]  # written before the column existed
+    assert (make_table(old)["note"] == "").all()
 
 
 def test_arch_json_must_match_arch_id() -> None:
