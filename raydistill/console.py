@@ -85,6 +85,14 @@ class Console:
         with self._lock:
             self._write(text)
 
+    def finish(self) -> None:
+        """End a live line left on screen (a stage that failed or was interrupted), so errors start a new line."""
+        with self._lock:
+            if self._shown:
+                self.stream.write("\n")
+                self.stream.flush()
+                self._shown = False
+
     def _eta(self, now: float, done: int, total: int) -> float | None:
         if self._first is None:
             return None
@@ -117,13 +125,14 @@ _active: Console | None = None
 
 @contextlib.contextmanager
 def active_console(console: Console) -> Iterator[Console]:
-    """Make `console` the one `progress` and `note` report to, for the duration."""
+    """Make `console` the one `progress` and `note` report to, for the duration (then end its live line)."""
     global _active
     previous, _active = _active, console
     try:
         yield console
     finally:
         _active = previous
+        console.finish()
 
 
 def progress(done: int, total: int, text: str = "", unit: str = "step") -> None:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from raydistill import console
 from raydistill.console import CLEAR_LINE, Console, active_console, format_seconds
 
@@ -37,6 +39,14 @@ def test_on_a_terminal_the_live_line_is_rewritten_then_replaced() -> None:
     assert frames[2] == "[3/5] search: trial 1/40 2% | best accuracy=0.8"
     assert frames[3].startswith("[3/5] search: trial 2/40 5% ETA ") and frames[3].endswith("| best accuracy=0.8")
     assert frames[4] == "[3/5] search: 40 trials (ran in 60 s)\n"
+
+
+def test_a_live_line_left_by_a_failed_stage_is_ended() -> None:
+    out = io.StringIO()
+    with pytest.raises(RuntimeError), active_console(Console(out, live=True)) as shown:
+        shown.stage("[1/5] teacher")
+        raise RuntimeError("the stage failed")
+    assert out.getvalue().endswith("[1/5] teacher ...\n")  # the error line starts on a line of its own
 
 
 def test_progress_and_notes_go_to_the_active_console_only() -> None:
