@@ -7,14 +7,17 @@ to resume (rerun the same command: every stage resumes from its latest checkpoin
 from __future__ import annotations
 
 import functools
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
+from raydistill.console import Console, active_console
 from raydistill.errors import Interrupted, RaydistillError, SpecError
-from raydistill.quiet import quiet_env, quiet_loggers
+from raydistill.quiet import CapturedOutput, captured_output, quiet_env, quiet_loggers
 
 quiet_env()
 
@@ -36,6 +39,10 @@ SetOpt = Annotated[
 AddressOpt = Annotated[
     str | None, typer.Option("--address", help="Ray cluster to use (e.g. auto, ray://head:10001); default: local")
 ]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="show Ray's own output here (default: in runs/NAME/logs/ray.log)"),
+]
 
 
 def _user_errors(fn: F) -> F:
@@ -53,18 +60,63 @@ def _user_errors(fn: F) -> F:
             raise typer.Exit(2) from None
         except Interrupted as exc:
             typer.echo(f"interrupted: {exc}", err=True)
+            _log_hint()
             raise typer.Exit(130) from None
         except RaydistillError as exc:
             typer.echo(f"error: {exc}", err=True)
+            _log_hint()
             raise typer.Exit(2) from None
         except USER_PATH_ERRORS as exc:  # an output path that is a file, not writable, ...
             typer.echo(f"error: {exc.filename}: {exc.strerror}; give a directory you can write to", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             typer.echo("interrupted; rerun the same command to resume from the last checkpoint", err=True)
+            _log_hint()
             raise typer.Exit(130) from None
+        except Exception:
+            _log_hint()
+            raise
 
     return wrapper  # type: ignore[return-value]
+
+
+_captured: list[CapturedOutput] = []  # the output of the command's stages, once it started them
+
+
+def _log_hint() -> None:
+    """After a failure: where Ray's output went, when some did."""
+    if _captured and _captured[-1].wrote:
+        typer.echo(f"Ray's output of this run: {_shown(_captured[-1].log_file)}", err=True)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _run_stages(
+    spec_path: Path, overrides: list[str] | None, address: str | None, verbose: bool, until: str | None = None
+) -> None:
+    """Run the pipeline with raydistill's progress on the terminal and Ray's output in the run's log file
+    (on the terminal too with `verbose`), then print the summary block."""
+    from raydistill.pipeline import log_file_for, run_pipeline
+
+    spec = _load(spec_path, overrides, address)
+    if verbose:
+        with active_console(Console(sys.stdout, live=False)) as shown:
+            result = run_pipeline(spec, until=until, echo=shown.line)
+    else:
+        log_file = log_file_for(spec)
+        header = f"==== {time.strftime('%Y-%m-%d %H:%M:%S')} raydistill {' '.join(sys.argv[1:])}"
+        with captured_output(log_file, header) as captured:
+            _captured.append(captured)
+            shown = Console(captured.terminal)
+            shown.line(f"Ray's output goes to {_shown(log_file)} (--verbose shows it here)")
+            with active_console(shown):
+                result = run_pipeline(spec, until=until, echo=shown.line)
+    typer.echo(result.summary())
 
 
 def _load(spec_path: Path, overrides: list[str] | None, address: str | None = None) -> Any:
@@ -94,12 +146,10 @@ def run(
     spec: Annotated[Path, typer.Argument(help="spec YAML file")],
     set_: SetOpt = None,
     address: AddressOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run every stage of the pipeline (cached stages are skipped; interrupted ones resume)."""
-    from raydistill.pipeline import run_pipeline
-
-    result = run_pipeline(_load(spec, set_, address))
-    typer.echo(result.summary())
+    _run_stages(spec, set_, address, verbose)
 
 
 @app.command()
@@ -109,12 +159,10 @@ def train(
     stage: Annotated[str, typer.Option("--stage", help="which training stage to run")] = "teacher",
     set_: SetOpt = None,
     address: AddressOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run one training stage (and the stages it needs, from cache when possible)."""
-    from raydistill.pipeline import run_pipeline
-
-    result = run_pipeline(_load(spec, set_, address), until=stage)
-    typer.echo(result.summary())
+    _run_stages(spec, set_, address, verbose, until=stage)
 
 
 @app.command()
@@ -123,12 +171,10 @@ def search(
     spec: Annotated[Path, typer.Argument(help="spec YAML file")],
     set_: SetOpt = None,
     address: AddressOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run the search (and the stages before it, from cache when possible)."""
-    from raydistill.pipeline import run_pipeline
-
-    result = run_pipeline(_load(spec, set_, address), until="search")
-    typer.echo(result.summary())
+    _run_stages(spec, set_, address, verbose, until="search")
 
 
 @app.command()

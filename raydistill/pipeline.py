@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raydistill import console
 from raydistill.errors import RunError
 from raydistill.spec import Spec, spec_hash
 
@@ -50,9 +51,34 @@ class PipelineResult:
     stages: list[StageOutcome]
 
     def summary(self) -> str:
-        """One line: each stage's headline result, then where the run lives."""
-        parts = [f"{s.name}: {s.summary.get('headline', s.status)} ({s.status}, {s.seconds:.0f} s)" for s in self.stages]
-        return f"{self.name} | " + " | ".join(parts) + f" | {self.run_dir}"
+        """A short block: a header, one line per enabled stage (status, seconds, headline), and last the report
+        (or, without one, the run directory)."""
+        shown = [s for s in self.stages if s.status != "skipped"]
+        ran = sum(s.status == "ran" for s in shown)
+        seconds = sum(s.seconds for s in shown)
+        report = next((s.summary["index_html"] for s in shown if "index_html" in s.summary), None)
+        header = f"{self.name}: {len(shown)} stages ({ran} ran, {len(shown) - ran} cached) in {seconds:.0f} s"
+        lines = [header + (f"; run dir {_shown_path(self.run_dir)}" if report else "")]
+        width = max((len(s.name) for s in shown), default=0)
+        for s in shown:
+            took = f"{s.seconds:4.0f} s" if s.status == "ran" else ""
+            lines.append(f"  {s.name:<{width}}  {s.status:<6} {took:>6}  {s.summary.get('headline', '')}".rstrip())
+        lines.append(f"report: {_shown_path(Path(report))}" if report else f"run dir: {_shown_path(self.run_dir)}")
+        return "\n".join(lines)
+
+
+def _shown_path(path: Path) -> str:
+    """`path` relative to the working directory when it lies below it (shorter to read), else as it is."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def short_headline(summary: dict[str, Any], default: str = "done") -> str:
+    """A stage headline's first ` | `-separated part: the progress line's short form (the summary block gives
+    the whole headline)."""
+    return str(summary.get("headline", default)).split(" | ", 1)[0]
 
 
 def _teacher_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
@@ -106,7 +132,8 @@ def _report_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
     from raydistill.report import build_report, load_report_inputs
 
     files = build_report(load_report_inputs(run_dir), report_dir_for(spec))
-    return {"headline": f"report at {files.index_html}", "index_html": str(files.index_html)}
+    names = ", ".join(p.name for p in (files.index_html, files.summary_md, files.pareto_csv, files.trials_parquet))
+    return {"headline": names, "index_html": str(files.index_html)}
 
 
 STAGES: list[Stage] = [
@@ -158,6 +185,11 @@ def run_dir_for(spec: Spec) -> Path:
     return (Path(root).expanduser() / spec.name).resolve()
 
 
+def log_file_for(spec: Spec) -> Path:
+    """`<run dir>/logs/ray.log`: where a command run without `--verbose` sends Ray's output."""
+    return run_dir_for(spec) / "logs" / "ray.log"
+
+
 def _absolute_data_path(spec: Spec) -> Spec:
     """A relative `data.path` made absolute: Ray workers do not run in this directory. `builtin:` paths stay
     as written (data loading resolves them wherever raydistill is installed, so they hash the same everywhere).
@@ -191,7 +223,11 @@ def _cached(stage_dir: Path, digest: str) -> dict[str, Any] | None:
 def run_pipeline(
     spec: Spec, *, until: str | None = None, echo: Callable[[str], None] = print
 ) -> PipelineResult:
-    """Run the enabled stages in order (up to and including `until`), skipping cached ones."""
+    """Run the enabled stages in order (up to and including `until`), skipping cached ones.
+
+    Each stage is numbered among the enabled ones (`[2/5] supernet`); a running stage tells the active console
+    (live progress), and `echo` gets one line as each stage ends (or is served from cache).
+    """
     names = [s.name for s in STAGES]
     if until is not None and until not in names:
         raise RunError(f"--stage {until!r} is not a stage; choose one of: {', '.join(names)}")
@@ -200,21 +236,23 @@ def run_pipeline(
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "spec.json").write_text(spec.model_dump_json(indent=2))
     selected = STAGES[: names.index(until) + 1] if until else STAGES
+    enabled = [stage for stage in selected if stage.enabled(spec)]
     outcomes: list[StageOutcome] = []
     upstream = ""
-    for i, stage in enumerate(selected, 1):
-        if not stage.enabled(spec):
+    for stage in selected:
+        if stage not in enabled:
             outcomes.append(StageOutcome(stage.name, "skipped", 0.0))
             continue
+        prefix = f"[{enabled.index(stage) + 1}/{len(enabled)}] {stage.name}"
         digest = _stage_hash(spec, stage, upstream)
         upstream = digest
         stage_dir = run_dir / stage.name
         cached = _cached(stage_dir, digest)
         if cached is not None and all(p.exists() for p in stage.outputs(spec)):
-            echo(f"[{i}/{len(selected)}] {stage.name}: cached ({cached.get('headline', 'done')})")
+            echo(f"{prefix}: {short_headline(cached)} (cached)")
             outcomes.append(StageOutcome(stage.name, "cached", 0.0, cached))
             continue
-        echo(f"[{i}/{len(selected)}] {stage.name}: running ...")
+        console.stage(prefix)
         (stage_dir / STAGE_FILE).unlink(missing_ok=True)  # its outputs are about to change: never reuse them
         start = time.perf_counter()
         summary = stage.run(spec, run_dir)
@@ -222,6 +260,6 @@ def run_pipeline(
         stage_dir.mkdir(parents=True, exist_ok=True)
         record = {"hash": digest, "seconds": seconds, "summary": summary}
         (stage_dir / STAGE_FILE).write_text(json.dumps(record, indent=2, default=str))
-        echo(f"[{i}/{len(selected)}] {stage.name}: {summary.get('headline', 'done')} in {seconds:.0f} s")
+        echo(f"{prefix}: {short_headline(summary)} (ran in {seconds:.0f} s)")
         outcomes.append(StageOutcome(stage.name, "ran", seconds, summary))
     return PipelineResult(spec.name, run_dir, outcomes)

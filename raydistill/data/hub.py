@@ -29,6 +29,27 @@ def hub_name_and_config(task: Task, hub_name: str | None = None) -> tuple[str, s
     return hub_name, task.hub_config if own else None
 
 
+def require_hub_dataset(task: Task, hub_name: str | None = None) -> None:
+    """Fail at once when the task's hub dataset is not in the local cache and the hub cannot be used (offline
+    mode, or no network), instead of after `load_dataset`'s retries inside a Ray worker.
+
+    Raises:
+        DataError: naming the dataset, why the hub cannot be used, and the ways to fix it.
+    """
+    from raydistill.hub_access import dataset_in_cache, hub_unavailable
+
+    path, _ = hub_name_and_config(task, hub_name)
+    if dataset_in_cache(path):
+        return
+    why = hub_unavailable()
+    if why:
+        raise DataError(
+            f"data: the hub dataset {path!r} is not in the local cache and the hub cannot be used: {why}; "
+            "give data.path to read local files (GLUE TSV dir, CSV, JSONL, SQuAD JSON), or download it once "
+            "on a machine with network access"
+        )
+
+
 def load_hub_split(
     task: Task,
     split: str,

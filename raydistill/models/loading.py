@@ -83,6 +83,26 @@ def _load_error(name: str, err: Exception) -> ModelError:
     return ModelError(f"cannot load model {name!r}: {first_line}; {_HINT}")
 
 
+def require_hub_model(name: str) -> None:
+    """Fail at once when the hub model `name` is not in the local cache and the hub cannot be used (offline
+    mode, or no network), instead of after the loaders' ~30 s of retries.
+
+    Raises:
+        ModelError: naming the model, why the hub cannot be used, and the ways to fix it.
+    """
+    from raydistill.hub_access import hub_unavailable, model_in_cache
+
+    if model_in_cache(name):
+        return
+    why = hub_unavailable()
+    if why:
+        raise ModelError(
+            f"model {name!r} is not a local directory, not a packaged model and not in the Hugging Face cache, "
+            f"and the hub cannot be used: {why}; check the name for typos, or give a local Hugging Face model "
+            "dir or 'minilm-l6' (packaged, offline), or download the model once on a machine with network access"
+        )
+
+
 BERT_MODEL_TYPES = ("bert", "raydistill_bert")  # what elastic BERT (`models.bert`) can slice
 
 
@@ -93,12 +113,16 @@ def check_bert_config(name_or_dir: str, max_seq_length: int) -> None:
     BERT layers) with at least `max_seq_length` position embeddings.
 
     Raises:
-        ModelError: the config cannot be read, is not a BERT, or is too short for `max_seq_length`.
+        ModelError: the config cannot be read (a hub name neither cached nor downloadable fails at once: see
+            `require_hub_model`), is not a BERT, or is too short for `max_seq_length`.
     """
     from transformers import AutoConfig
 
+    source = resolve_model_name(name_or_dir)
+    if not Path(source).is_dir():  # a hub name
+        require_hub_model(name_or_dir)
     try:
-        config = AutoConfig.from_pretrained(resolve_model_name(name_or_dir))
+        config = AutoConfig.from_pretrained(source)
     except (OSError, ValueError, KeyError) as err:
         raise _load_error(name_or_dir, err) from None
     if config.model_type not in BERT_MODEL_TYPES:

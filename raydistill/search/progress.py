@@ -1,4 +1,5 @@
-"""Search progress: a log line per finished trial (per 5% on long searches): done / total, best so far."""
+"""Search progress: the console's live line per finished trial, and a log line per 5% of the trials: done /
+total, best so far."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from ray.tune import Callback
 
+from raydistill import console
 from raydistill.training.runtime import progress_logger
 
 __all__ = ["SearchProgress"]
@@ -37,8 +39,7 @@ class SearchProgress(Callback):
     def _log(self, trials: list, current: Any) -> None:
         done = [t for t in trials if t is current or t.status in _FINISHED]
         every = max(1, math.ceil(self.total / 20))
-        if len(done) % every and len(done) < self.total:
-            return
+        logged = len(done) % every == 0 or len(done) >= self.total
         ok = [t.last_result for t in done if t.last_result.get("status") == "ok"]
         errors = sum(
             1 for t in done if t.status == "ERROR" or (t is current and not t.last_result.get("status"))
@@ -54,4 +55,6 @@ class SearchProgress(Callback):
             line += f" | {failed} failed (NaN or inf outputs)"
         if errors:
             line += f" | {errors} error{'s' if errors > 1 else ''}"
-        progress_logger().info(line)
+        console.progress(len(done), self.total, line.partition(" | ")[2], unit="trial")
+        if logged:
+            progress_logger().info(line)

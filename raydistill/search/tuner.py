@@ -54,7 +54,7 @@ from raydistill.search.spaces import DefineByRun, SpaceContext, get_space, grid_
 from raydistill.search.trainable import TrialPayload, search_trial, state_to_numpy
 from raydistill.spec.schema import Spec
 from raydistill.training.config import data_kwargs
-from raydistill.training.runtime import progress_logger
+from raydistill.training.runtime import note, progress_logger
 
 __all__ = ["SearchInterrupted", "SearchResult", "SearchSetup", "load_setup", "run_search"]
 
@@ -175,7 +175,7 @@ def _reuse_or_replace(experiment: Path, out: Path, key: dict[str, Any]) -> bool:
         backup = experiment.with_name(experiment.name + ".prev")
         shutil.rmtree(backup, ignore_errors=True)
         experiment.rename(backup)
-        progress_logger().info(
+        note(
             f"search inputs changed ({', '.join(changed)}); previous search kept at {backup}; starting afresh"
         )
     elif experiment.exists():
@@ -265,7 +265,7 @@ def _run_tuner(spec: Spec, setup: SearchSetup, supernet_dir: Path, run_dir: Path
     resume = _reuse_or_replace(storage / name, run_dir / SEARCH_DIR, _search_key(spec, supernet_dir))
     trainable = _trainable(spec, setup)
     if resume:
-        progress_logger().info(f"resuming search {name} from {storage / name}")
+        note(f"resuming search {name} from {storage / name}")
         tuner = tune.Tuner.restore(str(storage / name), trainable=trainable, resume_errored=True)
     else:
         tuner = _new_tuner(spec, setup, trainable, storage, name)
@@ -326,7 +326,7 @@ def run_search(spec: Spec, supernet_dir: Path, run_dir: Path) -> SearchResult:
             "its state is saved: rerun the same command to resume"
         )
     if exhausted is not None:
-        progress_logger().info(
+        note(
             f"search space {spec.search.space!r} has no new sub-network left after {exhausted} distinct "
             f"proposals: the search ends with {len(table)} of {spec.search.num_trials} trials"
         )

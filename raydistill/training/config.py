@@ -15,8 +15,11 @@ from raydistill.spec.schema import DataSpec, OptimSpec
 
 # How a run executes, not what it trains: changing these never makes a checkpoint stale (`trainer.fit`).
 RUN_CONTROL_KEYS = frozenset(
-    {"num_threads", "use_gpu", "name", "log_every_steps", "eval_search", "local_run_dir", "stop_after_steps"}
-)
+    {
+        "num_threads", "use_gpu", "name", "log_every_steps", "eval_search", "local_run_dir", "stop_after_steps",
+        "progress_file",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class LoopConfig:
             directory and the latest one is resumed from.
         stop_after_steps: stop (after checkpointing) once this global step is done, as a preemption would;
             for testing resume. None: run to the end.
+        progress_file: set by `fit`: rank 0 appends its progress here for the driver's console
+            (`training.progress`).
     """
 
     model: str
@@ -56,6 +61,7 @@ class LoopConfig:
     eval_search: bool = True
     local_run_dir: str | None = None
     stop_after_steps: int | None = None
+    progress_file: str | None = None
 
     @property
     def optimizer(self) -> OptimSpec:

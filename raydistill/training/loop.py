@@ -39,6 +39,7 @@ from raydistill.training.checkpoint import (
 from raydistill.training.config import LoopConfig
 from raydistill.training.evaluate import evaluate_task
 from raydistill.training.optim import build_optimizer, build_scheduler, total_steps
+from raydistill.training.progress import ProgressFile
 from raydistill.training.runtime import (
     Backward,
     Meter,
@@ -91,6 +92,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
     if state.step >= total:  # already complete: nothing to train, return what the last checkpoint recorded
         return _final(model, state, start_step, total, per_epoch, world, stopped=False)
     step_fn = get_strategy(cfg.strategy)(cfg.strategy_options, device)
+    shown = ProgressFile(cfg.progress_file if rank == 0 else None, total)  # the driver's progress line
     backward = Backward(model)
     meter = Meter(device, world, state.train_time_s, state.train_samples)
 
@@ -118,12 +120,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
             meter.add(batch["input_ids"].size(0), logs)
             state.step += 1
             state.batch_in_epoch += 1
+            shown.step(state.step)
             if state.step >= total or state.batch_in_epoch == per_epoch:
                 break
             stop = state.step == cfg.stop_after_steps
             every = opt.checkpoint_every_steps
             if rank == 0 and state.step % cfg.log_every_steps == 0:
-                _log_progress(log, cfg.name, state, total, meter, scheduler)
+                shown.step(state.step, _log_progress(log, cfg.name, state, total, meter, scheduler))
             if stop or (every and state.step % every == 0):
                 meter.pause()
                 checkpoint({"step": state.step, "epoch": state.step / per_epoch})
@@ -136,7 +139,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
         if state.batch_in_epoch == per_epoch:
             state.epoch, state.batch_in_epoch = state.epoch + 1, 0
         if rank == 0:
-            _log_progress(log, cfg.name, state, total, meter, scheduler)
+            shown.step(state.step, _log_progress(log, cfg.name, state, total, meter, scheduler))
         evaluated = rank == 0  # rank 0 scores the unwrapped model; the others wait in `report`
         state.metrics = (
             evaluate_task(hf_model, data, opt.eval_batch_size, device=device, search=cfg.eval_search)
@@ -147,6 +150,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
         checkpoint(state.metrics)
         if evaluated:
             log.info(f"[{cfg.name}] step {state.step}/{total} eval: {_headline(state.metrics, data)}")
+            shown.step(state.step, _headline(state.metrics, data))
         if state.step == cfg.stop_after_steps and state.step < total:
             return _final(model, state, start_step, total, per_epoch, world, stopped=True)
 
@@ -188,14 +192,16 @@ def _throughput(meter: Meter) -> dict[str, Any]:
     return out | meter.means("report")
 
 
-def _log_progress(log: Any, name: str, state: TrainState, total: int, meter: Meter, scheduler: Any) -> None:
-    """One progress line (the only place the loop syncs on logged values)."""
-    values = " ".join(f"{k} {v:.4f}" for k, v in meter.means("log").items())
+def _log_progress(log: Any, name: str, state: TrainState, total: int, meter: Meter, scheduler: Any) -> str:
+    """One progress line (the only place the loop syncs on logged values); returns the loss for the console."""
+    means = meter.means("log")
+    values = " ".join(f"{k} {v:.4f}" for k, v in means.items())
     lr = scheduler.get_last_lr()[0]
     log.info(
         f"[{name}] step {state.step}/{total} epoch {state.epoch} {values} lr {lr:.2e} "
         f"{meter.samples_per_s:.1f} samples/s"
     )
+    return f"loss {means['loss']:.4f}" if "loss" in means else ""
 
 
 def _headline(metrics: dict[str, Any], data: TaskData) -> str:

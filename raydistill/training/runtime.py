@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from raydistill import console
 from raydistill.data.collate import group_by_length
 
 LOGGER_NAME = "raydistill.training"
@@ -215,3 +216,9 @@ def progress_logger() -> logging.Logger:
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     return logger
+
+
+def note(message: str) -> None:
+    """A driver-side message for the user: a line on the active console, else a progress log line."""
+    if not console.note(message):
+        progress_logger().info(message)

@@ -63,6 +63,7 @@ def train_teacher(spec: Spec, run_dir: Path) -> TeacherResult:
     model_dir = out / "model"
     config = teacher_loop_config(spec)
     check_bert_config(spec.teacher.model, spec.data.max_seq_length)  # before Ray starts
+    _check_hub_data(spec)
     start = time.perf_counter()
     if spec.teacher.finetuned:
         raw = _evaluate_only(config, model_dir)
@@ -74,6 +75,17 @@ def train_teacher(spec: Spec, run_dir: Path) -> TeacherResult:
     out.mkdir(parents=True, exist_ok=True)
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
     return TeacherResult(model_dir=model_dir, metrics=metrics)
+
+
+def _check_hub_data(spec: Spec) -> None:
+    """A hub dataset that cannot be loaded fails here, before Ray starts (not after retries in a worker)."""
+    from raydistill.data import get_task
+    from raydistill.data.hub import require_hub_dataset
+    from raydistill.spec.data_rules import effective_format
+
+    task = get_task(spec.task)
+    if effective_format(spec, task) == "hub":
+        require_hub_dataset(task, spec.data.hub_name)
 
 
 def _evaluate_only(config: LoopConfig, model_dir: Path) -> dict[str, Any]:

@@ -31,7 +31,8 @@ from raydistill.models.loading import weights_digest
 from raydistill.spec.schema import Spec
 from raydistill.training.checkpoint import STATE_JSON, STATE_PT, local_checkpoints
 from raydistill.training.config import RUN_CONTROL_KEYS
-from raydistill.training.runtime import progress_logger
+from raydistill.training.progress import PROGRESS_SUFFIX, watch_progress
+from raydistill.training.runtime import note
 from raydistill.training.session import ensure_ray
 
 NUM_TO_KEEP = 2
@@ -61,7 +62,7 @@ def _worker_config(
     loop_config: dict[str, Any], run_dir: Path, num_workers: int, use_gpu: bool, cpus_per_worker: float
 ) -> dict[str, Any]:
     """Fill the `LoopConfig` keys that depend on where the loop runs."""
-    config = dict(loop_config, use_gpu=use_gpu)
+    config = dict(loop_config, use_gpu=use_gpu, progress_file=str(_progress_path(run_dir)))
     if num_workers == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         config["local_run_dir"] = str(run_dir)
@@ -119,7 +120,8 @@ def fit(
         ),
     )
     try:
-        result = trainer.fit()
+        with watch_progress(_progress_path(run_dir)):
+            result = trainer.fit()
     except SystemExit:  # Ray Train's own Ctrl-C handler aborts the run, then exits from inside `fit`
         raise Interrupted(
             f"training run {run_name} stopped; its latest checkpoint is kept: rerun the same command to resume"
@@ -134,6 +136,11 @@ def fit(
         checkpoint = ray.train.Checkpoint.from_directory(str(found[-1])) if found else None
     metrics = dict(getattr(result, "return_value", None) or {})  # Train V2: rank 0's return value
     return FitResult(metrics=metrics, checkpoint=checkpoint, path=run_dir)
+
+
+def _progress_path(run_dir: Path) -> Path:
+    """Beside the run dir (Ray Train owns the run dir itself): rank 0's progress lines for the console."""
+    return run_dir.with_name(run_dir.name + PROGRESS_SUFFIX)
 
 
 def _inputs_key(loop_config: dict[str, Any]) -> str:
@@ -154,7 +161,7 @@ def _claim_run_dir(run_dir: Path, loop_config: dict[str, Any]) -> None:
         backup = run_dir.with_name(run_dir.name + ".prev")
         shutil.rmtree(backup, ignore_errors=True)
         run_dir.rename(backup)
-        progress_logger().info(f"{run_dir.name}: inputs changed; previous run kept at {backup}; starting afresh")
+        note(f"{run_dir.name}: inputs changed; previous run kept at {backup}; starting afresh")
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(inputs)
 

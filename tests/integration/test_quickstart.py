@@ -42,8 +42,10 @@ def test_quickstart_pipeline_end_to_end(tmp_path: Path, tiny_model_dir: Path) ->
     args = _overrides(tiny_model_dir, tmp_path / "runs")
     first = _cli("run", spec, *args, cwd=tmp_path)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
-    summary = first.stdout.strip().splitlines()[-1]
-    for stage in ("teacher: dev accuracy=", "supernet:", "search:", "export:", "report:"):
+    lines = first.stdout.strip().splitlines()
+    assert lines[-1] == "report: reports/quickstart/index.html", first.stdout
+    summary = "\n".join(lines[-7:])  # header, one line per stage, the report
+    for stage in ("teacher   ran", "dev accuracy=", "supernet  ran", "search    ran", "export    ran", "report    ran"):
         assert stage in summary, summary
     # the CLI itself never prints a traceback (lines Ray forwards from its actors carry a "(Actor pid=...)" prefix)
     assert not [line for line in first.stderr.splitlines() if line.startswith("Traceback")], first.stderr[-4000:]
@@ -69,4 +71,4 @@ def test_quickstart_pipeline_end_to_end(tmp_path: Path, tiny_model_dir: Path) ->
 
     again = _cli("run", spec, *args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count(": cached") == 5
+    assert again.stdout.count("(cached)") == 5

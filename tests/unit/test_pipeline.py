@@ -61,11 +61,40 @@ def test_runs_in_order_then_caches(spec_file: Path, calls: list[str]) -> None:
     first = run_pipeline(load_spec(str(spec_file)), echo=lines.append)
     assert calls == ["a", "b", "c"]
     assert [s.status for s in first.stages] == ["ran", "ran", "ran", "skipped"]
-    assert lines[0] == "[1/4] a: running ..."
+    assert lines == ["[1/3] a: a ok (ran in 0 s)", "[2/3] b: b ok (ran in 0 s)", "[3/3] c: c ok (ran in 0 s)"]
     second = run_pipeline(load_spec(str(spec_file)), echo=lines.append)
     assert calls == ["a", "b", "c"]  # nothing re-ran
     assert [s.status for s in second.stages] == ["cached"] * 3 + ["skipped"]
-    assert "b: b ok (cached, 0 s)" in second.summary()
+    assert lines[3:] == ["[1/3] a: a ok (cached)", "[2/3] b: b ok (cached)", "[3/3] c: c ok (cached)"]
+
+
+def test_stages_are_numbered_among_the_enabled_ones(spec_file: Path, calls: list[str]) -> None:
+    lines: list[str] = []
+    off = ["supernet.enabled=false", "search.enabled=false", "export.enabled=false"]
+    run_pipeline(load_spec(str(spec_file), off), echo=lines.append)
+    assert lines == ["[1/2] a: a ok (ran in 0 s)", "[2/2] c: c ok (ran in 0 s)"]
+
+
+def test_summary_is_a_short_block_with_the_report_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from raydistill.pipeline import PipelineResult, StageOutcome
+
+    monkeypatch.chdir(tmp_path)
+    report = tmp_path / "reports" / "q" / "index.html"
+    result = PipelineResult("q", tmp_path / "runs" / "q", [
+        StageOutcome("teacher", "cached", 0.0, {"headline": "dev accuracy=0.8000"}),
+        StageOutcome("search", "ran", 61.4, {"headline": "40 trials, 38 evaluated | <=0.25x: L1 accuracy 0.7"}),
+        StageOutcome("retrain", "skipped", 0.0),
+        StageOutcome("report", "ran", 0.2, {"headline": "index.html", "index_html": str(report)}),
+    ])  # fmt: skip
+    assert result.summary().splitlines() == [
+        "q: 3 stages (2 ran, 1 cached) in 62 s; run dir runs/q",
+        "  teacher  cached         dev accuracy=0.8000",
+        "  search   ran      61 s  40 trials, 38 evaluated | <=0.25x: L1 accuracy 0.7",
+        "  report   ran       0 s  index.html",
+        "report: reports/q/index.html",
+    ]
+    without_report = PipelineResult("q", tmp_path / "runs" / "q", result.stages[:2])
+    assert without_report.summary().splitlines()[-1] == "run dir: runs/q"
 
 
 def test_changing_a_section_reruns_that_stage_and_later_ones(spec_file: Path, calls: list[str]) -> None:

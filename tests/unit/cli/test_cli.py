@@ -58,7 +58,7 @@ def test_validate_bad_overrides(override: str) -> None:
     assert "override 1" in result.output
 
 
-def test_an_interrupted_run_exits_130_with_the_resume_hint(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_interrupted_run_exits_130_with_the_resume_hint(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from raydistill import pipeline
     from raydistill.errors import Interrupted
 
@@ -66,6 +66,7 @@ def test_an_interrupted_run_exits_130_with_the_resume_hint(monkeypatch) -> None:
         raise Interrupted("training run q-teacher stopped; rerun the same command to resume")
 
     monkeypatch.setattr(pipeline, "run_pipeline", stopped)
+    monkeypatch.chdir(tmp_path)  # the spec's runs/ (and its Ray log) go there
     result = runner.invoke(app, ["run", str(REPO / "searches" / "quickstart.yaml")])
     assert result.exit_code == 130
     assert "interrupted: training run q-teacher stopped" in result.output and "Traceback" not in result.output

@@ -14,10 +14,14 @@ from raydistill.training.trainer import INPUTS_SUFFIX, _claim_run_dir, _clean_er
 
 def test_worker_config_threads_and_local_run_dir(tmp_path: Path) -> None:
     local = _worker_config({"num_threads": None}, tmp_path / "run", 0, False, 2.0)
-    assert local == {"num_threads": None, "use_gpu": False, "local_run_dir": str(tmp_path / "run")}
+    progress = str(tmp_path / "run.progress.jsonl")  # beside the run: rank 0's progress for the console
+    assert local == {
+        "num_threads": None, "use_gpu": False, "local_run_dir": str(tmp_path / "run"), "progress_file": progress
+    }  # fmt: skip
     assert (tmp_path / "run").is_dir()
     ray_workers = _worker_config({"num_threads": None}, tmp_path / "r2", 2, True, 3.0)
-    assert ray_workers == {"num_threads": 3, "use_gpu": True} and not (tmp_path / "r2").exists()
+    assert ray_workers == {"num_threads": 3, "use_gpu": True, "progress_file": str(tmp_path / "r2.progress.jsonl")}
+    assert not (tmp_path / "r2").exists()
     assert _worker_config({"num_threads": 1}, tmp_path, 2, False, 4.0)["num_threads"] == 1
 
 
