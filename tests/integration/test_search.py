@@ -114,18 +114,20 @@ class InterruptOnce(SearchProgress):
             os.kill(os.getpid(), signal.SIGUSR1)
 
 
+@pytest.mark.parametrize("sampler", ["evolution", "nsga2"])
 def test_interrupted_search_resumes_without_re_evaluating(
-    setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    sampler: str, setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Stopped after 4 finished trials, then rerun: only the missing trials run. Uses the evolution searcher,
-    whose state (population, frontier, RNG) goes through Tune's searcher checkpoint and restore."""
+    """Stopped after 4 finished trials, then rerun: only the missing trials run. The searcher's state
+    (evolution: population, frontier, RNG; NSGA-II: the Optuna study and a sampler that holds a lock) goes
+    through `tuner.pkl` and Tune's searcher checkpoint and restore."""
     spec = make_spec(
         setup["model"],
         setup["data"],
         setup["run"].parent,
         1,
         num_trials=10,
-        sampler="evolution",
+        sampler=sampler,
         space="layerwise",
     )
     marker = tmp_path / "interrupted"
@@ -140,7 +142,7 @@ def test_interrupted_search_resumes_without_re_evaluating(
     result = run_search(spec, setup["model"], setup["run"])
     table = result.table
     assert len(table) == 10 and result.trials_run_now == 10 - len(first)
-    assert set(table["sampler"]) == {"evolution"}
+    assert set(table["sampler"]) == {sampler} and table["arch_id"].nunique() == 10
     merged = first.merge(table, on="trial_id", suffixes=("_first", ""))
     assert len(merged) == len(first)  # every finished trial kept, with the same result
     same = merged["search_metric_first"].fillna(-1) == merged["search_metric"].fillna(-1)
@@ -148,7 +150,7 @@ def test_interrupted_search_resumes_without_re_evaluating(
 
 
 def test_random_sampler_runs(setup: dict[str, Path]) -> None:
-    """(NSGA-II runs end to end above; evolution in the resume test.)"""
+    """(NSGA-II runs end to end above; evolution and NSGA-II in the resume test.)"""
     spec = make_spec(setup["model"], setup["data"], setup["run"].parent, 1, sampler="random", num_trials=6)
     result = run_search(spec, setup["model"], setup["run"])
     assert len(result.table) == 6 and set(result.table["sampler"]) == {"random"}
