@@ -63,6 +63,9 @@ def _user_errors(fn: F) -> F:
         except KeyboardInterrupt:
             typer.echo("interrupted; rerun the same command to resume from the last checkpoint", err=True)
             raise typer.Exit(130) from None
+        except EOFError as exc:  # click would swallow it into a bare "Aborted." (its reply to EOF at a prompt)
+            message = f"a read hit the end of a file early (EOFError: {exc}); the traceback above shows where"
+            raise RuntimeError(message) from exc
 
     return wrapper  # type: ignore[return-value]
 

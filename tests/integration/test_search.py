@@ -6,6 +6,7 @@ Run with: `pytest -m integration tests/integration/test_search.py` (well under a
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ray import cloudpickle
 
 from raydistill.data import prepare_task_data
 from raydistill.models.arch import Arch
@@ -22,7 +24,7 @@ from raydistill.search import tuner as tuner_module
 from raydistill.search.evaluator import evaluate_arch
 from raydistill.search.progress import SearchProgress
 from raydistill.search.proposals import read_exhausted
-from raydistill.search.tuner import SearchInterrupted, run_search
+from raydistill.search.tuner import KEY_FILE, SearchInterrupted, _search_key, run_search
 from raydistill.spec.schema import Spec
 from tests.unit.training.conftest import write_sst2
 
@@ -155,3 +157,27 @@ def test_random_sampler_runs(setup: dict[str, Path]) -> None:
     result = run_search(spec, setup["model"], setup["run"])
     assert len(result.table) == 6 and set(result.table["sampler"]) == {"random"}
     assert not math.isnan(result.table["search_metric"].max())
+
+
+@pytest.mark.parametrize(
+    "tuner_pkl",
+    [b"", b"garbage", cloudpickle.dumps(["not a tuner state"])],
+    ids=["empty", "garbage", "restore-fails"],
+)
+def test_a_damaged_saved_search_is_set_aside_and_the_search_runs(
+    tuner_pkl: bytes, setup: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failed Tuner creation leaves an empty tuner.pkl beside the same inputs; Tune's restore fails on it
+    (before: every rerun ended in a bare "Aborted."). The third loads, but `Tuner.restore` refuses it."""
+    spec = make_spec(setup["model"], setup["data"], setup["run"].parent, 1, sampler="random", num_trials=3)
+    out, experiment = setup["run"] / "search", setup["run"] / "ray" / "tiny-search"
+    out.mkdir(parents=True)
+    experiment.mkdir(parents=True)
+    (out / KEY_FILE).write_text(json.dumps(_search_key(spec, setup["model"].resolve()), indent=2))
+    (experiment / "tuner.pkl").write_bytes(tuner_pkl)
+    with caplog.at_level(logging.INFO, logger="raydistill.training"):
+        result = run_search(spec, setup["model"], setup["run"])
+    assert len(result.table) == 3 and result.trials_run_now == 3
+    assert (experiment.parent / "tiny-search.prev" / "tuner.pkl").read_bytes() == tuner_pkl
+    said = [r.getMessage() for r in caplog.records if "previous search kept at" in r.getMessage()]
+    assert len(said) == 1 and "tiny-search.prev" in said[0] and "starting afresh" in said[0]

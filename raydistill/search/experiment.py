@@ -1,0 +1,70 @@
+"""A saved Tune experiment: whether Tune can resume it, and setting it aside when it cannot.
+
+Tune resumes an experiment from files in its directory: `tuner.pkl` (written when the Tuner is created) and,
+from the first experiment checkpoint on, the newest `experiment_state-*.json` (the trials), `search_gen_state-*.json`
+and `searcher-state-*.pkl` (the searcher). A run that failed or was killed at the wrong moment can leave them
+empty, partial or missing: the failed Tuner creation of a searcher that does not pickle leaves an empty
+`tuner.pkl`. Tune then fails on every rerun with a bare `EOFError`, or logs the failure and restarts the
+experiment with a searcher that no longer knows the finished trials. `damage` reads these files the way Tune's
+restore does (cloudpickle, the newest of each kind) and names the first problem; the search stage then sets the
+experiment aside (`set_aside`, to `<name>.prev`) and starts afresh.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from ray import cloudpickle
+
+__all__ = ["STATE_PATTERNS", "TUNER_FILE", "damage", "describe", "set_aside"]
+
+TUNER_FILE = "tuner.pkl"
+EXPERIMENT_STATE = "experiment_state-*.json"
+# What Tune reads on resume once a checkpoint was saved: the trials, then the searcher's wrapper and state.
+STATE_PATTERNS = (EXPERIMENT_STATE, "search_gen_state-*.json", "searcher-state-*.pkl")
+
+
+def damage(experiment: Path) -> str | None:
+    """What makes the saved experiment unusable for Tune's restore, or None when every file it reads loads.
+
+    An experiment without any checkpoint yet (only `tuner.pkl`) is not damaged: Tune restarts its trials.
+    """
+    problem = _unreadable(experiment / TUNER_FILE)
+    if problem is not None or not any(experiment.glob(EXPERIMENT_STATE)):
+        return problem
+    for pattern in STATE_PATTERNS:
+        newest = max(experiment.glob(pattern), default=None)  # Tune restores the newest (timestamped names)
+        if newest is None:
+            return f"no {pattern} beside {EXPERIMENT_STATE}"
+        problem = _unreadable(newest)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why Tune could not load `path` (a cloudpickle), or None when it loads."""
+    if not path.is_file():
+        return f"{path.name} is missing"
+    if path.stat().st_size == 0:
+        return f"{path.name} is empty"
+    try:
+        cloudpickle.loads(path.read_bytes())
+    except Exception as exc:  # any failure to load is damage: truncated, garbage, or from another version
+        return f"{path.name} cannot be read ({describe(exc)})"
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: first line of the message` (cut to 200 characters), for one-line reports."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
+
+
+def set_aside(experiment: Path) -> Path:
+    """Move `experiment` to `<name>.prev` (replacing an older one) and return the new path."""
+    backup = experiment.with_name(experiment.name + ".prev")
+    shutil.rmtree(backup, ignore_errors=True)
+    experiment.rename(backup)
+    return backup
