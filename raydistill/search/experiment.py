@@ -5,7 +5,7 @@ from the first experiment checkpoint on, the newest `experiment_state-*.json` (t
 and `searcher-state-*.pkl` (the searcher). A run that failed or was killed at the wrong moment can leave them
 empty, partial or missing: the failed Tuner creation of a searcher that does not pickle leaves an empty
 `tuner.pkl`. Tune then fails on every rerun with a bare `EOFError`, or logs the failure and restarts the
-experiment with a searcher that no longer knows the finished trials. `damage` reads these files the way Tune's
+experiment in a half-restored state (a searcher that no longer knows the finished trials, a wrong trial count). `damage` reads these files the way Tune's
 restore does (cloudpickle, the newest of each kind) and names the first problem; the search stage then sets the
 experiment aside (`set_aside`, to `<name>.prev`) and starts afresh.
 """
@@ -28,11 +28,14 @@ STATE_PATTERNS = (EXPERIMENT_STATE, "search_gen_state-*.json", "searcher-state-*
 def damage(experiment: Path) -> str | None:
     """What makes the saved experiment unusable for Tune's restore, or None when every file it reads loads.
 
-    An experiment without any checkpoint yet (only `tuner.pkl`) is not damaged: Tune restarts its trials.
+    An experiment stopped before its first checkpoint (`tuner.pkl` alone) cannot be resumed either: Tune's
+    restore fails on it, logs a traceback and restarts with the wrong trial count (1 of 3 trials, measured).
     """
     problem = _unreadable(experiment / TUNER_FILE)
-    if problem is not None or not any(experiment.glob(EXPERIMENT_STATE)):
+    if problem is not None:
         return problem
+    if not any(experiment.glob(EXPERIMENT_STATE)):
+        return f"no {EXPERIMENT_STATE}: it stopped before saving any trial"
     for pattern in STATE_PATTERNS:
         newest = max(experiment.glob(pattern), default=None)  # Tune restores the newest (timestamped names)
         if newest is None:

@@ -176,7 +176,7 @@ def _reuse_or_replace(experiment: Path, out: Path, key: dict[str, Any]) -> bool:
         reason = (
             f"search inputs changed ({', '.join(changed)})"
             if changed
-            else f"saved search is damaged ({problem})"
+            else f"saved search cannot be resumed ({problem})"
         )
         _replace(experiment, reason)
     elif experiment.exists():

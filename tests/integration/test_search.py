@@ -181,3 +181,24 @@ def test_a_damaged_saved_search_is_set_aside_and_the_search_runs(
     assert (experiment.parent / "tiny-search.prev" / "tuner.pkl").read_bytes() == tuner_pkl
     said = [r.getMessage() for r in caplog.records if "previous search kept at" in r.getMessage()]
     assert len(said) == 1 and "tiny-search.prev" in said[0] and "starting afresh" in said[0]
+
+
+def test_a_search_stopped_before_its_first_checkpoint_starts_afresh(
+    setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped between the Tuner's creation and its first checkpoint: only tuner.pkl is saved. Tune's own
+    restore of it logs a traceback and restarts with a wrong trial count (it ran 1 of 3 trials)."""
+    spec = make_spec(setup["model"], setup["data"], setup["run"].parent, 1, sampler="nsga2", num_trials=3)
+
+    def stopped_at_once(self: Any) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tuner_module.tune.Tuner, "fit", stopped_at_once)
+        with pytest.raises(KeyboardInterrupt):
+            run_search(spec, setup["model"], setup["run"])
+    experiment = setup["run"] / "ray" / "tiny-search"
+    assert (experiment / "tuner.pkl").stat().st_size > 0 and not list(experiment.glob("experiment_state-*"))
+    result = run_search(spec, setup["model"], setup["run"])
+    assert len(result.table) == 3 and result.trials_run_now == 3
+    assert (experiment.parent / "tiny-search.prev" / "tuner.pkl").is_file()

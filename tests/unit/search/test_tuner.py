@@ -33,7 +33,7 @@ def test_same_inputs_resume_and_changed_inputs_start_afresh(tmp_path: Path) -> N
     experiment = tmp_path / "ray" / "x-search"
     assert not _reuse_or_replace(experiment, out, {"num_trials": 6})  # nothing yet: fresh
     assert json.loads((out / KEY_FILE).read_text()) == {"num_trials": 6}
-    _experiment(experiment)
+    _experiment(experiment, checkpoint=True)
     (out / "trials.parquet").write_bytes(b"old")
     assert _reuse_or_replace(experiment, out, {"num_trials": 6})  # same inputs: resume
     assert (out / "trials.parquet").exists()
@@ -57,6 +57,10 @@ def _newer(experiment: Path, name: str, content: bytes) -> None:
 
 
 DAMAGE: dict[str, tuple[Callable[[Path], object], str]] = {
+    "stopped before its first checkpoint": (
+        lambda e: [p.unlink() for p in e.iterdir() if p.name != "tuner.pkl"],
+        r"no experiment_state-\*.json: it stopped before saving any trial",
+    ),
     "empty tuner.pkl": (lambda e: (e / "tuner.pkl").write_bytes(b""), "tuner.pkl is empty"),
     "garbage tuner.pkl": (
         lambda e: (e / "tuner.pkl").write_bytes(b"not a pickle"),
@@ -86,7 +90,8 @@ DAMAGE: dict[str, tuple[Callable[[Path], object], str]] = {
 def test_a_damaged_experiment_is_set_aside_with_one_line_and_the_search_starts_afresh(
     case: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Damage Tune's restore would trip on (a failed Tuner creation leaves an empty tuner.pkl)."""
+    """What Tune's restore would trip on (a failed Tuner creation leaves an empty tuner.pkl; a run stopped before
+    its first checkpoint leaves tuner.pkl alone, and Tune's restore then restarts it with a wrong trial count)."""
     out, key = tmp_path / "search", {"num_trials": 6}
     assert not _reuse_or_replace(tmp_path / "ray" / "x-search", out, key)  # a first start records the key
     experiment = _experiment(tmp_path / "ray" / "x-search", checkpoint=True)
@@ -97,18 +102,10 @@ def test_a_damaged_experiment_is_set_aside_with_one_line_and_the_search_starts_a
     with caplog.at_level(logging.INFO, logger="raydistill.training"):
         assert not _reuse_or_replace(experiment, out, key)
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 1 and "saved search is damaged" in lines[0] and "starting afresh" in lines[0]
+    assert len(lines) == 1 and "saved search cannot be resumed" in lines[0] and "starting afresh" in lines[0]
     assert re.search(message, lines[0]), lines[0]
     assert not experiment.exists() and (experiment.parent / "x-search.prev" / "tuner.pkl").exists()
     assert not (out / "trials.parquet").exists() and json.loads((out / KEY_FILE).read_text()) == key
-
-
-def test_an_experiment_without_a_checkpoint_yet_is_resumed(tmp_path: Path) -> None:
-    """Only `tuner.pkl`: Tune's restore starts the trials itself; nothing is damaged."""
-    out, key = tmp_path / "search", {"num_trials": 6}
-    assert not _reuse_or_replace(tmp_path / "ray" / "x-search", out, key)
-    experiment = _experiment(tmp_path / "ray" / "x-search")
-    assert _reuse_or_replace(experiment, out, key)
 
 
 def test_headline_names_the_best_arch_per_budget(tmp_path: Path) -> None:
