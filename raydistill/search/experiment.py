@@ -6,23 +6,30 @@ and `searcher-state-*.pkl` (the searcher). A run that failed or was killed at th
 empty, partial or missing: the failed Tuner creation of a searcher that does not pickle leaves an empty
 `tuner.pkl`. Tune then fails on every rerun with a bare `EOFError`, or logs the failure and restarts the
 experiment in a half-restored state (a searcher that no longer knows the finished trials, a wrong trial count). `damage` reads these files the way Tune's
-restore does (cloudpickle, the newest of each kind) and names the first problem; the search stage then sets the
+restore does (the newest of each kind; JSON or cloudpickle) and names the first problem; the search stage then sets the
 experiment aside (`set_aside`, to `<name>.prev`) and starts afresh.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from ray import cloudpickle
 
-__all__ = ["STATE_PATTERNS", "TUNER_FILE", "damage", "describe", "set_aside"]
+__all__ = ["READERS", "TUNER_FILE", "damage", "describe", "set_aside"]
 
 TUNER_FILE = "tuner.pkl"
 EXPERIMENT_STATE = "experiment_state-*.json"
-# What Tune reads on resume once a checkpoint was saved: the trials, then the searcher's wrapper and state.
-STATE_PATTERNS = (EXPERIMENT_STATE, "search_gen_state-*.json", "searcher-state-*.pkl")
+# What Tune reads on resume once a checkpoint was saved, and how: the trials (JSON), then the searcher's
+# wrapper (a cloudpickle despite its name) and the searcher's own state.
+READERS: dict[str, Callable[[bytes], object]] = {
+    EXPERIMENT_STATE: json.loads,
+    "search_gen_state-*.json": cloudpickle.loads,
+    "searcher-state-*.pkl": cloudpickle.loads,
+}
 
 
 def damage(experiment: Path) -> str | None:
@@ -31,29 +38,29 @@ def damage(experiment: Path) -> str | None:
     An experiment stopped before its first checkpoint (`tuner.pkl` alone) cannot be resumed either: Tune's
     restore fails on it, logs a traceback and restarts with the wrong trial count (1 of 3 trials, measured).
     """
-    problem = _unreadable(experiment / TUNER_FILE)
+    problem = _unreadable(experiment / TUNER_FILE, cloudpickle.loads)
     if problem is not None:
         return problem
     if not any(experiment.glob(EXPERIMENT_STATE)):
         return f"no {EXPERIMENT_STATE}: it stopped before saving any trial"
-    for pattern in STATE_PATTERNS:
+    for pattern, read in READERS.items():
         newest = max(experiment.glob(pattern), default=None)  # Tune restores the newest (timestamped names)
         if newest is None:
             return f"no {pattern} beside {EXPERIMENT_STATE}"
-        problem = _unreadable(newest)
+        problem = _unreadable(newest, read)
         if problem is not None:
             return problem
     return None
 
 
-def _unreadable(path: Path) -> str | None:
-    """Why Tune could not load `path` (a cloudpickle), or None when it loads."""
+def _unreadable(path: Path, read: Callable[[bytes], object]) -> str | None:
+    """Why `read` (Tune's way of loading `path`) fails on it, or None when it loads."""
     if not path.is_file():
         return f"{path.name} is missing"
     if path.stat().st_size == 0:
         return f"{path.name} is empty"
     try:
-        cloudpickle.loads(path.read_bytes())
+        read(path.read_bytes())
     except Exception as exc:  # any failure to load is damage: truncated, garbage, or from another version
         return f"{path.name} cannot be read ({describe(exc)})"
     return None

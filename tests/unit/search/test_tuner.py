@@ -15,7 +15,8 @@ from ray import cloudpickle
 
 from raydistill.search.tuner import KEY_FILE, SearchResult, _reuse_or_replace
 
-STATE = cloudpickle.dumps({"stand-in": "state"})  # loads as Tune's restore loads its files
+STATE = cloudpickle.dumps({"stand-in": "state"})  # loads as Tune's restore loads its pickles
+TRIALS = json.dumps({"trial_data": [], "runner_data": {}})  # stands in for Tune's JSON of trial states
 
 
 def _experiment(path: Path, checkpoint: bool = False) -> Path:
@@ -23,7 +24,8 @@ def _experiment(path: Path, checkpoint: bool = False) -> Path:
     path.mkdir(parents=True)
     (path / "tuner.pkl").write_bytes(STATE)
     if checkpoint:
-        for name in ("experiment_state-1.json", "search_gen_state-1.json", "searcher-state-1.pkl"):
+        (path / "experiment_state-1.json").write_text(TRIALS)  # JSON; the searcher's files are pickles
+        for name in ("search_gen_state-1.json", "searcher-state-1.pkl"):
             (path / name).write_bytes(STATE)
     return path
 
@@ -78,6 +80,10 @@ DAMAGE: dict[str, tuple[Callable[[Path], object], str]] = {
     "newest trials empty": (
         lambda e: _newer(e, "experiment_state-1.json", b""),
         "experiment_state-2.json is empty",
+    ),
+    "newest trials cut": (
+        lambda e: _newer(e, "experiment_state-1.json", TRIALS[:-4].encode()),
+        r"experiment_state-2.json cannot be read \(JSONDecodeError",
     ),
     "garbage search_gen_state": (
         lambda e: (e / "search_gen_state-1.json").write_bytes(b"\x80\x05garbage"),
