@@ -3,7 +3,8 @@
 Tune pickles a searcher into `tuner.pkl` when the Tuner is created and saves its state (`Searcher.save`)
 while the search runs; a resumed search reads both back. An Optuna sampler may hold thread locks (Optuna 5.1's
 GA samplers, NSGA-II among them, keep a `threading.Lock`), which `pickle` refuses. A lock guards no state of its
-own, so `dumps` writes every lock as "a new lock" and loading gives a fresh, unlocked one: the rest of the
+own, so `dumps` writes every lock as "a new lock" and loading gives a fresh, unlocked one (Conditions,
+Events and Semaphores, built on locks, then pickle with their own state): the rest of the
 state (sampler random generators, caches, the study's trials) is kept exactly, and Optuna's own storages
 already recreate their locks the same way when unpickled. The bytes load with plain `pickle.loads`.
 """

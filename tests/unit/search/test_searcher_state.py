@@ -91,10 +91,13 @@ def test_a_restored_searcher_continues_as_one_never_saved(
 def test_a_snapshot_gives_each_lock_back_as_a_new_unlocked_lock() -> None:
     held = threading.Lock()
     held.acquire()
-    state = {"lock": held, "rlock": threading.RLock(), "value": [1, 2]}
+    event = threading.Event()
+    event.set()
+    state = {"lock": held, "rlock": threading.RLock(), "value": [1, 2], "event": event}
     back = pickle.loads(dumps(state))
     assert back["value"] == [1, 2]
     assert back["lock"].acquire(blocking=False) and back["rlock"].acquire(blocking=False)
+    assert back["event"].is_set()  # primitives built on locks keep their own state
 
 
 def test_the_nsga2_study_keeps_its_sampler_after_a_round_trip() -> None:
