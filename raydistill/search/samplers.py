@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import difflib
 import math
+import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +37,7 @@ from ray.tune.search.optuna import OptunaSearch
 from raydistill.errors import SpecError
 from raydistill.search.evolution import EvolutionSearcher
 from raydistill.search.proposals import Proposals
+from raydistill.search.snapshot import dumps
 from raydistill.search.spaces import COST_KEY, DefineByRun
 
 __all__ = [
@@ -117,6 +120,21 @@ class ConstrainedOptunaSearch(OptunaSearch):
         self._rng = np.random.default_rng(seed)
         self._proposals = Proposals(exhausted_file)
         self.withdrawn = 0  # repeated proposals withdrawn so far
+
+    # Tune pickles the searcher into `tuner.pkl` and saves its state while the search runs; a resume loads
+    # both. The state goes as one snapshot (`snapshot.dumps`), so the sampler pickles whatever locks it holds
+    # (Optuna 5.1's NSGA-II) and its random state, the study's trials and `_proposals` come back exactly.
+    def __getstate__(self) -> dict[str, bytes]:
+        return {"snapshot": dumps(self.__dict__)}
+
+    def __setstate__(self, state: dict[str, bytes]) -> None:
+        self.__dict__.update(pickle.loads(state["snapshot"]))
+
+    def save(self, checkpoint_path: str) -> None:
+        Path(checkpoint_path).write_bytes(dumps(self.__dict__))
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.__dict__.update(pickle.loads(Path(checkpoint_path).read_bytes()))
 
     @property
     def study(self) -> optuna.Study:

@@ -19,7 +19,9 @@ the search ends early (`search/exhausted.json` records it) and the stage finishe
 Resume: when `ray/<name>-search` exists and was started with the same inputs, `Tuner.restore(...,
 resume_errored=True)` continues it: finished trials are kept, not re-evaluated. Tune cannot change a saved
 experiment (its trial count, sampler or space are part of its pickled state), so when the inputs differ the
-old experiment is moved to `<name>-search.prev` and the search starts afresh (logged).
+old experiment is moved to `<name>-search.prev` and the search starts afresh (logged). A damaged experiment
+(a file Tune's restore reads is empty, unreadable or missing: `experiment.damage`, or `Tuner.restore` fails)
+is set aside the same way, with one line saying why.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from raydistill.errors import Interrupted, RunError
 from raydistill.models.loading import load_task_model, load_tokenizer
 from raydistill.results.table import CSV_FILE, PARQUET_FILE, make_table, with_dev_metrics, write_table
 from raydistill.search.evaluator import cap_evalset
+from raydistill.search.experiment import damage, describe, set_aside
 from raydistill.search.final import best_arch_ids, dev_candidates, evaluate_on_dev, main_dev_values, summarize
 from raydistill.search.progress import SearchProgress
 from raydistill.search.proposals import EXHAUSTED_FILE, read_exhausted
@@ -164,27 +167,39 @@ def _search_key(spec: Spec, supernet_dir: Path) -> dict[str, Any]:
 
 
 def _reuse_or_replace(experiment: Path, out: Path, key: dict[str, Any]) -> bool:
-    """True when `experiment` can be resumed with `key`. Else start afresh: move an old experiment to `.prev`,
-    drop stale outputs in `out`, and record `key`."""
+    """True when `experiment` can be resumed with `key`. Else start afresh: move an old experiment (inputs
+    changed, or damaged) to `.prev`, drop stale outputs in `out`, and record `key`."""
     key_path = out / KEY_FILE
     if tune.Tuner.can_restore(str(experiment)):
         old = json.loads(key_path.read_text()) if key_path.is_file() else None
-        if old == key:
+        problem = damage(experiment)
+        if old == key and problem is None:
             return True
         changed = sorted(k for k in key if old is None or old.get(k) != key.get(k))
-        backup = experiment.with_name(experiment.name + ".prev")
-        shutil.rmtree(backup, ignore_errors=True)
-        experiment.rename(backup)
-        note(
-            f"search inputs changed ({', '.join(changed)}); previous search kept at {backup}; starting afresh"
+        reason = (
+            f"search inputs changed ({', '.join(changed)})"
+            if changed
+            else f"saved search cannot be resumed ({problem})"
         )
+        _replace(experiment, reason)
     elif experiment.exists():
         shutil.rmtree(experiment)  # a start that never saved any state
+    _start_afresh(out, key)
+    return False
+
+
+def _replace(experiment: Path, reason: str) -> None:
+    """Set the experiment aside (`.prev`) and say so in one line."""
+    backup = set_aside(experiment)
+    note(f"{reason}; previous search kept at {backup}; starting afresh")
+
+
+def _start_afresh(out: Path, key: dict[str, Any]) -> None:
+    """Drop the outputs of an older search in `out` and record the inputs of the new one."""
     for stale in (PARQUET_FILE, CSV_FILE, META_FILE, DEV_FILE, EXHAUSTED_FILE):
         (out / stale).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    key_path.write_text(json.dumps(key, indent=2))
-    return False
+    (out / KEY_FILE).write_text(json.dumps(key, indent=2))
 
 
 def _trainable(spec: Spec, setup: SearchSetup) -> Any:
@@ -249,6 +264,17 @@ def _new_tuner(spec: Spec, setup: SearchSetup, trainable: Any, storage: Path, na
     )
 
 
+def _restore(experiment: Path, trainable: Any) -> tune.Tuner | None:
+    """The saved experiment's Tuner, or None when Tune cannot restore it (then it is set aside)."""
+    try:
+        tuner = tune.Tuner.restore(str(experiment), trainable=trainable, resume_errored=True)
+    except Exception as exc:  # damage `experiment.damage` did not see: resuming is impossible either way
+        _replace(experiment, f"saved search cannot be restored ({describe(exc)})")
+        return None
+    note(f"resuming search {experiment.name} from {experiment}")
+    return tuner
+
+
 @dataclass
 class _Outcome:
     """What the Tune run gave: table rows of finished trials, trials run in this call, error messages."""
@@ -262,12 +288,14 @@ def _run_tuner(spec: Spec, setup: SearchSetup, supernet_dir: Path, run_dir: Path
     """Run (or resume) the Tune experiment."""
     started = time.time()
     storage, name = run_dir / "ray", f"{spec.name}-search"
-    resume = _reuse_or_replace(storage / name, run_dir / SEARCH_DIR, _search_key(spec, supernet_dir))
+    key = _search_key(spec, supernet_dir)
     trainable = _trainable(spec, setup)
-    if resume:
-        note(f"resuming search {name} from {storage / name}")
-        tuner = tune.Tuner.restore(str(storage / name), trainable=trainable, resume_errored=True)
-    else:
+    tuner = None
+    if _reuse_or_replace(storage / name, run_dir / SEARCH_DIR, key):
+        tuner = _restore(storage / name, trainable)
+        if tuner is None:
+            _start_afresh(run_dir / SEARCH_DIR, key)
+    if tuner is None:
         tuner = _new_tuner(spec, setup, trainable, storage, name)
     with quiet_tune():
         grid = tuner.fit()

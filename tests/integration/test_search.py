@@ -6,6 +6,7 @@ Run with: `pytest -m integration tests/integration/test_search.py` (well under a
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ray import cloudpickle
 
 from raydistill.data import prepare_task_data
 from raydistill.models.arch import Arch
@@ -22,7 +24,7 @@ from raydistill.search import tuner as tuner_module
 from raydistill.search.evaluator import evaluate_arch
 from raydistill.search.progress import SearchProgress
 from raydistill.search.proposals import read_exhausted
-from raydistill.search.tuner import SearchInterrupted, run_search
+from raydistill.search.tuner import KEY_FILE, SearchInterrupted, _search_key, run_search
 from raydistill.spec.schema import Spec
 from tests.unit.training.conftest import write_sst2
 
@@ -114,18 +116,20 @@ class InterruptOnce(SearchProgress):
             os.kill(os.getpid(), signal.SIGUSR1)
 
 
+@pytest.mark.parametrize("sampler", ["evolution", "nsga2"])
 def test_interrupted_search_resumes_without_re_evaluating(
-    setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    sampler: str, setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Stopped after 4 finished trials, then rerun: only the missing trials run. Uses the evolution searcher,
-    whose state (population, frontier, RNG) goes through Tune's searcher checkpoint and restore."""
+    """Stopped after 4 finished trials, then rerun: only the missing trials run. The searcher's state
+    (evolution: population, frontier, RNG; NSGA-II: the Optuna study and a sampler that holds a lock) goes
+    through `tuner.pkl` and Tune's searcher checkpoint and restore."""
     spec = make_spec(
         setup["model"],
         setup["data"],
         setup["run"].parent,
         1,
         num_trials=10,
-        sampler="evolution",
+        sampler=sampler,
         space="layerwise",
     )
     marker = tmp_path / "interrupted"
@@ -140,7 +144,7 @@ def test_interrupted_search_resumes_without_re_evaluating(
     result = run_search(spec, setup["model"], setup["run"])
     table = result.table
     assert len(table) == 10 and result.trials_run_now == 10 - len(first)
-    assert set(table["sampler"]) == {"evolution"}
+    assert set(table["sampler"]) == {sampler} and table["arch_id"].nunique() == 10
     merged = first.merge(table, on="trial_id", suffixes=("_first", ""))
     assert len(merged) == len(first)  # every finished trial kept, with the same result
     same = merged["search_metric_first"].fillna(-1) == merged["search_metric"].fillna(-1)
@@ -148,8 +152,53 @@ def test_interrupted_search_resumes_without_re_evaluating(
 
 
 def test_random_sampler_runs(setup: dict[str, Path]) -> None:
-    """(NSGA-II runs end to end above; evolution in the resume test.)"""
+    """(NSGA-II runs end to end above; evolution and NSGA-II in the resume test.)"""
     spec = make_spec(setup["model"], setup["data"], setup["run"].parent, 1, sampler="random", num_trials=6)
     result = run_search(spec, setup["model"], setup["run"])
     assert len(result.table) == 6 and set(result.table["sampler"]) == {"random"}
     assert not math.isnan(result.table["search_metric"].max())
+
+
+@pytest.mark.parametrize(
+    "tuner_pkl",
+    [b"", b"garbage", cloudpickle.dumps(["not a tuner state"])],
+    ids=["empty", "garbage", "restore-fails"],
+)
+def test_a_damaged_saved_search_is_set_aside_and_the_search_runs(
+    tuner_pkl: bytes, setup: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failed Tuner creation leaves an empty tuner.pkl beside the same inputs; Tune's restore fails on it
+    (before: every rerun ended in a bare "Aborted."). The third loads, but `Tuner.restore` refuses it."""
+    spec = make_spec(setup["model"], setup["data"], setup["run"].parent, 1, sampler="random", num_trials=3)
+    out, experiment = setup["run"] / "search", setup["run"] / "ray" / "tiny-search"
+    out.mkdir(parents=True)
+    experiment.mkdir(parents=True)
+    (out / KEY_FILE).write_text(json.dumps(_search_key(spec, setup["model"].resolve()), indent=2))
+    (experiment / "tuner.pkl").write_bytes(tuner_pkl)
+    with caplog.at_level(logging.INFO, logger="raydistill.training"):
+        result = run_search(spec, setup["model"], setup["run"])
+    assert len(result.table) == 3 and result.trials_run_now == 3
+    assert (experiment.parent / "tiny-search.prev" / "tuner.pkl").read_bytes() == tuner_pkl
+    said = [r.getMessage() for r in caplog.records if "previous search kept at" in r.getMessage()]
+    assert len(said) == 1 and "tiny-search.prev" in said[0] and "starting afresh" in said[0]
+
+
+def test_a_search_stopped_before_its_first_checkpoint_starts_afresh(
+    setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped between the Tuner's creation and its first checkpoint: only tuner.pkl is saved. Tune's own
+    restore of it logs a traceback and restarts with a wrong trial count (it ran 1 of 3 trials)."""
+    spec = make_spec(setup["model"], setup["data"], setup["run"].parent, 1, sampler="nsga2", num_trials=3)
+
+    def stopped_at_once(self: Any) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tuner_module.tune.Tuner, "fit", stopped_at_once)
+        with pytest.raises(KeyboardInterrupt):
+            run_search(spec, setup["model"], setup["run"])
+    experiment = setup["run"] / "ray" / "tiny-search"
+    assert (experiment / "tuner.pkl").stat().st_size > 0 and not list(experiment.glob("experiment_state-*"))
+    result = run_search(spec, setup["model"], setup["run"])
+    assert len(result.table) == 3 and result.trials_run_now == 3
+    assert (experiment.parent / "tiny-search.prev" / "tuner.pkl").is_file()

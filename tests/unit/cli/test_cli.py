@@ -70,3 +70,18 @@ def test_an_interrupted_run_exits_130_with_the_resume_hint(monkeypatch, tmp_path
     result = runner.invoke(app, ["run", str(REPO / "searches" / "quickstart.yaml")])
     assert result.exit_code == 130
     assert "interrupted: training run q-teacher stopped" in result.output and "Traceback" not in result.output
+
+
+def test_an_eof_error_is_never_a_bare_aborted(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Click answers an escaping EOFError (meant for a prompt at end of input) with only "Aborted." and exit 1;
+    an empty file read by pickle raises it too (an empty Tune tuner.pkl did). It must stay visible."""
+    from raydistill import pipeline
+
+    def truncated(*args: object, **kwargs: object) -> None:
+        raise EOFError("Ran out of input")
+
+    monkeypatch.setattr(pipeline, "run_pipeline", truncated)
+    result = runner.invoke(app, ["run", str(REPO / "searches" / "quickstart.yaml")])
+    assert result.exit_code == 1 and "Aborted" not in result.output
+    assert isinstance(result.exception, RuntimeError) and "Ran out of input" in str(result.exception)
+    assert isinstance(result.exception.__cause__, EOFError)  # the traceback shows where it was read

@@ -54,10 +54,12 @@ def _payload(model: nn.Module, data: Any) -> TrialPayload:
     )
 
 
-def _drive(searcher: Any, n: int, model: nn.Module, data: Any, evaluator: CountingEvaluator) -> list[dict]:
+def _drive(
+    searcher: Any, n: int, model: nn.Module, data: Any, evaluator: CountingEvaluator, first: int = 0
+) -> list[dict]:
     """Suggest n trials one at a time and report each back, as Tune does with max_concurrent_trials=1."""
     state, payload, results = state_to_numpy(model), _payload(model, data), []
-    for i in range(n):
+    for i in range(first, first + n):
         config = searcher.suggest(f"t{i}")
         assert config is not None
         result = run_trial(config, state, payload, evaluate=evaluator)

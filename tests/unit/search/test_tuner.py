@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from ray import cloudpickle
 
 from raydistill.search.tuner import KEY_FILE, SearchResult, _reuse_or_replace
 
+STATE = cloudpickle.dumps({"stand-in": "state"})  # loads as Tune's restore loads its pickles
+TRIALS = json.dumps({"trial_data": [], "runner_data": {}})  # stands in for Tune's JSON of trial states
 
-def _experiment(path: Path) -> Path:
+
+def _experiment(path: Path, checkpoint: bool = False) -> Path:
+    """A saved experiment: `tuner.pkl` (what `Tuner.can_restore` looks for), and one checkpoint if asked."""
     path.mkdir(parents=True)
-    (path / "tuner.pkl").write_bytes(b"")  # what `Tuner.can_restore` looks for
+    (path / "tuner.pkl").write_bytes(STATE)
+    if checkpoint:
+        (path / "experiment_state-1.json").write_text(TRIALS)  # JSON; the searcher's files are pickles
+        for name in ("search_gen_state-1.json", "searcher-state-1.pkl"):
+            (path / name).write_bytes(STATE)
     return path
 
 
@@ -23,7 +35,7 @@ def test_same_inputs_resume_and_changed_inputs_start_afresh(tmp_path: Path) -> N
     experiment = tmp_path / "ray" / "x-search"
     assert not _reuse_or_replace(experiment, out, {"num_trials": 6})  # nothing yet: fresh
     assert json.loads((out / KEY_FILE).read_text()) == {"num_trials": 6}
-    _experiment(experiment)
+    _experiment(experiment, checkpoint=True)
     (out / "trials.parquet").write_bytes(b"old")
     assert _reuse_or_replace(experiment, out, {"num_trials": 6})  # same inputs: resume
     assert (out / "trials.parquet").exists()
@@ -39,6 +51,67 @@ def test_a_start_without_saved_state_is_discarded(tmp_path: Path) -> None:
     (experiment / "trial_1").mkdir(parents=True)  # no tuner.pkl: Tune could not restore it
     assert not _reuse_or_replace(experiment, tmp_path / "search", {"k": 1})
     assert not experiment.exists()
+
+
+def _newer(experiment: Path, name: str, content: bytes) -> None:
+    """A later session's checkpoint file (Tune restores the newest): `name` with timestamp 2."""
+    (experiment / name.replace("1", "2")).write_bytes(content)
+
+
+DAMAGE: dict[str, tuple[Callable[[Path], object], str]] = {
+    "stopped before its first checkpoint": (
+        lambda e: [p.unlink() for p in e.iterdir() if p.name != "tuner.pkl"],
+        r"no experiment_state-\*.json: it stopped before saving any trial",
+    ),
+    "empty tuner.pkl": (lambda e: (e / "tuner.pkl").write_bytes(b""), "tuner.pkl is empty"),
+    "garbage tuner.pkl": (
+        lambda e: (e / "tuner.pkl").write_bytes(b"not a pickle"),
+        r"tuner.pkl cannot be read \(UnpicklingError",
+    ),
+    "cut tuner.pkl": (lambda e: (e / "tuner.pkl").write_bytes(STATE[:-3]), "tuner.pkl cannot be read"),
+    "no searcher state": (
+        lambda e: (e / "searcher-state-1.pkl").unlink(),
+        r"no searcher-state-\*.pkl beside experiment_state",
+    ),
+    "newest searcher state cut": (
+        lambda e: _newer(e, "searcher-state-1.pkl", STATE[:7]),
+        "searcher-state-2.pkl cannot be read",
+    ),
+    "newest trials empty": (
+        lambda e: _newer(e, "experiment_state-1.json", b""),
+        "experiment_state-2.json is empty",
+    ),
+    "newest trials cut": (
+        lambda e: _newer(e, "experiment_state-1.json", TRIALS[:-4].encode()),
+        r"experiment_state-2.json cannot be read \(JSONDecodeError",
+    ),
+    "garbage search_gen_state": (
+        lambda e: (e / "search_gen_state-1.json").write_bytes(b"\x80\x05garbage"),
+        "search_gen_state-1.json cannot be read",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_a_damaged_experiment_is_set_aside_with_one_line_and_the_search_starts_afresh(
+    case: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What Tune's restore would trip on (a failed Tuner creation leaves an empty tuner.pkl; a run stopped before
+    its first checkpoint leaves tuner.pkl alone, and Tune's restore then restarts it with a wrong trial count)."""
+    out, key = tmp_path / "search", {"num_trials": 6}
+    assert not _reuse_or_replace(tmp_path / "ray" / "x-search", out, key)  # a first start records the key
+    experiment = _experiment(tmp_path / "ray" / "x-search", checkpoint=True)
+    assert _reuse_or_replace(experiment, out, key)  # intact, same inputs: resumed
+    (out / "trials.parquet").write_bytes(b"old")
+    damage, message = DAMAGE[case]
+    damage(experiment)
+    with caplog.at_level(logging.INFO, logger="raydistill.training"):
+        assert not _reuse_or_replace(experiment, out, key)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "saved search cannot be resumed" in lines[0] and "starting afresh" in lines[0]
+    assert re.search(message, lines[0]), lines[0]
+    assert not experiment.exists() and (experiment.parent / "x-search.prev" / "tuner.pkl").exists()
+    assert not (out / "trials.parquet").exists() and json.loads((out / KEY_FILE).read_text()) == key
 
 
 def test_headline_names_the_best_arch_per_budget(tmp_path: Path) -> None:
