@@ -2,7 +2,7 @@
 
 A stage writes its outputs under `<storage_path>/<name>/<stage>/` and, once complete, a `stage.json` holding the
 hash of the spec sections it depends on. Rerunning the same spec skips complete stages whose hash matches; an
-interrupted stage resumes from its own checkpoints (Ray Train `get_checkpoint`). Changing a section re-runs the
+interrupted stage resumes from the newest complete checkpoint of its Ray Train run. Changing a section re-runs the
 stages that depend on it (and, through the hash chain, every later stage).
 """
 

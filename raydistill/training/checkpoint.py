@@ -5,27 +5,34 @@ Layout of one checkpoint directory (`checkpoint_00000120`):
     config.json, model.safetensors, tokenizer files   `save_pretrained` output: loadable by `from_pretrained`
     trainer_state.json                                 step, epoch, batches done in the epoch, timing, metrics
     trainer_state.pt                                   optimizer, scheduler, RNG states (torch, CUDA, numpy, python)
+    checkpoint_files.json                              written last: every other file's size (see `is_complete`)
 
 Under Ray, rank 0 writes the directory to a temp dir and `ray.train.report` persists it to the run's storage; the
 other ranks report without a checkpoint (`report` is a barrier, every rank calls it). In-process runs
 (`num_workers=0`) have no Ray storage, so the checkpoint is written straight into `local_run_dir` and the two
 newest are kept, mirroring `CheckpointConfig(num_to_keep=2)`.
+
+Resume (`resume_checkpoint_dir`) takes the newest COMPLETE checkpoint in the run directory, not only the one Ray's
+snapshot (`checkpoint_manager_snapshot.json`) names: Ray's controller records a checkpoint some time after the
+worker has written it, so a Ctrl-C in between leaves a complete `checkpoint_00000046` that the snapshot does not
+list (it still names `checkpoint_00000023`). A checkpoint is complete when its manifest is readable and every
+file it lists has the listed size; Ray copies files in no fixed order, so a copy (or a pruning delete) cut short
+leaves a directory that fails this check and is skipped, never loaded.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import ray.train
+import ray.train.collective
 import torch
 from torch import nn
 
@@ -33,6 +40,8 @@ from raydistill.distill.strategies import unwrap
 
 STATE_JSON = "trainer_state.json"
 STATE_PT = "trainer_state.pt"
+MANIFEST = "checkpoint_files.json"
+CHECKPOINT_PREFIX = "checkpoint_"
 KEEP_LOCAL = 2
 
 
@@ -59,7 +68,19 @@ class TrainState:
 
 def checkpoint_name(step: int) -> str:
     """Directory name of the checkpoint taken after `step` optimizer steps (sorts by step)."""
-    return f"checkpoint_{step:08d}"
+    return f"{CHECKPOINT_PREFIX}{step:08d}"
+
+
+def checkpoint_step(directory: Path) -> int | None:
+    """The step a checkpoint directory's name records (`checkpoint_00000120` -> 120); None for other names."""
+    digits = directory.name.removeprefix(CHECKPOINT_PREFIX)
+    return int(digits) if directory.name.startswith(CHECKPOINT_PREFIX) and digits.isdigit() else None
+
+
+def _step(directory: Path | None) -> int:
+    """`checkpoint_step` for sorting: -1 for None or a name without a step."""
+    step = checkpoint_step(directory) if directory is not None else None
+    return -1 if step is None else step
 
 
 def capture_rng() -> dict[str, Any]:
@@ -102,6 +123,81 @@ def save_checkpoint(
     (directory / STATE_JSON).write_text(json.dumps(asdict(state), indent=2))
     blob = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": capture_rng()}
     torch.save(blob, directory / STATE_PT)
+    write_manifest(directory)
+
+
+def write_manifest(directory: Path) -> None:
+    """Record every file of `directory` with its size in `MANIFEST`; called after everything else is written."""
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST)
+    sizes = {p.relative_to(directory).as_posix(): p.stat().st_size for p in files}
+    (directory / MANIFEST).write_text(json.dumps(sizes, indent=1))
+
+
+def is_complete(directory: Path) -> bool:
+    """Whether `directory` holds a whole checkpoint: its manifest parses, names the training state, and every file
+    it lists exists with the listed size (a copy or delete cut short fails this, whatever order it went in)."""
+    try:
+        sizes = json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(sizes, dict) or not {STATE_JSON, STATE_PT} <= sizes.keys():
+        return False
+    for name, size in sizes.items():
+        path = directory / name
+        if not path.is_file() or path.stat().st_size != size:
+            return False
+    return True
+
+
+def step_checkpoints(run_dir: Path) -> list[Path]:
+    """Every `checkpoint_<step>` directory of a run, complete or not, oldest step first."""
+    if not run_dir.is_dir():
+        return []
+    found = [p for p in run_dir.iterdir() if p.is_dir() and checkpoint_step(p) is not None]
+    return sorted(found, key=_step)
+
+
+def complete_checkpoints(run_dir: Path) -> list[Path]:
+    """The complete checkpoints of a run (`is_complete`), oldest step first."""
+    return [p for p in step_checkpoints(run_dir) if is_complete(p)]
+
+
+def select_resume_checkpoint(run_dir: Path | None, recorded: Path | None) -> tuple[Path | None, list[Path]]:
+    """The checkpoint to resume from, and the incomplete ones newer than it.
+
+    Args:
+        run_dir: the run directory (`<storage_path>/<run_name>`); None: only `recorded` counts.
+        recorded: the checkpoint Ray's snapshot names (`ray.train.get_checkpoint()`), if any. Ray records a
+            checkpoint only once it is wholly written, so it counts even without a manifest (older runs).
+
+    Returns:
+        (the newest of the complete checkpoints in `run_dir` and `recorded`, or None; the incomplete
+        checkpoints with a later step: half-written by a killed run, to be discarded before training).
+    """
+    on_disk = step_checkpoints(run_dir) if run_dir is not None else []
+    candidates = [p for p in on_disk if is_complete(p)] + ([recorded] if recorded is not None else [])
+    chosen = max(candidates, key=_step, default=None)
+    partial = [p for p in on_disk if _step(p) > _step(chosen) and not is_complete(p)]
+    return chosen, partial
+
+
+def resume_checkpoint_dir(run_dir: str | None, rank: int) -> Path | None:
+    """The directory to resume from (`select_resume_checkpoint`), the same on every rank.
+
+    Rank 0 chooses, deletes the incomplete checkpoints newer than its choice (so a rerun that reaches their step
+    writes a fresh directory instead of filling a stale one) and broadcasts the choice to the other ranks.
+    """
+    chosen: str | None = None
+    if rank == 0:
+        recorded = ray.train.get_checkpoint()  # storage is a local or shared path (`trainer.fit`)
+        found, partial = select_resume_checkpoint(
+            Path(run_dir) if run_dir else None, Path(recorded.path) if recorded is not None else None
+        )
+        for directory in partial:
+            shutil.rmtree(directory, ignore_errors=True)
+        chosen = str(found) if found is not None else None
+    chosen = ray.train.collective.broadcast_from_rank_zero(chosen)
+    return Path(chosen) if chosen is not None else None
 
 
 def read_train_state(directory: Path) -> tuple[TrainState, dict[str, Any]]:
@@ -109,25 +205,6 @@ def read_train_state(directory: Path) -> tuple[TrainState, dict[str, Any]]:
     state = TrainState(**json.loads((directory / STATE_JSON).read_text()))
     blob = torch.load(directory / STATE_PT, map_location="cpu", weights_only=True)
     return state, blob
-
-
-def local_checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoints of an in-process run, oldest first."""
-    if not run_dir.is_dir():
-        return []
-    return sorted(p for p in run_dir.glob("checkpoint_*") if p.is_dir() and (p / STATE_PT).is_file())
-
-
-@contextlib.contextmanager
-def latest_checkpoint_dir(local_run_dir: str | None) -> Iterator[Path | None]:
-    """The directory to resume from: Ray's `get_checkpoint()`, else the newest local one, else None."""
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as directory:
-            yield Path(directory)
-        return
-    found = local_checkpoints(Path(local_run_dir)) if local_run_dir else []
-    yield found[-1] if found else None
 
 
 def report_checkpoint(
@@ -161,5 +238,7 @@ def report_checkpoint(
     ray.train.report(
         metrics, checkpoint=ray.train.Checkpoint.from_directory(str(final)), checkpoint_dir_name=name
     )
-    for old in local_checkpoints(run_dir)[:-KEEP_LOCAL]:
-        shutil.rmtree(old, ignore_errors=True)
+    oldest_kept = _step(complete_checkpoints(run_dir)[-KEEP_LOCAL:][0])
+    for old in step_checkpoints(run_dir):
+        if _step(old) < oldest_kept:
+            shutil.rmtree(old, ignore_errors=True)

@@ -16,8 +16,8 @@ from raydistill.spec.schema import DataSpec, OptimSpec
 # How a run executes, not what it trains: changing these never makes a checkpoint stale (`trainer.fit`).
 RUN_CONTROL_KEYS = frozenset(
     {
-        "num_threads", "use_gpu", "name", "log_every_steps", "eval_search", "local_run_dir", "stop_after_steps",
-        "progress_file",
+        "num_threads", "use_gpu", "name", "log_every_steps", "eval_search", "run_dir", "local_run_dir",
+        "stop_after_steps", "progress_file",
     }
 )  # fmt: skip
 
@@ -39,6 +39,8 @@ class LoopConfig:
         name: run name used in log lines.
         log_every_steps: rank 0 logs step/total, loss, lr and samples/s this often.
         eval_search: also score the search split at each evaluation (dev sets are always scored).
+        run_dir: set by `fit`: the run directory `<storage_path>/<run_name>`; the loop resumes from the newest
+            complete checkpoint in it (`checkpoint.resume_checkpoint_dir`).
         local_run_dir: set by `fit` for in-process runs (no Ray storage there): checkpoints are kept in this
             directory and the latest one is resumed from.
         stop_after_steps: stop (after checkpointing) once this global step is done, as a preemption would;
@@ -59,6 +61,7 @@ class LoopConfig:
     name: str = "train"
     log_every_steps: int = 50
     eval_search: bool = True
+    run_dir: str | None = None
     local_run_dir: str | None = None
     stop_after_steps: int | None = None
     progress_file: str | None = None

@@ -10,8 +10,9 @@ shard of an epoch permutation seeded by `seed + epoch`; rank 0 evaluates on the 
 ranks wait in `ray.train.report` (a barrier), which every rank calls the same number of times.
 
 Resume: rerunning `fit` with the same run name and storage path restores weights, optimizer, scheduler, RNG and
-step from `ray.train.get_checkpoint()` and skips the batches of the current epoch already done. Resuming assumes
-the same number of workers and batch size.
+step from the newest complete checkpoint in the run directory (`checkpoint.resume_checkpoint_dir`: newer than
+the one Ray's snapshot names when Ray had not recorded the last one yet) and skips the batches of the current
+epoch already done. Resuming assumes the same number of workers and batch size.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from raydistill.models.bert import ElasticBert
 from raydistill.models.loading import load_task_model, load_tokenizer
 from raydistill.training.checkpoint import (
     TrainState,
-    latest_checkpoint_dir,
     read_train_state,
     report_checkpoint,
     restore_rng,
+    resume_checkpoint_dir,
 )
 from raydistill.training.config import LoopConfig
 from raydistill.training.evaluate import evaluate_task
@@ -72,9 +73,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
     tokenizer = load_tokenizer(cfg.model)
     data = prepare_task_data(cfg.task, tokenizer, seed=cfg.seed, **cfg.data)
     kind, num_labels = data.task.kind, data.task.num_labels
-    with latest_checkpoint_dir(cfg.local_run_dir) as resume_dir:
-        hf_model = load_task_model(str(resume_dir or cfg.model), kind, num_labels)
-        state, saved = read_train_state(resume_dir) if resume_dir else (TrainState(), None)
+    resume_dir = resume_checkpoint_dir(cfg.run_dir, rank)
+    hf_model = load_task_model(str(resume_dir or cfg.model), kind, num_labels)
+    state, saved = read_train_state(resume_dir) if resume_dir else (TrainState(), None)
     # Sub-network strategies forward an `Arch` through `ElasticBert`, which DDP must wrap (not the HF model).
     trainable = ElasticBert(hf_model) if is_elastic(cfg.strategy) else hf_model
     model = ray.train.torch.prepare_model(trainable, move_to_device=device)  # DDP-wrapped when world > 1

@@ -3,7 +3,8 @@
 - `num_workers=0` runs the loop in this process (no Ray cluster, no DDP); N >= 1 runs N Ray workers (DDP for
   N > 1: gloo on CPU, NCCL on GPU).
 - The run lives at `<storage_path>/<run_name>` (absolute path, no timestamps), so calling `fit` again with the
-  same name resumes from the latest checkpoint (`ray.train.get_checkpoint()` in the loop) -- only when the loop
+  same name resumes from the newest complete checkpoint there (`checkpoint.resume_checkpoint_dir` in the loop:
+  also one written after the last that Ray's snapshot recorded, as a Ctrl-C leaves it) -- only when the loop
   config is the same (`config.RUN_CONTROL_KEYS` aside) and so are the weights in the local model dirs it names
   (`model`, the strategy's `teacher`): `<run_name>.inputs.json` beside the run records them, and a run started
   from other inputs (or by a version that kept no record) is moved to `<run_name>.prev` and the run starts
@@ -29,7 +30,13 @@ from ray.train.torch import TorchTrainer
 from raydistill.errors import Interrupted, RaydistillError, RunError
 from raydistill.models.loading import weights_digest
 from raydistill.spec.schema import Spec
-from raydistill.training.checkpoint import STATE_JSON, STATE_PT, local_checkpoints
+from raydistill.training.checkpoint import (
+    MANIFEST,
+    STATE_JSON,
+    STATE_PT,
+    checkpoint_step,
+    complete_checkpoints,
+)
 from raydistill.training.config import RUN_CONTROL_KEYS
 from raydistill.training.progress import PROGRESS_SUFFIX, watch_progress
 from raydistill.training.runtime import note
@@ -62,7 +69,8 @@ def _worker_config(
     loop_config: dict[str, Any], run_dir: Path, num_workers: int, use_gpu: bool, cpus_per_worker: float
 ) -> dict[str, Any]:
     """Fill the `LoopConfig` keys that depend on where the loop runs."""
-    config = dict(loop_config, use_gpu=use_gpu, progress_file=str(_progress_path(run_dir)))
+    progress = str(_progress_path(run_dir))
+    config = dict(loop_config, use_gpu=use_gpu, run_dir=str(run_dir), progress_file=progress)
     if num_workers == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         config["local_run_dir"] = str(run_dir)
@@ -87,8 +95,8 @@ def fit(
 
     Args:
         train_fn: an importable loop function (e.g. `train_loop_per_worker`); Ray workers import it by name.
-        loop_config: `LoopConfig.to_dict()`; `use_gpu`, `num_threads` (from `cpus_per_worker` when unset) and
-            `local_run_dir` (in-process runs) are filled in here.
+        loop_config: `LoopConfig.to_dict()`; `use_gpu`, `run_dir`, `num_threads` (from `cpus_per_worker` when
+            unset) and `local_run_dir` (in-process runs) are filled in here.
         run_name: stable run name (no timestamps): the same name resumes.
         storage_path: root directory of runs (made absolute).
         num_workers: 0 = in this process; N = N Ray Train workers.
@@ -130,10 +138,7 @@ def fit(
         raise
     except ray.train.TrainingFailedError as err:
         raise _clean_error(err, run_name) from None
-    checkpoint = result.checkpoint
-    if num_workers == 0:  # local mode keeps no storage: the checkpoints live in run_dir
-        found = local_checkpoints(run_dir)
-        checkpoint = ray.train.Checkpoint.from_directory(str(found[-1])) if found else None
+    checkpoint = _newest_checkpoint(run_dir, result.checkpoint)
     metrics = dict(getattr(result, "return_value", None) or {})  # Train V2: rank 0's return value
     return FitResult(metrics=metrics, checkpoint=checkpoint, path=run_dir)
 
@@ -141,6 +146,19 @@ def fit(
 def _progress_path(run_dir: Path) -> Path:
     """Beside the run dir (Ray Train owns the run dir itself): rank 0's progress lines for the console."""
     return run_dir.with_name(run_dir.name + PROGRESS_SUFFIX)
+
+
+def _newest_checkpoint(run_dir: Path, recorded: ray.train.Checkpoint | None) -> ray.train.Checkpoint | None:
+    """The newest complete checkpoint in `run_dir`, or Ray's `recorded` one when that is newer (or the only one).
+
+    Ray's is older when the run resumed from a checkpoint Ray never recorded and had nothing left to train (it
+    reported nothing new); in-process runs keep no Ray storage, their checkpoints live only in `run_dir`.
+    """
+    found = complete_checkpoints(run_dir)
+    recorded_step = checkpoint_step(Path(recorded.path)) if recorded is not None else None
+    if found and (recorded_step is None or (checkpoint_step(found[-1]) or 0) >= recorded_step):
+        return ray.train.Checkpoint.from_directory(str(found[-1]))
+    return recorded
 
 
 def _inputs_key(loop_config: dict[str, Any]) -> str:
@@ -229,7 +247,7 @@ def _copy_model(checkpoint_dir: Path, model_dir: Path) -> None:
     shutil.rmtree(model_dir, ignore_errors=True)
     model_dir.mkdir(parents=True)
     for item in checkpoint_dir.iterdir():
-        if item.name in (STATE_JSON, STATE_PT):
+        if item.name in (STATE_JSON, STATE_PT, MANIFEST):
             continue
         target = model_dir / item.name
         if item.is_dir():

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from raydistill.training.checkpoint import STATE_JSON, STATE_PT, checkpoint_name, write_manifest
 from raydistill.training.config import LoopConfig
 from tests.unit.data.conftest import squad_articles, squad_json
 
@@ -82,6 +83,19 @@ def make_config(tiny_model_dir: Path, sst2_dir: Path) -> Callable[..., LoopConfi
         return base.with_updates(**changes)
 
     return make
+
+
+def fake_checkpoint(run_dir: Path, step: int, *, manifest: bool = True) -> Path:
+    """A checkpoint directory with stand-in files of fixed sizes (what `is_complete` checks, not their content)."""
+    directory = run_dir / checkpoint_name(step)
+    directory.mkdir(parents=True)
+    (directory / "config.json").write_text("{}")
+    (directory / "model.safetensors").write_bytes(b"w" * 1000)
+    (directory / STATE_JSON).write_text(f'{{"step": {step}}}')
+    (directory / STATE_PT).write_bytes(b"s" * 2000)
+    if manifest:
+        write_manifest(directory)
+    return directory
 
 
 def manual_accuracy(model_dir: Path, dev_tsv: Path, max_length: int = 32) -> float:

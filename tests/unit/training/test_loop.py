@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, BertForSequenceClassification
 
 from raydistill.errors import DataError
-from raydistill.training.checkpoint import STATE_PT, local_checkpoints
+from raydistill.training.checkpoint import STATE_PT, complete_checkpoints, is_complete, step_checkpoints
 from raydistill.training.config import LoopConfig
 from raydistill.training.loop import train_loop_per_worker
 from raydistill.training.trainer import fit
@@ -36,7 +37,7 @@ def test_two_epochs_report_dev_metrics_and_write_hf_checkpoints(
     assert set(m["dev"]) == {"dev"} and set(m["search"]) == {"accuracy"}
     checkpoint_dir = Path(result.checkpoint.path)
     assert checkpoint_dir.name == "checkpoint_00000010" and checkpoint_dir.parent == result.path
-    assert [p.name for p in local_checkpoints(result.path)] == ["checkpoint_00000009", "checkpoint_00000010"]
+    assert [p.name for p in complete_checkpoints(result.path)] == ["checkpoint_00000009", "checkpoint_00000010"]
     assert isinstance(
         AutoModelForSequenceClassification.from_pretrained(checkpoint_dir), BertForSequenceClassification
     )
@@ -76,6 +77,24 @@ def test_stop_and_resume_matches_an_uninterrupted_run(
     sb = torch.load(Path(resumed.checkpoint.path) / STATE_PT, weights_only=True)
     assert sa["scheduler"] == sb["scheduler"]
     assert resumed.metrics["dev"] == straight.metrics["dev"]
+
+
+def test_a_half_written_newer_checkpoint_is_skipped_and_discarded(
+    make_config: Callable[..., LoopConfig], tmp_path: Path
+) -> None:
+    """A kill while checkpoint 9 was being written: the rerun resumes from 7, and 9 is never loaded."""
+    config = make_config()
+    stopped = _fit(config.with_updates(stop_after_steps=7), tmp_path / "runs")
+    run = stopped.path
+    half = run / "checkpoint_00000009"
+    shutil.copytree(run / "checkpoint_00000007", half)  # every file there, but the weights cut short
+    weights = half / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    assert not is_complete(half)
+    resumed = _fit(config, tmp_path / "runs")
+    assert resumed.metrics["start_step"] == 7 and resumed.metrics["step"] == TOTAL
+    assert [p.name for p in step_checkpoints(run)] == ["checkpoint_00000007", "checkpoint_00000010"]
+    assert is_complete(run / "checkpoint_00000010")
 
 
 def test_a_finished_run_is_not_trained_again(make_config: Callable[..., LoopConfig], tmp_path: Path) -> None:

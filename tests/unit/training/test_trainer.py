@@ -9,18 +9,30 @@ import ray.train
 
 from raydistill.errors import DataError, RunError
 from raydistill.spec.schema import OptimSpec
-from raydistill.training.trainer import INPUTS_SUFFIX, _claim_run_dir, _clean_error, _worker_config
+from raydistill.training.checkpoint import STATE_PT
+from raydistill.training.trainer import (
+    INPUTS_SUFFIX,
+    _claim_run_dir,
+    _clean_error,
+    _newest_checkpoint,
+    _worker_config,
+)
+
+from .conftest import fake_checkpoint
 
 
-def test_worker_config_threads_and_local_run_dir(tmp_path: Path) -> None:
+def test_worker_config_threads_and_run_dirs(tmp_path: Path) -> None:
     local = _worker_config({"num_threads": None}, tmp_path / "run", 0, False, 2.0)
-    progress = str(tmp_path / "run.progress.jsonl")  # beside the run: rank 0's progress for the console
+    run, progress = str(tmp_path / "run"), str(tmp_path / "run.progress.jsonl")  # progress: beside the run
     assert local == {
-        "num_threads": None, "use_gpu": False, "local_run_dir": str(tmp_path / "run"), "progress_file": progress
+        "num_threads": None, "use_gpu": False, "run_dir": run, "local_run_dir": run, "progress_file": progress
     }  # fmt: skip
     assert (tmp_path / "run").is_dir()
     ray_workers = _worker_config({"num_threads": None}, tmp_path / "r2", 2, True, 3.0)
-    assert ray_workers == {"num_threads": 3, "use_gpu": True, "progress_file": str(tmp_path / "r2.progress.jsonl")}
+    assert ray_workers == {
+        "num_threads": 3, "use_gpu": True, "run_dir": str(tmp_path / "r2"),
+        "progress_file": str(tmp_path / "r2.progress.jsonl"),
+    }  # fmt: skip
     assert not (tmp_path / "r2").exists()
     assert _worker_config({"num_threads": 1}, tmp_path, 2, False, 4.0)["num_threads"] == 1
 
@@ -92,3 +104,16 @@ def test_ray_trains_ctrl_c_exit_becomes_an_interrupted_run(tmp_path: Path, monke
     monkeypatch.setattr(trainer, "ensure_ray", lambda *a, **k: True)
     with pytest.raises(Interrupted, match="run r1 stopped; its latest checkpoint is kept"):
         trainer.fit(lambda c: None, {}, run_name="r1", storage_path=tmp_path, num_workers=1)
+
+
+def test_the_result_is_the_newest_complete_checkpoint_even_one_ray_never_recorded(tmp_path: Path) -> None:
+    """A rerun that resumed from a final checkpoint Ray had not recorded trains (and reports) nothing new."""
+    run = tmp_path / "run"
+    recorded = ray.train.Checkpoint.from_directory(str(fake_checkpoint(run, 5)))
+    final = fake_checkpoint(run, 10)
+    assert Path(_newest_checkpoint(run, recorded).path) == final
+    (final / STATE_PT).unlink()  # incomplete: never the result
+    assert Path(_newest_checkpoint(run, recorded).path) == run / "checkpoint_00000005"
+    assert Path(_newest_checkpoint(run, None).path) == run / "checkpoint_00000005"  # in-process runs
+    older_version = ray.train.Checkpoint.from_directory(str(fake_checkpoint(run, 12, manifest=False)))
+    assert _newest_checkpoint(run, older_version) is older_version  # Ray's record, newest: it stands
