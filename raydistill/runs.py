@@ -57,16 +57,16 @@ def export_from_run(run_dir: Path, arch_text: str, out_dir: Path | None, formats
     return _export(model, arch, target, _tokenizer(model_dir), formats, seq_len, task)
 
 
-def _run_spec(run_dir: Path) -> tuple[int, str]:
+def _run_spec(run_dir: Path) -> tuple[int, str | None]:
     """`data.max_seq_length` and `task` of the run's spec (`spec.json`, written by `raydistill run`)."""
     path = run_dir / "spec.json"
     try:
         spec = json.loads(path.read_text())
-        return int(spec["data"]["max_seq_length"]), str(spec["task"])
+        return int(spec["data"]["max_seq_length"]), spec.get("task")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RunError(
-            f"{path}: cannot read data.max_seq_length and task ({type(exc).__name__}: {exc}); rerun `raydistill "
-            "run SPEC` to rewrite it"
+            f"{path}: cannot read data.max_seq_length ({type(exc).__name__}: {exc}); rerun `raydistill run SPEC` "
+            "to rewrite it"
         ) from None
 
 
@@ -148,7 +148,7 @@ def _tokenizer(model_dir: Path):  # type: ignore[no-untyped-def]
     return load_tokenizer(str(model_dir))
 
 
-def _export(model, arch, target: Path, tokenizer, formats: Sequence[str], seq_len: int, task: str):  # type: ignore[no-untyped-def]
+def _export(model, arch, target: Path, tokenizer, formats: Sequence[str], seq_len: int, task: str | None):  # type: ignore[no-untyped-def]
     from raydistill.models.export import export_subnet
 
     arch.validate_for(model.config)

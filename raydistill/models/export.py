@@ -102,6 +102,7 @@ class ExportInfo:
     files: dict[str, int]
     task: str | None = None  # the task the model was trained for (None: exported without one)
     kind: str | None = None  # "bert" or "raydistill_bert" (`export_kind`); None: exported without "hf"
+    seq_len: int | None = None  # the length it was exported for (the run's data.max_seq_length)
 
     @property
     def arch_id(self) -> str:
@@ -364,6 +365,7 @@ def describe(path: str | Path) -> ExportInfo:
         files=files,
         task=manifest.get("task"),
         kind=manifest.get("kind") if "hf" in manifest["formats"] else None,
+        seq_len=manifest.get("seq_len"),
     )
 
 
