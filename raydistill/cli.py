@@ -218,6 +218,27 @@ def export(
     )
 
 
+@app.command()
+@_user_errors
+def evaluate(
+    export_dir: Annotated[Path, typer.Argument(help="export directory (written by `raydistill export` or a run)")],
+    data: Annotated[str, typer.Option("--data", help="data dir in the task's format, one data file, or builtin:NAME")],
+    task: Annotated[str | None, typer.Option("--task", help="task name [the one in export.json]")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="train or a dev set of the task [main dev]")] = None,
+    max_seq_length: Annotated[
+        int | None, typer.Option("--max-seq-length", min=8, help="tokenisation length [the export's]")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON object")] = False,
+) -> None:
+    """Score an exported sub-network (either kind) on one split of a task with the task's metrics."""
+    import json
+
+    from raydistill.training.evaluate_export import evaluate_export
+
+    score = evaluate_export(export_dir, data, task=task, split=split, max_seq_length=max_seq_length)
+    typer.echo(json.dumps(score.as_dict()) if as_json else score.summary())
+
+
 def main() -> None:
     """Entry point for `python -m raydistill`."""
     app(prog_name="raydistill")

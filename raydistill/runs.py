@@ -53,14 +53,16 @@ def export_from_run(run_dir: Path, arch_text: str, out_dir: Path | None, formats
     model_dir = run_model_dir(run_dir)
     model = _load_model(model_dir)
     target = out_dir or Path("exports") / run_dir.name / arch.id
-    return _export(model, arch, target, _tokenizer(model_dir), formats, _run_seq_len(run_dir))
+    seq_len, task = _run_spec(run_dir)
+    return _export(model, arch, target, _tokenizer(model_dir), formats, seq_len, task)
 
 
-def _run_seq_len(run_dir: Path) -> int:
-    """`data.max_seq_length` of the run's spec (`spec.json`, written by `raydistill run`)."""
+def _run_spec(run_dir: Path) -> tuple[int, str | None]:
+    """`data.max_seq_length` and `task` of the run's spec (`spec.json`, written by `raydistill run`)."""
     path = run_dir / "spec.json"
     try:
-        return int(json.loads(path.read_text())["data"]["max_seq_length"])
+        spec = json.loads(path.read_text())
+        return int(spec["data"]["max_seq_length"]), spec.get("task")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RunError(
             f"{path}: cannot read data.max_seq_length ({type(exc).__name__}: {exc}); rerun `raydistill run SPEC` "
@@ -111,10 +113,10 @@ def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  #
         if spec.search.retrain is not None and (source_dir / "config.json").is_file():
             small = _load_model(source_dir)
             result = _export(small, _own_arch(small.config), target, _tokenizer(source_dir),
-                             spec.export.formats, seq_len)  # fmt: skip
+                             spec.export.formats, seq_len, spec.task)  # fmt: skip
             retrained.append(arch_id)
         else:
-            result = _export(model, parse_arch(arch_id), target, tokenizer, spec.export.formats, seq_len)
+            result = _export(model, parse_arch(arch_id), target, tokenizer, spec.export.formats, seq_len, spec.task)
         exported[f"{budget:g}"] = str(result.out_dir)
         if result.onnx_path is not None:
             stats = time_onnx(result.onnx_path, batch_size=1, seq_len=seq_len, vocab_size=model.config.vocab_size)
@@ -146,8 +148,10 @@ def _tokenizer(model_dir: Path):  # type: ignore[no-untyped-def]
     return load_tokenizer(str(model_dir))
 
 
-def _export(model, arch, target: Path, tokenizer, formats: Sequence[str], seq_len: int):  # type: ignore[no-untyped-def]
+def _export(model, arch, target: Path, tokenizer, formats: Sequence[str], seq_len: int, task: str | None):  # type: ignore[no-untyped-def]
     from raydistill.models.export import export_subnet
 
     arch.validate_for(model.config)
-    return export_subnet(model, arch, target, tokenizer=tokenizer, formats=tuple(formats), seq_len=seq_len)
+    return export_subnet(
+        model, arch, target, tokenizer=tokenizer, formats=tuple(formats), seq_len=seq_len, task=task
+    )

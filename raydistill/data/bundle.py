@@ -129,14 +129,10 @@ def prepare_task_data(
         seed=seed,
     )
     qa = {"max_seq_length": max_seq_length, "doc_stride": doc_stride, "max_query_length": max_query_length}
+    decode = {"n_best": n_best, "max_answer_length": max_answer_length}
 
     def eval_set(name: str, examples: Sequence) -> EvalSet:
-        if task.kind != "qa":
-            return EvalSet(
-                name, encode_examples(examples, task, tokenizer, max_seq_length), list(examples), task
-            )
-        dataset, features = encode_squad(examples, tokenizer, train=False, **qa)
-        return EvalSet(name, dataset, list(examples), task, features, n_best, max_answer_length)
+        return build_evalset(task, name, examples, tokenizer, **qa, **decode)
 
     if task.kind == "qa":
         train, _ = encode_squad(splits.train, tokenizer, train=True, **qa)
@@ -149,6 +145,32 @@ def prepare_task_data(
         dev={name: eval_set(name, examples) for name, examples in splits.dev.items()},
         collate=PadCollator(tokenizer.pad_token_id),
     )
+
+
+def build_evalset(
+    task: Task,
+    name: str,
+    examples: Sequence,
+    tokenizer: Any,
+    *,
+    max_seq_length: int = 128,
+    doc_stride: int = 128,
+    max_query_length: int = 64,
+    max_answer_length: int = 30,
+    n_best: int = 20,
+) -> EvalSet:
+    """An `EvalSet` of raw examples, tokenised as `prepare_task_data` does (QA: windows of `doc_stride`)."""
+    if task.kind != "qa":
+        return EvalSet(name, encode_examples(examples, task, tokenizer, max_seq_length), list(examples), task)
+    dataset, features = encode_squad(
+        examples,
+        tokenizer,
+        train=False,
+        max_seq_length=max_seq_length,
+        doc_stride=doc_stride,
+        max_query_length=max_query_length,
+    )
+    return EvalSet(name, dataset, list(examples), task, features, n_best, max_answer_length)
 
 
 def _numpy(values: Any) -> np.ndarray:

@@ -33,6 +33,8 @@ from raydistill.data.tasks import Task
 from raydistill.errors import DataError
 
 SOURCES = ("auto", "hub", *DEFAULT_FILES)
+# `read_split`: the format of one data file by its suffix (any other suffix: the task's own format)
+_FORMAT_OF_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".json": "squad"}
 
 AnyExample = Example | QAExample
 
@@ -194,3 +196,37 @@ def _check_disjoint(train: list[QAExample], dev: dict[str, list[QAExample]]) -> 
                 f"{name} shares {len(shared)} question ids with train (e.g. {shared[0]!r}); train and {name} "
                 "must not overlap: use other files, or article slices such as dev-v1.1.json[0:38] / [38:48]"
             )
+
+
+def read_split(
+    task: Task, path: str | Path, split: str, columns: Mapping[str, str | None] | None = None
+) -> list:
+    """Every example of one split of a task from local files, as the pipeline reads them (no carving, no cap).
+
+    Args:
+        task: the task.
+        path: a directory in the task's local format (`local_files` finds the split's file), one data file
+            (read as `split`; .csv, .jsonl, .json = SQuAD, else the task's format; a SQuAD name may end in an
+            article slice), or "builtin:NAME".
+        split: "train" or one of the task's dev sets (`task.dev_splits`, e.g. "dev", "dev_matched").
+        columns: column mapping, as `load_splits`.
+
+    Raises:
+        DataError: unknown split, missing path or file, or a file that does not fit the task.
+    """
+    allowed = ["train", *task.dev_splits]
+    if split not in allowed:
+        raise DataError(f"split {split!r} is not a split of task {task.name}; allowed: {', '.join(allowed)}")
+    root = Path(resolve_data_path(str(path)) or ".").expanduser()
+    if root.is_dir():
+        fmt: str = task.local_format
+        train_path, dev_paths = local_files(task, fmt, root, None, None)
+        file = train_path if split == "train" else dev_paths[split]
+    elif root.is_file() or (root.name.endswith("]") and "[" in root.name):  # a file, or a SQuAD article slice
+        fmt, file = _FORMAT_OF_SUFFIX.get(root.suffix.split("[")[0].lower(), task.local_format), root
+    else:
+        raise DataError(
+            f"data path {str(path)!r} does not exist; give a {task.local_format} directory of task {task.name}, "
+            "one data file, or builtin:NAME"
+        )
+    return _read_local(resolve_source(task, fmt, root), task, file, split, columns)

@@ -5,12 +5,19 @@ elastic forward runs on) into a `hf_subnet` model built at exactly those shapes,
 `bert.elastic_forward(model, arch, ...)` computes (tested to 1e-4), with only the kept parameters.
 
 `export_subnet` writes, into one directory (the layout Optimum's ORT models use):
-    config.json + model.safetensors (+ tokenizer files)   loadable by `AutoModelFor*.from_pretrained` after
-                                                          `import raydistill` (format "hf")
+    config.json + model.safetensors (+ tokenizer files)   format "hf", one of two kinds (`export_kind`):
+        "bert"             every kept layer keeps all heads and all kept layers one FFN width: a stock
+                           `model_type: bert` dir (BertForSequenceClassification / BertForQuestionAnswering);
+                           plain transformers loads it, no extra code
+        "raydistill_bert"  any other Arch (heads or FFN widths that vary by layer): the model code ships with
+                           it (`hf_subnet.py` + `elastic.py`, copied verbatim from this package) and config.json
+                           has `auto_map`, so `AutoModelFor*.from_pretrained(dir, trust_remote_code=True)` loads
+                           it without raydistill (after `import raydistill`, without trust_remote_code too)
     model.onnx                                            plain ONNX ops only: onnxruntime runs it without
                                                           raydistill or torch (format "onnx")
-    export.json                                           manifest: arch, head, params, formats (always)
+    export.json                                           manifest: arch, head, kind, task, params, formats
 
+Both kinds renumber the kept layers 0..n-1; the manifest's `arch` keeps the source model's layer indices.
 The ONNX graph's inputs and outputs are described in `models.onnx_export`.
 """
 
@@ -24,6 +31,7 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
+from transformers import BertConfig, BertForQuestionAnswering, BertForSequenceClassification, PreTrainedModel
 
 from raydistill.errors import ArchError, ModelError
 from raydistill.models.arch import Arch
@@ -32,12 +40,13 @@ from raydistill.models.elastic import slice_layer
 from raydistill.models.hf_subnet import (
     SUBNET_CLASSES,
     SubnetBertConfig,
+    SubnetBertModel,
     SubnetBertPreTrainedModel,
+    SubnetError,
     SubnetModel,
     register_auto_classes,
-    subnet_head,
 )
-from raydistill.models.onnx_export import export_onnx
+from raydistill.models.onnx_export import export_onnx, subnet_head
 
 __all__ = [
     "FORMATS",
@@ -46,15 +55,24 @@ __all__ = [
     "LoadedExport",
     "describe",
     "export_subnet",
+    "export_kind",
     "load_exported",
     "materialise",
+    "own_arch",
+    "stock_bert",
     "subnet_config",
 ]
 
 FORMATS = ("hf", "onnx")
 ONNX_FILE = "model.onnx"
 MANIFEST_FILE = "export.json"
-_NOT_COPIED = ("model_type", "architectures", "transformers_version", "_name_or_path")
+CODE_FILES = ("hf_subnet.py", "elastic.py")  # shipped with a raydistill_bert export (hf_subnet's docstring)
+_NOT_COPIED = ("model_type", "architectures", "transformers_version", "_name_or_path", "auto_map")
+_SUBNET_FIELDS = ("layer_heads", "layer_ffn")
+STOCK_CLASSES: dict[str, type[PreTrainedModel]] = {
+    "classification": BertForSequenceClassification,
+    "qa": BertForQuestionAnswering,
+}
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,7 @@ class ExportResult:
     params: int
     hf_bytes: int
     onnx_bytes: int
+    kind: str = "raydistill_bert"  # how the HF dir loads: "bert" (stock) or "raydistill_bert" (`export_kind`)
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,9 @@ class ExportInfo:
     hf_bytes: int
     onnx_bytes: int
     files: dict[str, int]
+    task: str | None = None  # the task the model was trained for (None: exported without one)
+    kind: str | None = None  # "bert" or "raydistill_bert" (`export_kind`); None: exported without "hf"
+    seq_len: int | None = None  # the length it was exported for (the run's data.max_seq_length)
 
     @property
     def arch_id(self) -> str:
@@ -89,21 +111,28 @@ class ExportInfo:
 
 
 class LoadedExport(NamedTuple):
-    """`load_exported`'s result: the model (eval mode), the tokenizer (None if none was saved) and the Arch."""
+    """`load_exported`'s result: the model (eval mode), the tokenizer (None if none was saved) and two Archs.
 
-    model: SubnetModel
+    `arch` indexes the exported model's own layers (0..n-1, as its config numbers them: `flops.count_flops(arch,
+    model.config, ...)` prices it); `source_arch` is the same sub-network in the layers of the model it was cut
+    from (the manifest's `arch`, as the search and the reports name it). Both have the same heads, FFN widths
+    and FLOPs.
+    """
+
+    model: Any  # SubnetBertFor* ("raydistill_bert") or BertFor* ("bert")
     tokenizer: Any
     arch: Arch
+    source_arch: Arch
 
 
 def subnet_config(config: Any, arch: Arch) -> SubnetBertConfig:
     """The `SubnetBertConfig` of `arch` cut from a model with this `BertConfig` (labels, dropout... copied).
 
-    When `config` is itself a `SubnetBertConfig` (cutting an exported or re-trained sub-network again), `arch`
-    indexes that sub-network's layers, and `source_arch`/`source_layers` are mapped back to the original model.
+    When `config` is an export's config (cutting an exported or re-trained sub-network again), `arch` indexes
+    that sub-network's layers, and `source_arch`/`source_layers` are mapped back to the original model.
     """
     fields = {k: v for k, v in config.to_diff_dict().items() if k not in _NOT_COPIED}
-    origin = config.source_layers if isinstance(config, SubnetBertConfig) else None
+    origin = getattr(config, "source_layers", None)  # set in both kinds of export config
     source = arch if origin is None else Arch(tuple(origin[j] for j in arch.layers), arch.heads, arch.ffn)
     fields.update(
         num_hidden_layers=arch.num_layers,
@@ -112,8 +141,39 @@ def subnet_config(config: Any, arch: Arch) -> SubnetBertConfig:
         source_arch=source.to_json(),
         source_layers=list(source.layers),
         tie_word_embeddings=False,  # no LM head: nothing is tied
+        # save_pretrained adds AutoConfig and the task class; the encoder alone loads too
+        auto_map={"AutoModel": f"{SubnetBertModel.__module__.rsplit('.', 1)[-1]}.SubnetBertModel"},
     )
     return SubnetBertConfig.from_dict(fields)
+
+
+def export_kind(arch: Arch, num_heads: int) -> str:
+    """The kind of HF dir `arch` exports as (module docstring): "bert" when a stock `BertConfig` expresses it
+    (every kept layer keeps all `num_heads` heads, all kept layers one FFN width; transformers 5 has no head
+    pruning), else "raydistill_bert"."""
+    stock = all(h == num_heads for h in arch.heads) and len(set(arch.ffn)) == 1
+    return "bert" if stock else "raydistill_bert"
+
+
+def own_arch(config: Any) -> Arch:
+    """The whole of an exported model, over its own layers 0..n-1 (`raydistill_bert` or stock `bert` config)."""
+    n = config.num_hidden_layers
+    if isinstance(config, SubnetBertConfig):
+        return Arch(tuple(range(n)), tuple(config.layer_heads or []), tuple(config.layer_ffn or []))
+    return Arch.full(n, config.num_attention_heads, config.intermediate_size)
+
+
+def stock_bert(small: SubnetModel) -> PreTrainedModel | None:
+    """The same model as a stock `BertForSequenceClassification`/`BertForQuestionAnswering`, when its widths
+    allow (`export_kind`), else None. Same state-dict names and shapes, so the weights copy over as they are."""
+    config = small.config
+    if export_kind(own_arch(config), config.num_attention_heads) != "bert":
+        return None
+    fields = {k: v for k, v in config.to_diff_dict().items() if k not in _NOT_COPIED + _SUBNET_FIELDS}
+    fields["intermediate_size"] = (config.layer_ffn or [config.intermediate_size])[0]
+    stock: Any = STOCK_CLASSES[subnet_head(small)](BertConfig.from_dict(fields))
+    stock.load_state_dict(small.state_dict())  # strict: every tensor, same shapes
+    return stock.to(next(small.parameters()).dtype).eval()
 
 
 def _copy_checked(dst: Tensor, src: Tensor, name: str) -> None:
@@ -198,10 +258,11 @@ def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(formats))
 
 
-def _remove_stale(out: Path, chosen: tuple[str, ...]) -> None:
-    """Delete files of formats not written now, left by an earlier export into the same directory."""
+def _remove_stale(out: Path, chosen: tuple[str, ...], kind: str) -> None:
+    """Delete files of formats (or model code) not written now, left by an earlier export into the same dir."""
     stale = [] if "hf" in chosen else [out / "config.json", *out.glob("*.safetensors")]
     stale += [] if "onnx" in chosen else [out / ONNX_FILE]
+    stale += [] if "hf" in chosen and kind == "raydistill_bert" else [out / name for name in CODE_FILES]
     for file in stale:
         file.unlink(missing_ok=True)
 
@@ -218,6 +279,7 @@ def export_subnet(
     tokenizer: Any = None,
     formats: Sequence[str] = FORMATS,
     seq_len: int = 128,
+    task: str | None = None,
 ) -> ExportResult:
     """Materialise `arch` of `model` and write it as an HF directory and/or an ONNX file into `out_dir`.
 
@@ -229,32 +291,39 @@ def export_subnet(
         out_dir: the export directory (created; files of the same names are overwritten).
         tokenizer: saved next to the HF files when given (format "hf").
         formats: any of "hf" and "onnx".
-        seq_len: dummy input length for the ONNX tracing (both axes stay dynamic).
+        seq_len: dummy input length for the ONNX tracing (both axes stay dynamic); recorded in the manifest
+            as the length the model was trained at (`raydistill evaluate`'s default).
+        task: the task the model was trained for (recorded in the manifest; `raydistill evaluate` defaults to it).
 
     Raises:
         ArchError: the Arch does not fit the model. ModelError: unsupported model or unknown format.
     """
     chosen = _check_formats(formats)
     small = materialise(model, arch)
-    kind = subnet_head(small)
+    head = subnet_head(small)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     hf_dir = onnx_path = None
+    kind = export_kind(own_arch(small.config), small.config.num_attention_heads)
     if "hf" in chosen:
-        small.save_pretrained(out)
+        # a raydistill_bert also writes CODE_FILES and auto_map (its classes are registered for the Auto classes)
+        (stock_bert(small) or small).save_pretrained(out)
         if tokenizer is not None:
             tokenizer.save_pretrained(out)
         hf_dir = out
     if "onnx" in chosen:
         onnx_path = export_onnx(small, out / ONNX_FILE, seq_len=seq_len)
-    _remove_stale(out, chosen)
+    _remove_stale(out, chosen, kind)
     n_params = sum(p.numel() for p in small.parameters())
     # the Arch in the original model's layers: `arch` itself unless `model` was a sub-network
     source = Arch.from_json(small.config.source_arch or arch.to_json())
     manifest = {
         "arch": source.to_dict(),
         "arch_id": source.id,
-        "head": kind,
+        "head": head,
+        "kind": kind,
+        "task": task,
+        "seq_len": seq_len,
         "params": n_params,
         "formats": chosen,
     }
@@ -264,10 +333,11 @@ def export_subnet(
         hf_dir=hf_dir,
         onnx_path=onnx_path,
         arch_id=source.id,
-        head=kind,
+        head=head,
         params=n_params,
         hf_bytes=_weights_bytes(out),
         onnx_bytes=onnx_path.stat().st_size if onnx_path is not None else 0,
+        kind=kind,
     )
 
 
@@ -293,17 +363,33 @@ def describe(path: str | Path) -> ExportInfo:
         hf_bytes=_weights_bytes(out),
         onnx_bytes=files.get(ONNX_FILE, 0),
         files=files,
+        task=manifest.get("task"),
+        kind=manifest.get("kind") if "hf" in manifest["formats"] else None,
+        seq_len=manifest.get("seq_len"),
     )
 
 
 def load_exported(path: str | Path) -> LoadedExport:
-    """Load an export directory's HF model (eval mode) and its tokenizer, if one was saved."""
+    """Load an export directory's HF model (eval mode, either kind) and its tokenizer, if one was saved.
+
+    Raises:
+        ModelError: not an export, no HF files, or files that do not load (named, with the reason).
+    """
+    from huggingface_hub.errors import StrictDataclassError
+    from safetensors import SafetensorError
     from transformers import AutoTokenizer
 
     out, manifest = _manifest(path)
     if "hf" not in manifest["formats"]:
         raise ModelError(f"{out} holds only {manifest['formats']}; re-export with formats including 'hf'")
     register_auto_classes()
-    model: Any = SUBNET_CLASSES[manifest["head"]].from_pretrained(out)
-    tokenizer = AutoTokenizer.from_pretrained(out) if (out / "tokenizer_config.json").is_file() else None
-    return LoadedExport(model.eval(), tokenizer, Arch.from_dict(manifest["arch"]))
+    damaged = (OSError, ValueError, KeyError, RuntimeError, SafetensorError, StrictDataclassError)
+    try:
+        model_type = json.loads((out / "config.json").read_text()).get("model_type")
+        classes = STOCK_CLASSES if model_type == "bert" else SUBNET_CLASSES
+        model: Any = classes[manifest["head"]].from_pretrained(out)
+        tokenizer = AutoTokenizer.from_pretrained(out) if (out / "tokenizer_config.json").is_file() else None
+    except (*damaged, SubnetError) as exc:  # missing or damaged files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{out}: cannot load the exported model ({first}); export it again") from None
+    return LoadedExport(model.eval(), tokenizer, own_arch(model.config), Arch.from_dict(manifest["arch"]))

@@ -19,6 +19,13 @@ fix the head size dh = hidden_size / num_attention_heads):
     source_layers: the source-model layer each layer came from (= Arch.layers).
 
 `register_auto_classes()` makes `AutoConfig`/`AutoModel*` resolve the model type; `import raydistill` arranges it.
+
+Shipped with every `raydistill_bert` export: this file and `elastic.py` import only torch, transformers and
+huggingface_hub (the layer code by a relative import), and the classes are registered for the Auto classes
+(`register_for_auto_class`), so `save_pretrained` copies both files verbatim next to the weights and writes
+`auto_map` into config.json. `AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True)`
+then runs this very code without raydistill installed. Keep it that way: no `raydistill` import here or in
+`elastic.py` (a test loads an export in a process where raydistill cannot be imported).
 """
 
 from __future__ import annotations
@@ -49,8 +56,7 @@ from transformers.models.bert.modeling_bert import (
     BertPreTrainedModel,
 )
 
-from raydistill.errors import ModelError
-from raydistill.models.elastic import LayerWeights, additive_mask, layer_forward, slice_layer
+from .elastic import LayerWeights, additive_mask, layer_forward, slice_layer
 
 __all__ = [
     "MODEL_TYPE",
@@ -59,12 +65,18 @@ __all__ = [
     "SubnetBertForQuestionAnswering",
     "SubnetBertForSequenceClassification",
     "SubnetBertModel",
+    "SubnetError",
     "SubnetModel",
     "register_auto_classes",
-    "subnet_head",
 ]
 
 MODEL_TYPE = "raydistill_bert"
+
+
+class SubnetError(Exception):
+    """A `raydistill_bert` config or call this model does not support (raydistill reports it as a ModelError).
+
+    Not a ValueError, so the strict config validation passes it on unwrapped."""
 
 
 @strict
@@ -95,7 +107,7 @@ class SubnetBertConfig(BertConfig):
         for name, limit in limits.items():
             values = list(getattr(self, name) or [])
             if len(values) != n or not all(1 <= v <= limit for v in values):
-                raise ModelError(
+                raise SubnetError(
                     f"{MODEL_TYPE} config: {name}={values} must list {n} values (one per layer) in 1..{limit}"
                 )
 
@@ -185,7 +197,7 @@ def _check_supported(kwargs: dict[str, Any], cls_name: str) -> None:
     """Refuse inputs the exported model does not implement instead of silently ignoring them."""
     given = sorted(k for k, v in kwargs.items() if v is not None and not (k == "return_dict" and v))
     if given:
-        raise ModelError(
+        raise SubnetError(
             f"{cls_name}.forward got {given}; it supports input_ids, attention_mask, token_type_ids, "
             "output_hidden_states and output_attentions (return_dict=False is not supported either)"
         )
@@ -193,7 +205,7 @@ def _check_supported(kwargs: dict[str, Any], cls_name: str) -> None:
 
 def _no_labels(labels: Tensor | None, cls_name: str) -> None:
     if labels is not None:
-        raise ModelError(
+        raise SubnetError(
             f"{cls_name} is an exported inference model and computes no loss; call it without labels and "
             "apply your loss to the returned logits (or train the supernet with raydistill)"
         )
@@ -311,16 +323,6 @@ SUBNET_CLASSES: dict[str, type[SubnetBertPreTrainedModel]] = {
 }
 
 
-def subnet_head(model: nn.Module) -> str:
-    """'classification' or 'qa' for a task model of this module; ModelError for anything else."""
-    for kind, cls in SUBNET_CLASSES.items():
-        if isinstance(model, cls):
-            return kind
-    raise ModelError(
-        f"expected a raydistill_bert task model (from export.materialise); got a {type(model).__name__}"
-    )
-
-
 def register_auto_classes() -> None:
     """Make `AutoConfig`, `AutoModel`, `AutoModelForSequenceClassification` and `AutoModelForQuestionAnswering`
     resolve `model_type="raydistill_bert"`. Idempotent."""
@@ -330,3 +332,10 @@ def register_auto_classes() -> None:
         SubnetBertConfig, SubnetBertForSequenceClassification, exist_ok=True
     )
     AutoModelForQuestionAnswering.register(SubnetBertConfig, SubnetBertForQuestionAnswering, exist_ok=True)
+
+
+# `save_pretrained` ships this module (and its relative import `elastic.py`) and writes `auto_map` (module docstring)
+SubnetBertConfig.register_for_auto_class()
+SubnetBertModel.register_for_auto_class("AutoModel")
+SubnetBertForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+SubnetBertForQuestionAnswering.register_for_auto_class("AutoModelForQuestionAnswering")

@@ -18,12 +18,22 @@ import torch
 from torch import Tensor, nn
 
 from raydistill.errors import ModelError
-from raydistill.models.hf_subnet import SubnetModel, subnet_head
+from raydistill.models.hf_subnet import SUBNET_CLASSES, SubnetModel
 
-__all__ = ["INPUT_NAMES", "OUTPUT_NAMES", "export_onnx"]
+__all__ = ["INPUT_NAMES", "OUTPUT_NAMES", "export_onnx", "subnet_head"]
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAMES = {"classification": ("logits",), "qa": ("start_logits", "end_logits")}
+
+
+def subnet_head(model: nn.Module) -> str:
+    """'classification' or 'qa' for a `raydistill_bert` task model (`models.hf_subnet`); ModelError otherwise."""
+    for kind, cls in SUBNET_CLASSES.items():
+        if isinstance(model, cls):
+            return kind
+    raise ModelError(
+        f"expected a raydistill_bert task model (from export.materialise); got a {type(model).__name__}"
+    )
 
 
 class _OnnxHead(nn.Module):

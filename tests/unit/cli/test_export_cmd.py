@@ -18,7 +18,7 @@ runner = CliRunner()
 def fake_run(tmp_path: Path, tiny_model_dir: Path) -> Path:
     run = tmp_path / "runs" / "demo"
     (run / "teacher").mkdir(parents=True)
-    (run / "spec.json").write_text(json.dumps({"name": "demo", "data": {"max_seq_length": 16}}))
+    (run / "spec.json").write_text(json.dumps({"name": "demo", "task": "sst2", "data": {"max_seq_length": 16}}))
     (run / "teacher" / "model").symlink_to(tiny_model_dir, target_is_directory=True)
     return run
 
@@ -34,6 +34,8 @@ def test_export_hf_matches_sliced_forward(fake_run: Path, tmp_path: Path, tiny_m
     result = runner.invoke(app, ["export", str(fake_run), "--arch", "L1@1-H2-F32", "--out", str(out), "--format", "hf"])
     assert result.exit_code == 0, result.output
     assert "exported L1@1-H2-F32" in result.output
+    manifest = json.loads((out / "export.json").read_text())
+    assert manifest["task"] == "sst2" and manifest["seq_len"] == 16  # `raydistill evaluate` defaults to them
     small = AutoModelForSequenceClassification.from_pretrained(out).eval()
     full = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir).eval()
     ids = torch.tensor([[2, 5, 9, 11, 3], [2, 7, 3, 0, 0]])

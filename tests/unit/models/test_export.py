@@ -1,14 +1,17 @@
 """Export: the materialised sub-network (HF dir + ONNX) computes exactly the elastic forward of its Arch.
 
 Every export is made once per module (ONNX export takes seconds). The HF dirs are loaded in a fresh Python
-process that only does `import raydistill` + transformers' Auto classes; the ONNX files run in a process where
-importing raydistill or torch fails.
+process that only does `import raydistill` + transformers' Auto classes, and again in a process where importing
+raydistill fails (stock `bert` exports with plain transformers, `raydistill_bert` ones with
+`trust_remote_code=True` and the shipped model code); the ONNX files run in a process where importing
+raydistill or torch fails.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -20,16 +23,24 @@ import onnx
 import pytest
 import torch
 from torch import Tensor, nn
-from transformers import BertForQuestionAnswering, BertTokenizerFast
+from transformers import BertForQuestionAnswering, BertForSequenceClassification, BertTokenizerFast
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from raydistill.errors import ArchError, ModelError
+from raydistill.models import elastic, hf_subnet
 from raydistill.models.arch import Arch
 from raydistill.models.auto_classes import register_on_transformers_import
 from raydistill.models.bert import ElasticBert, elastic_forward
-from raydistill.models.export import ExportResult, describe, export_subnet, load_exported, materialise
-from raydistill.models.flops import params
-from raydistill.models.hf_subnet import SubnetBertConfig, SubnetBertForSequenceClassification
+from raydistill.models.export import (
+    CODE_FILES,
+    ExportResult,
+    describe,
+    export_subnet,
+    load_exported,
+    materialise,
+)
+from raydistill.models.flops import count_flops, params
+from raydistill.models.hf_subnet import SubnetBertConfig, SubnetBertForSequenceClassification, SubnetError
 from tests.conftest import TINY_VOCAB
 from tests.unit.models.conftest import make_batch, make_model
 
@@ -42,8 +53,11 @@ ARCHS = {
     "uneven": Arch((0, 1, 3), (3, 1, 4), (40, 7, 64)),
     "single_head": Arch((2,), (1,), (1,)),
 }
-WITH_ONNX = ("uneven", "single_head")
+WITH_ONNX = ("uneven", "single_head", "depth_half")
 QA_ARCH = ARCHS["uneven"]
+QA_STOCK_ARCH = Arch((1, 3), (4, 4), (48, 48))  # all heads, one FFN width: a stock bert config holds it
+STOCK = ("full", "depth_half", "qa_stock")  # exported as model_type "bert"; the others as "raydistill_bert"
+QA = ("qa", "qa_stock")
 
 
 def _model(kind: str) -> nn.Module:
@@ -85,10 +99,17 @@ def exports(tmp_path_factory: pytest.TempPathFactory, supernet: nn.Module, qa_su
     for name, arch in ARCHS.items():
         formats = ("hf", "onnx") if name in WITH_ONNX else ("hf",)
         out[name] = export_subnet(
-            supernet, arch, root / name, tokenizer=tokenizer, formats=formats, seq_len=16
+            supernet, arch, root / name, tokenizer=tokenizer, formats=formats, seq_len=16, task="mnli"
         )
     out["qa"] = export_subnet(qa_supernet, QA_ARCH, root / "qa", tokenizer=tokenizer, seq_len=16)
+    out["qa_stock"] = export_subnet(
+        qa_supernet, QA_STOCK_ARCH, root / "qa_stock", tokenizer=tokenizer, formats=("hf",), seq_len=16
+    )
     return out
+
+
+def _arch_of(name: str) -> Arch:
+    return {"qa": QA_ARCH, "qa_stock": QA_STOCK_ARCH}.get(name) or ARCHS[name]
 
 
 @pytest.fixture(scope="module")
@@ -106,17 +127,73 @@ def fresh_hf_outputs(tmp_path_factory: pytest.TempPathFactory, exports: dict) ->
         batch = {{k: torch.from_numpy(v) for k, v in np.load("batch.npz").items()}}
         out = {{}}
         for name, path in {dirs!r}.items():
-            auto = AutoModelForQuestionAnswering if name == "qa" else AutoModelForSequenceClassification
+            auto = AutoModelForQuestionAnswering if name in {QA!r} else AutoModelForSequenceClassification
             model = auto.from_pretrained(path).eval()
-            assert type(model).__module__ == "raydistill.models.hf_subnet", type(model)
+            module = "bert.modeling_bert" if name in {STOCK!r} else "raydistill.models.hf_subnet"
+            assert type(model).__module__.endswith(module), (name, type(model))
             assert AutoTokenizer.from_pretrained(path)("the movie")["input_ids"][0] == 2  # [CLS]
             with torch.no_grad():
                 res = model(**batch)
-            out[name] = torch.stack((res.start_logits, res.end_logits)) if name == "qa" else res.logits
+            out[name] = torch.stack((res.start_logits, res.end_logits)) if name in {QA!r} else res.logits
         np.savez("out.npz", **{{k: v.numpy() for k, v in out.items()}})
         """,
         tmp,
     )
+    return dict(np.load(tmp / "out.npz"))
+
+
+NO_RAYDISTILL_SCRIPT = """
+    import sys
+    sys.modules["raydistill"] = None  # any `import raydistill` now raises ImportError
+    try:
+        import raydistill
+        raise SystemExit("raydistill was importable")
+    except ImportError:
+        pass
+    import numpy as np, torch
+    from transformers import AutoModelForQuestionAnswering, AutoModelForSequenceClassification
+    batch = {k: torch.from_numpy(v) for k, v in np.load("batch.npz").items()}
+    out = {}
+    for name, path in PATHS.items():
+        auto = AutoModelForQuestionAnswering if name in QA else AutoModelForSequenceClassification
+        stock = name in STOCK
+        model = auto.from_pretrained(path, **({} if stock else {"trust_remote_code": True})).eval()
+        where = type(model).__module__
+        assert where.startswith("transformers.models.bert" if stock else "transformers_modules."), (name, where)
+        with torch.no_grad():
+            res = model(**batch)
+        out[name] = torch.stack((res.start_logits, res.end_logits)) if name in QA else res.logits
+    np.savez("out.npz", **{k: v.numpy() for k, v in out.items()})
+"""
+
+
+@pytest.fixture(scope="module")
+def no_raydistill_outputs(tmp_path_factory: pytest.TempPathFactory, exports: dict) -> dict[str, np.ndarray]:
+    """Logits of every HF export loaded by plain transformers in a process where raydistill cannot be imported.
+
+    The `raydistill_bert` exports are copied to directories named as the pipeline names them
+    (`budgetNN-<arch id>`: `@`, `,` and `-` in the name that transformers turns into a module name).
+    """
+    tmp = tmp_path_factory.mktemp("no_raydistill")
+    np.savez(tmp / "batch.npz", **{k: v.numpy() for k, v in make_batch().items()})
+    paths = {}
+    for name, result in exports.items():
+        target = tmp / name / f"budget25-{result.arch_id}"
+        shutil.copytree(result.hf_dir, target)
+        paths[name] = str(target)
+    script = (
+        textwrap.dedent(NO_RAYDISTILL_SCRIPT)
+        .replace("PATHS", repr(paths))
+        .replace("QA", repr(QA))
+        .replace("STOCK", repr(STOCK))
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp),
+        "HF_HUB_OFFLINE": "1",
+        "HF_MODULES_CACHE": str(tmp / "hf_modules"),
+    }
+    _run(script, tmp, env=env)
     return dict(np.load(tmp / "out.npz"))
 
 
@@ -167,19 +244,63 @@ def test_fresh_process_hf_logits_match_elastic_forward(
     np.testing.assert_allclose(fresh_hf_outputs[name], expected, atol=ATOL, rtol=0)
 
 
+@pytest.mark.parametrize("name", QA)
 def test_fresh_process_qa_logits_match_elastic_forward(
-    qa_supernet: nn.Module, fresh_hf_outputs: dict[str, np.ndarray]
+    name: str, qa_supernet: nn.Module, fresh_hf_outputs: dict[str, np.ndarray]
 ) -> None:
-    expected = _reference(qa_supernet, QA_ARCH, make_batch())
+    expected = _reference(qa_supernet, _arch_of(name), make_batch())
     assert expected.shape == (2, 3, 10)  # (start, end) x (B, L)
-    np.testing.assert_allclose(fresh_hf_outputs["qa"], expected, atol=ATOL, rtol=0)
+    np.testing.assert_allclose(fresh_hf_outputs[name], expected, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("name", [*ARCHS, *QA])
+def test_without_raydistill_plain_transformers_loads_both_kinds(
+    name: str,
+    supernet: nn.Module,
+    qa_supernet: nn.Module,
+    no_raydistill_outputs: dict[str, np.ndarray],
+    fresh_hf_outputs: dict[str, np.ndarray],
+) -> None:
+    """Stock exports load with no extra code, the others with `trust_remote_code=True` and the shipped files;
+    both match the supernet's sliced forward, and the shipped code gives raydistill's own logits."""
+    model = qa_supernet if name in QA else supernet
+    expected = _reference(model, _arch_of(name), make_batch())
+    np.testing.assert_allclose(no_raydistill_outputs[name], expected, atol=ATOL, rtol=0)
+    np.testing.assert_allclose(no_raydistill_outputs[name], fresh_hf_outputs[name], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", [*ARCHS, *QA])
+def test_kind_config_and_shipped_code(name: str, exports: dict) -> None:
+    """Stock: `model_type: bert`, no code, no auto_map. Otherwise the package's own layer code, byte for byte."""
+    out = exports[name].out_dir
+    config = json.loads((out / "config.json").read_text())
+    manifest = json.loads((out / "export.json").read_text())
+    if name in STOCK:
+        assert config["model_type"] == "bert" and "auto_map" not in config
+        assert config["architectures"][0] in ("BertForSequenceClassification", "BertForQuestionAnswering")
+        assert not any((out / f).exists() for f in CODE_FILES)
+        assert exports[name].kind == manifest["kind"] == "bert"
+        return
+    assert config["model_type"] == "raydistill_bert"
+    assert exports[name].kind == manifest["kind"] == "raydistill_bert"
+    task_class = "ForQuestionAnswering" if name in QA else "ForSequenceClassification"
+    assert config["auto_map"] == {
+        "AutoConfig": "hf_subnet.SubnetBertConfig",
+        "AutoModel": "hf_subnet.SubnetBertModel",
+        f"AutoModel{task_class}": f"hf_subnet.SubnetBert{task_class}",
+    }
+    for module in (hf_subnet, elastic):  # shipped verbatim: the supernet's own layer code
+        assert module.__file__ is not None
+        assert (out / Path(module.__file__).name).read_bytes() == Path(module.__file__).read_bytes()
+    assert {Path(m.__file__ or "").name for m in (hf_subnet, elastic)} == set(CODE_FILES)
 
 
 def test_round_trip_keeps_every_weight_and_hidden_states(supernet: nn.Module, exports: dict) -> None:
     arch = ARCHS["uneven"]
     small = materialise(ElasticBert(supernet), arch)  # wrappers are looked through
     loaded = load_exported(exports["uneven"].hf_dir)
-    assert loaded.arch == arch and loaded.tokenizer is not None
+    assert loaded.source_arch == arch and loaded.tokenizer is not None
+    assert loaded.arch == Arch((0, 1, 2), arch.heads, arch.ffn)  # the export's own layers
     mine, theirs = small.state_dict(), loaded.model.state_dict()
     assert mine.keys() == theirs.keys()
     for key in mine:  # nothing re-initialised by from_pretrained / _init_weights
@@ -299,6 +420,51 @@ def test_describe_reports_arch_and_files(exports: dict) -> None:
     hf_only = describe(exports["width_half"].out_dir)
     assert hf_only.onnx_bytes == 0 and "model.onnx" not in hf_only.files
     assert json.loads((exports["qa"].out_dir / "export.json").read_text())["head"] == "qa"
+    assert info.task == "mnli" and describe(exports["qa"].out_dir).task is None  # exported without a task
+    assert info.kind == "raydistill_bert" and describe(exports["full"].out_dir).kind == "bert"
+
+
+@pytest.mark.parametrize("name", [*ARCHS, *QA])
+def test_loaded_arch_prices_like_the_exported_arch(
+    name: str, exports: dict, supernet: nn.Module, qa_supernet: nn.Module
+) -> None:
+    """`load_exported(d).arch` fits the export's renumbered config: count_flops gives the source Arch's FLOPs."""
+    head = "qa" if name in QA else "classification"
+    teacher = qa_supernet if name in QA else supernet
+    loaded = load_exported(exports[name].out_dir)
+    assert loaded.source_arch == _arch_of(name)
+    mine = count_flops(loaded.arch, loaded.model.config, 16, LABELS, head=head)
+    theirs = count_flops(_arch_of(name), teacher.config, 16, LABELS, head=head)
+    assert mine.flops == theirs.flops and mine.per_layer_macs == theirs.per_layer_macs
+
+
+def test_cutting_a_stock_export_again_maps_back_to_the_source_layers(exports: dict, tmp_path: Path) -> None:
+    stock = load_exported(exports["depth_half"].out_dir)  # source layers 1 and 3, its own 0 and 1
+    again = export_subnet(stock.model, Arch((1,), (2,), (32,)), tmp_path / "again", formats=("hf",))
+    assert again.kind == "raydistill_bert"
+    assert load_exported(again.out_dir).source_arch == Arch((3,), (2,), (32,))
+
+
+def test_reexport_as_stock_removes_shipped_code(supernet: nn.Module, tmp_path: Path) -> None:
+    out = tmp_path / "x"
+    export_subnet(supernet, ARCHS["uneven"], out, formats=("hf",))
+    assert all((out / f).is_file() for f in CODE_FILES)
+    assert export_subnet(supernet, ARCHS["depth_half"], out, formats=("hf",)).kind == "bert"
+    assert not any((out / f).exists() for f in CODE_FILES)
+    assert isinstance(load_exported(out).model, BertForSequenceClassification)
+
+
+def test_damaged_export_is_a_model_error(exports: dict, tmp_path: Path) -> None:
+    out = tmp_path / "broken"
+    shutil.copytree(exports["uneven"].out_dir, out)
+    (out / "model.safetensors").write_bytes(b"not weights")
+    with pytest.raises(ModelError, match="cannot load the exported model"):
+        load_exported(out)
+    shutil.copy(exports["uneven"].out_dir / "model.safetensors", out)
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps(config | {"layer_heads": [3, 1]}))
+    with pytest.raises(ModelError, match="layer_heads"):
+        load_exported(out)
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -327,11 +493,11 @@ def test_bad_inputs_raise_model_errors(supernet: nn.Module, tmp_path: Path) -> N
     with pytest.raises(ModelError, match="not a raydistill export"):
         describe(tmp_path)
     small = materialise(supernet, arch)
-    with pytest.raises(ModelError, match="no loss"):
+    with pytest.raises(SubnetError, match="no loss"):
         small(**make_batch(), labels=torch.zeros(3, dtype=torch.long))
-    with pytest.raises(ModelError, match="position_ids"):
+    with pytest.raises(SubnetError, match="position_ids"):
         small(**make_batch(), position_ids=torch.zeros(1, 10, dtype=torch.long))
-    with pytest.raises(ModelError, match="layer_heads"):
+    with pytest.raises(SubnetError, match="layer_heads"):
         SubnetBertConfig(num_hidden_layers=2, num_attention_heads=4, hidden_size=32, layer_heads=[1])
 
 
