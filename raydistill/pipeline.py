@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from raydistill import console
-from raydistill.errors import RunError
+from raydistill.errors import DataError, RunError
 from raydistill.spec import Spec, spec_hash
 
 STAGE_FILE = "stage.json"
@@ -203,6 +203,21 @@ def _absolute_data_path(spec: Spec) -> Spec:
     return spec.model_copy(update={"data": spec.data.model_copy(update={"path": absolute})})
 
 
+def _check_data(spec: Spec) -> None:
+    """The data checks of `validate` (path, train and dev files, columns, examples, labels), so a data mistake
+    fails here, before any stage starts Ray, even for a `Spec` not loaded from a file. Warnings (data checked
+    here for a run on a cluster) are left to the spec loader, which prints them.
+
+    Raises:
+        DataError: one line `dotted.path: what is wrong; how to fix` per problem.
+    """
+    from raydistill.spec.data_rules import data_problems
+
+    errors = [p for p in data_problems(spec) if not p.warning]
+    if errors:
+        raise DataError("\n".join(f"{p.path}: {p.message}" for p in errors))
+
+
 def _stage_hash(spec: Spec, stage: Stage, upstream: str) -> str:
     """Hash of the stage's own spec sections chained with the previous stage's hash."""
     own = spec_hash(spec, *stage.sections, exclude=stage.exclude)
@@ -232,6 +247,7 @@ def run_pipeline(
     if until is not None and until not in names:
         raise RunError(f"--stage {until!r} is not a stage; choose one of: {', '.join(names)}")
     spec = _absolute_data_path(spec)
+    _check_data(spec)
     run_dir = run_dir_for(spec)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "spec.json").write_text(spec.model_dump_json(indent=2))

@@ -23,6 +23,9 @@ from raydistill.data.examples import Example, QAExample
 from raydistill.data.hub import load_hub_split
 from raydistill.data.readers import (
     DEFAULT_FILES,
+    iter_csv,
+    iter_jsonl,
+    iter_tsv,
     parse_article_slice,
     read_csv,
     read_jsonl,
@@ -185,6 +188,21 @@ def _read_local(
         return read_squad(name, articles)
     reader = read_csv if fmt == "csv" else read_jsonl if fmt == "jsonl" else read_tsv
     return reader(file, task, split, columns)
+
+
+def count_local(
+    fmt: str, task: Task, file: Path, split: str, columns: Mapping[str, str | None] | None = None
+) -> int:
+    """Read `file` as `load_splits` will, keeping nothing (one example at a time; no tokenising): how many
+    examples (questions, for SQuAD) it holds. Checks a whole file before any training starts.
+
+    Raises:
+        DataError: as the readers (missing or empty file, no examples, missing column, unknown label...).
+    """
+    if fmt == "squad":
+        return len(_read_local(fmt, task, file, split, columns))
+    iterate = iter_csv if fmt == "csv" else iter_jsonl if fmt == "jsonl" else iter_tsv
+    return sum(1 for _ in iterate(file, task, split, columns))
 
 
 def _check_disjoint(train: list[QAExample], dev: dict[str, list[QAExample]]) -> None:

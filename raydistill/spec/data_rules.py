@@ -1,9 +1,11 @@
-"""Spec rules about the task and its data: does the source fit the task, do the columns exist?
+"""Spec rules about the task and its data: does the source fit the task, are the files there and usable?
 
 Each rule takes the validated `Spec` and the task's registry entry and yields `Problem`s; `spec/rules.py`
-lists them. File checks are cheap on purpose: only the header (first record) of the train file is read, with
-the data layer's own helpers (`local_files`, `peek_header`, `peek_keys`), so the rules see files exactly as the
-readers will.
+lists them. File checks use the data layer's own helpers (`local_files`, `peek_header`, `count_local`), so the
+rules see files exactly as the readers in a Ray worker will: the path, the train and dev files, the train
+file's header, and every line of each file (streamed, not tokenised: SST-2's 67k-line train file takes about
+0.2 s), so an empty file or a label outside the task's labels fails at `validate`, not inside a worker. When
+the run joins a Ray cluster these are warnings: the cluster's nodes read their own copy of the path.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from raydistill.errors import DataError
 from raydistill.spec.problems import Problem
-from raydistill.spec.schema import Spec
+from raydistill.spec.schema import ColumnsSpec, Spec
 
 if TYPE_CHECKING:
     from raydistill.data.tasks import LocalColumns, Task
@@ -99,18 +101,67 @@ def qa_windows_fit(spec: Spec, task: Task) -> Iterator[Problem]:
         )
 
 
+def data_problems(spec: Spec) -> list[Problem]:
+    """Every data rule of this module on `spec` (warnings included): what `validate` says about the data,
+    for callers that hold a `Spec` rather than a file (the pipeline checks it before any stage starts Ray).
+
+    Raises:
+        DataError: `spec.task` is not a registered task.
+    """
+    from raydistill.data.tasks import get_task
+
+    task = get_task(spec.task)
+    rules = (source_fits_task, columns_fit_task, qa_windows_fit, local_files_fit_task)
+    return [problem for rule in rules for problem in rule(spec, task)]
+
+
 def local_files_fit_task(spec: Spec, task: Task) -> Iterator[Problem]:
-    """The train file's header must hold the columns the task reads (checked when `data.path` exists here)."""
+    """The local data must be there and readable: the path, the train and dev files, the columns the task
+    reads, at least one example per file, and only labels of the task (every line is read; nothing is kept).
+
+    With `resources.address` on a cluster, whose nodes read their own copy of the path, problems found here
+    are warnings (`on_cluster`).
+    """
     fmt = effective_format(spec, task)
     if fmt == "hub" or not spec.data.path:
         return
     root, problem = _resolve(spec.data.path)
     if problem is not None:
         yield problem
-    elif root is not None and root.exists():
-        yield from _check_train_file(spec, task, fmt, root)
-    elif fmt in ("csv", "jsonl") and (root is None or not root.exists()):
-        yield from _pairs_mapped(spec, task)  # the file is not here: judge the mapping alone
+        return
+    assert root is not None  # _resolve gives a root or a problem
+    if not root.exists():
+        if fmt in ("csv", "jsonl"):
+            yield from _pairs_mapped(spec, task)  # judge the mapping alone
+        found: Iterator[Problem] = iter([_no_path(spec.data.path, task, fmt)])
+    else:
+        found = _check_files(spec, task, fmt, root)
+    for problem in found:
+        yield _judged_here(spec, problem) if on_cluster(spec) else problem
+
+
+def on_cluster(spec: Spec) -> bool:
+    """True when the run joins a Ray cluster (`resources.address` other than local): its nodes may hold
+    `data.path` even when this machine does not."""
+    return spec.resources.address not in (None, "", "local")
+
+
+def _judged_here(spec: Spec, problem: Problem) -> Problem:
+    """A local-file problem as a warning: the cluster's nodes may hold other files at that path."""
+    return problem._replace(
+        message=f"{problem.message} (checked on this machine only: the nodes of resources.address "
+        f"{spec.resources.address!r} read their own copy)",
+        warning=True,
+    )
+
+
+def _no_path(path: str, task: Task, fmt: str) -> Problem:
+    return Problem(
+        "data.path",
+        f"{path!r} does not exist (relative paths start at {str(Path.cwd())!r}); give the dir or file "
+        f"holding the {task.glue_dir or task.name} data ({fmt} format), or a built-in set such as "
+        "builtin:quickstart_sentiment",
+    )
 
 
 def _pairs_mapped(spec: Spec, task: Task) -> Iterator[Problem]:
@@ -150,24 +201,69 @@ def _resolve(path: str) -> tuple[Path | None, Problem | None]:
     return Path(builtin.resolve_data_path(path) or path), None
 
 
-def _check_train_file(spec: Spec, task: Task, fmt: str, root: Path) -> Iterator[Problem]:
-    from raydistill.data.readers.squad import parse_article_slice
+def _check_files(spec: Spec, task: Task, fmt: str, root: Path) -> Iterator[Problem]:
+    """Train file first (its header names the columns), then every dev file; each file is read whole, the dev
+    files only when train had no problem (they repeat its layout, so they would repeat its problems)."""
     from raydistill.data.splits import local_files
 
-    at = "data.train_file" if spec.data.train_file else "data.path"
-    train = local_files(task, fmt, root, spec.data.train_file, None)[0]
-    if fmt == "squad":  # "dev-v1.1.json[0:38]" reads articles 0-37 of that file
-        train = train.parent / parse_article_slice(train.name)[0]
-    if not train.is_file():
-        listing = (
-            ", ".join(sorted(p.name for p in train.parent.iterdir())[:10]) if train.parent.is_dir() else ""
-        )
+    d = spec.data
+    train, devs = local_files(task, fmt, root, d.train_file, d.dev_file)
+    at_train = "data.train_file" if d.train_file else "data.path"
+    at_dev = "data.dev_file" if d.dev_file else "data.path"
+    train_problems = list(_check_train(spec, task, fmt, train, at_train))
+    yield from train_problems
+    for name, dev in devs.items():
+        if not _file(dev).is_file():
+            yield Problem(
+                at_dev,
+                f"no dev file {str(dev)!r} (eval set {name!r} of task {task.name!r}); {_listing(dev)}; "
+                "set data.dev_file",
+                ("data.path",),
+            )
+        elif not train_problems:
+            yield from _read_whole(fmt, task, dev, name, d.columns, at_dev)
+
+
+def _check_train(spec: Spec, task: Task, fmt: str, train: Path, at: str) -> Iterator[Problem]:
+    """The train file: there, its header (the columns), then every line."""
+    if not _file(train).is_file():
         yield Problem(
-            at,
-            f"no train file {str(train)!r}; files there: {listing or 'none'}; set data.train_file",
-            ("data.path",),
+            at, f"no train file {str(train)!r}; {_listing(train)}; set data.train_file", ("data.path",)
         )
         return
+    header = list(_check_header(spec, task, fmt, _file(train), at))
+    yield from header or _read_whole(fmt, task, train, "train", spec.data.columns, at)
+
+
+def _file(path: Path) -> Path:
+    """The file itself: SQuAD names may end in an article slice ("dev-v1.1.json[0:38]")."""
+    from raydistill.data.readers.squad import parse_article_slice
+
+    return path.parent / parse_article_slice(path.name)[0]
+
+
+def _listing(path: Path) -> str:
+    """`files there: a, b, c` (first ten names of the folder the file was looked for in)."""
+    names = sorted(p.name for p in path.parent.iterdir())[:10] if path.parent.is_dir() else []
+    return f"files there: {', '.join(names) or 'none'}"
+
+
+def _read_whole(
+    fmt: str, task: Task, file: Path, split: str, columns: ColumnsSpec, at: str
+) -> Iterator[Problem]:
+    """Read the whole file as training will (no examples kept): empty files, bad rows and labels."""
+    from raydistill.data.splits import count_local
+
+    try:
+        count_local(fmt, task, file, split, columns.model_dump())
+    except DataError as exc:
+        yield Problem(at, str(exc), ("data.path",))
+    except (OSError, UnicodeDecodeError) as exc:
+        yield Problem(at, f"{file}: cannot be read ({exc}); give a readable UTF-8 {fmt} file", ("data.path",))
+
+
+def _check_header(spec: Spec, task: Task, fmt: str, train: Path, at: str) -> Iterator[Problem]:
+    """The train file's first record must hold the columns the task reads (or the header-less field count)."""
     if fmt not in HEADER_FORMATS:
         return
     fields, why = _header(train, fmt)

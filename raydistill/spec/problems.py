@@ -15,11 +15,14 @@ class Problem(NamedTuple):
         message: `what is wrong; what is allowed`.
         near: other dotted paths whose line is a good place to point at when `path` itself was not written in
             the file (e.g. `search.enabled` left at its default, but `supernet.enabled: false` written).
+        warning: True for a problem that may not be one where the run happens (data files checked on this
+            machine for a run on a Ray cluster): shown as `warning: ...`, and the spec stays valid.
     """
 
     path: str
     message: str
     near: tuple[str, ...] = ()
+    warning: bool = False
 
 
 def locate(where: LocationMap, path: str, near: tuple[str, ...] = ()) -> Location:
@@ -37,9 +40,11 @@ def locate(where: LocationMap, path: str, near: tuple[str, ...] = ()) -> Locatio
 
 
 def format_problem(label: str, where: LocationMap, problem: Problem) -> str:
-    """`SPEC:LINE: dotted.path: message` for one problem."""
+    """`SPEC:LINE: dotted.path: message` for one problem (`...: warning: message` for a warning)."""
+    kind = "warning: " if problem.warning else ""
     return (
-        f"{label}:{locate(where, problem.path, problem.near)}: {problem.path or '(spec)'}: {problem.message}"
+        f"{label}:{locate(where, problem.path, problem.near)}: {problem.path or '(spec)'}: "
+        f"{kind}{problem.message}"
     )
 
 

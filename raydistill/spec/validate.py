@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from raydistill.spec.loader import check_spec
+from raydistill.spec.loader import inspect_spec
 
 
 def validate_paths(paths: Sequence[str], overrides: Sequence[str] = ()) -> int:
-    """Check each spec; print `OK PATH` (stdout) for a valid one, every problem line (stderr) for others.
+    """Check each spec; print `OK PATH` (stdout) for a valid one, every problem line (stderr) for others;
+    warning lines (stderr) for either.
 
     Args:
         paths: spec files, as the user gave them.
@@ -26,11 +27,11 @@ def validate_paths(paths: Sequence[str], overrides: Sequence[str] = ()) -> int:
         return 2
     status = 0
     for path in paths:
-        spec, problems = check_spec(path, overrides)
+        spec, problems, warnings = inspect_spec(path, overrides)
+        for line in problems + warnings:
+            print(line, file=sys.stderr)
         if spec is None:
             status = 2
-            for line in problems:
-                print(line, file=sys.stderr)
         else:
             print(f"OK {path}")
     return status

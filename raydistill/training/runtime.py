@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import logging
 import random
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
@@ -22,12 +23,14 @@ from raydistill import console
 from raydistill.data.collate import group_by_length
 
 LOGGER_NAME = "raydistill.training"
+USER_ERROR_LINE = re.compile(r"^raydistill\.errors\.\w+: ", re.MULTILINE)  # a traceback's last line, for ours
 
 
 def setup_worker(seed: int, num_threads: int | None, use_gpu: bool) -> torch.device:
     """Set torch threads (Ray gives a worker 1), seed every RNG, and return this worker's device."""
     from transformers.utils import logging as hf_logging
 
+    hide_user_error_tracebacks()
     hf_logging.disable_progress_bar()  # checkpoint saves would draw a bar per save in the driver's output
     if num_threads is not None:
         torch.set_num_threads(num_threads)
@@ -42,6 +45,28 @@ def setup_worker(seed: int, num_threads: int | None, use_gpu: bool) -> torch.dev
             )
         return device
     return torch.device("cpu")
+
+
+class _NoUserErrorTraceback(logging.Filter):
+    """Drops a log record that carries the traceback of a `RaydistillError`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return USER_ERROR_LINE.search(record.getMessage()) is None
+
+
+def hide_user_error_tracebacks() -> None:
+    """Keep the traceback of a user mistake off the console of this (Ray Train worker) process.
+
+    Ray Train logs the traceback of any error that leaves the train function ("Error in training function").
+    For a `RaydistillError` the driver prints the error's own one-line message instead (`trainer.fit` hands the
+    worker's error on as itself), so console handlers drop that record; Ray's log files keep it, and every other
+    error keeps its traceback on the console.
+    """
+    for logger in (logging.getLogger("ray.train"), logging.getLogger()):
+        for handler in logger.handlers:
+            console = isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+            if console and not any(isinstance(f, _NoUserErrorTraceback) for f in handler.filters):
+                handler.addFilter(_NoUserErrorTraceback())
 
 
 class _ResumableSampler(DistributedSampler):

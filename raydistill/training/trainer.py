@@ -11,7 +11,10 @@
   afresh, so a changed spec, or a re-trained teacher or init at the same path, never continues a stale
   checkpoint.
 - A failed run raises a `RaydistillError`: the worker's own error when it was one (a `DataError` stays a
-  `DataError`), else a `RunError` carrying the worker's message, not Ray's traceback.
+  `DataError`), else a `RunError` carrying the worker's message, not Ray's traceback. Ray Train's own console
+  lines are kept to warnings (`LoggingConfig`: its INFO lines, among them the controller's report of a failed
+  worker with the worker's traceback, go to Ray's log files only), and a worker drops the traceback of a
+  `RaydistillError` from its console (`runtime.hide_user_error_tracebacks`): a user mistake reads as one line.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import ray.train
-from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from raydistill.errors import Interrupted, RaydistillError, RunError
@@ -125,6 +128,7 @@ def fit(
             storage_path=str(root),
             checkpoint_config=CheckpointConfig(num_to_keep=NUM_TO_KEEP),
             failure_config=FailureConfig(max_failures=max_failures, controller_failure_limit=0),  # type: ignore[call-arg]
+            logging_config=LoggingConfig(log_level="WARNING"),  # Ray Train's INFO lines: its log files only
         ),
     )
     try:

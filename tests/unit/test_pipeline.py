@@ -103,14 +103,18 @@ def test_changing_a_section_reruns_that_stage_and_later_ones(spec_file: Path, ca
     run_pipeline(load_spec(str(spec_file), ["supernet.temperature=2.0"]), echo=lambda _: None)
     assert calls == ["b", "c"]
     calls.clear()
-    run_pipeline(load_spec(str(spec_file), ["supernet.temperature=2.0", "teacher.train.epochs=1"]), echo=print)
+    run_pipeline(
+        load_spec(str(spec_file), ["supernet.temperature=2.0", "teacher.train.epochs=1"]), echo=print
+    )
     assert calls == ["a", "b", "c"]
 
 
 def test_until_and_disabled_stages(spec_file: Path, calls: list[str]) -> None:
     result = run_pipeline(load_spec(str(spec_file)), until="a", echo=lambda _: None)
     assert calls == ["a"] and [s.name for s in result.stages] == ["a"]
-    spec = load_spec(str(spec_file), ["supernet.enabled=false", "search.enabled=false", "export.enabled=false"])
+    spec = load_spec(
+        str(spec_file), ["supernet.enabled=false", "search.enabled=false", "export.enabled=false"]
+    )
     result = run_pipeline(spec, echo=lambda _: None)
     assert [s.status for s in result.stages] == ["cached", "skipped", "ran", "skipped"]
 
@@ -124,7 +128,9 @@ def test_an_excluded_path_reruns_only_the_stage_that_reads_it(spec_file: Path, c
     run_pipeline(load_spec(str(spec_file), ["search.retrain.epochs=2"]), echo=lambda _: None)
     assert calls == ["d"]
     calls.clear()
-    run_pipeline(load_spec(str(spec_file), ["search.num_trials=7", "search.retrain.epochs=2"]), echo=lambda _: None)
+    run_pipeline(
+        load_spec(str(spec_file), ["search.num_trials=7", "search.retrain.epochs=2"]), echo=lambda _: None
+    )
     assert calls == ["c", "d"]  # the re-training depends on the search through the hash chain
 
 
@@ -154,7 +160,9 @@ def test_a_relative_data_path_reaches_the_stages_absolute(
     monkeypatch.chdir(tmp_path)
     folder = write_sst2(tmp_path / "data")
     seen: list[str] = []
-    monkeypatch.setattr(pipeline, "STAGES", [Stage("a", ("data",), lambda s, d: seen.append(s.data.path) or {})])
+    monkeypatch.setattr(
+        pipeline, "STAGES", [Stage("a", ("data",), lambda s, d: seen.append(s.data.path) or {})]
+    )
     spec_file = tmp_path / "rel.yaml"
     spec_file.write_text(
         "name: rel\ntask: sst2\ndata: {path: data/SST-2}\nteacher: {model: minilm-l6}\n"
@@ -175,7 +183,9 @@ def test_a_stage_whose_outputs_outside_the_run_dir_are_gone_runs_again(
         target.mkdir(parents=True, exist_ok=True)
         return {}
 
-    monkeypatch.setattr(pipeline, "STAGES", [Stage("export", ("export",), export, outputs=lambda s: [target])])
+    monkeypatch.setattr(
+        pipeline, "STAGES", [Stage("export", ("export",), export, outputs=lambda s: [target])]
+    )
     run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)
     run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)
     assert ran == ["export"]  # cached while its output is there
@@ -195,3 +205,30 @@ def test_a_nan_teacher_metric_is_a_failed_evaluation_in_the_headline(
     monkeypatch.setattr(teacher, "train_teacher", lambda spec, run_dir: result)
     out = pipeline._teacher_stage(load_spec(spec_file), Path("run"))
     assert out["headline"] == "dev accuracy=nan (failed: NaN or inf outputs)"
+
+
+def test_missing_data_fails_before_any_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from raydistill.errors import DataError
+    from raydistill.spec import Spec
+
+    seen: list[str] = []
+    monkeypatch.setattr(
+        pipeline, "STAGES", [Stage("a", ("data",), lambda s, d: seen.append(s.data.path) or {})]
+    )
+    raw = {
+        "name": "nodata",
+        "task": "sst2",
+        "data": {"path": str(tmp_path / "gone")},
+        "teacher": {"model": "minilm-l6"},
+        "resources": {"storage_path": str(tmp_path / "runs")},
+    }
+    spec = Spec.model_validate(raw)  # built in code: the spec loader's rules never ran on it
+    with pytest.raises(DataError, match=r"^data\.path: '.*/gone' does not exist \(relative paths start at"):
+        run_pipeline(spec, echo=lambda _: None)
+    assert seen == [] and not (tmp_path / "runs").exists()
+    # on a cluster the nodes may hold the path: the stages run (the loader has warned)
+    on_cluster = Spec.model_validate(
+        {**raw, "resources": {**raw["resources"], "address": "ray://head:10001"}}
+    )
+    run_pipeline(on_cluster, echo=lambda _: None)
+    assert seen == [str(tmp_path / "gone")]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from raydistill.data.readers.delimited import peek_header, read_csv, read_tsv
-from raydistill.data.readers.jsonl import peek_keys, read_jsonl
+from raydistill.data.readers.delimited import iter_csv, iter_tsv, peek_header, read_csv, read_tsv
+from raydistill.data.readers.jsonl import iter_jsonl, peek_keys, read_jsonl
 from raydistill.data.readers.squad import parse_article_slice, read_squad
 
 # format -> (default train file, default dev file; "{name}" = the eval-set name, e.g. dev_matched)
@@ -37,6 +37,9 @@ def peek_columns(path: str | Path) -> list[str]:
 __all__ = [
     "DEFAULT_FILES",
     "LOCAL_FORMATS",
+    "iter_csv",
+    "iter_jsonl",
+    "iter_tsv",
     "parse_article_slice",
     "peek_columns",
     "read_csv",

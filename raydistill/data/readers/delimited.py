@@ -30,9 +30,16 @@ def read_tsv(
         DataError: naming the file and line (missing file, empty file, missing column, wrong field count,
             unknown label, bad float).
     """
+    return list(iter_tsv(path, task, split, columns))
+
+
+def iter_tsv(
+    path: str | Path, task: Task, split: str = "train", columns: Mapping[str, str | None] | None = None
+) -> Iterator[Example]:
+    """`read_tsv` one example at a time (nothing kept): checks a whole file cheaply, with the same errors."""
     p = check_file(path)
     layout = apply_overrides(task.columns, columns, p)
-    return _read(p, task, split, layout, delimiter="\t", quoting=csv.QUOTE_NONE)
+    return _examples(p, task, split, layout, delimiter="\t", quoting=csv.QUOTE_NONE)
 
 
 def read_csv(
@@ -43,9 +50,16 @@ def read_csv(
     Raises:
         DataError: as `read_tsv`.
     """
+    return list(iter_csv(path, task, split, columns))
+
+
+def iter_csv(
+    path: str | Path, task: Task, split: str = "train", columns: Mapping[str, str | None] | None = None
+) -> Iterator[Example]:
+    """`read_csv` one example at a time (nothing kept), with the same errors."""
     p = check_file(path)
     layout = apply_overrides(LocalColumns(task.text_a, task.text_b, "label"), columns, p)
-    return _read(p, task, split, layout, delimiter=",", quoting=csv.QUOTE_MINIMAL)
+    return _examples(p, task, split, layout, delimiter=",", quoting=csv.QUOTE_MINIMAL)
 
 
 def peek_header(path: str | Path, delimiter: str = "\t") -> list[str]:
@@ -57,9 +71,10 @@ def peek_header(path: str | Path, delimiter: str = "\t") -> list[str]:
     return first[1] if first else []
 
 
-def _read(
+def _examples(
     p: Path, task: Task, split: str, layout: LocalColumns, delimiter: str, quoting: Quoting
-) -> list[Example]:
+) -> Iterator[Example]:
+    """The file's examples in order; `DataError` (file:line) on the first bad record, or when there is none."""
     with p.open(encoding="utf-8-sig", newline="") as f:
         rows = _numbered(csv.reader(f, delimiter=delimiter, quoting=quoting), p)
         if layout.has_header:
@@ -70,19 +85,17 @@ def _read(
         else:
             index = (int(layout.text_a), _opt_int(layout.text_b), int(layout.label))
             n_fields = layout.num_fields or max(i for i in index if i is not None) + 1
-        examples: list[Example] = []
+        count = 0
         for line, row in rows:
             if len(row) != n_fields:
                 raise DataError(
                     f"{p}:{line}: {len(row)} fields, expected {n_fields}; "
                     "check for a stray delimiter or a cut line"
                 )
-            examples.append(
-                _example(row, index, task, f"{p}:{line}", layout.label, f"{split}-{len(examples)}")
-            )
-    if not examples:
+            yield _example(row, index, task, f"{p}:{line}", layout.label, f"{split}-{count}")
+            count += 1
+    if not count:
         raise DataError(f"{p}: no examples (only a header or blank lines); expected one example per line")
-    return examples
 
 
 def _numbered(reader: Iterator[list[str]], p: Path) -> Iterator[Row]:

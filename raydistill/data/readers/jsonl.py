@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from raydistill.data.examples import Example
@@ -21,17 +21,28 @@ def read_jsonl(
         DataError: naming the file and line (missing file, empty file, bad JSON, missing key, unknown label,
             bad float).
     """
+    return list(iter_jsonl(path, task, split, columns))
+
+
+def iter_jsonl(
+    path: str | Path, task: Task, split: str = "train", columns: Mapping[str, str | None] | None = None
+) -> Iterator[Example]:
+    """`read_jsonl` one example at a time (nothing kept): checks a whole file cheaply, with the same errors."""
     p = check_file(path)
     layout = apply_overrides(LocalColumns(task.text_a, task.text_b, "label"), columns, p)
-    examples: list[Example] = []
+    return _examples(p, task, split, layout)
+
+
+def _examples(p: Path, task: Task, split: str, layout: LocalColumns) -> Iterator[Example]:
+    count = 0
     with p.open(encoding="utf-8-sig") as f:
         for line_no, line in enumerate(f, start=1):
             if line.strip():
                 record = _load_line(line, f"{p}:{line_no}")
-                examples.append(_example(record, layout, task, f"{p}:{line_no}", f"{split}-{len(examples)}"))
-    if not examples:
+                yield _example(record, layout, task, f"{p}:{line_no}", f"{split}-{count}")
+                count += 1
+    if not count:
         raise DataError(f"{p}: no examples (blank file); expected one JSON object per line")
-    return examples
 
 
 def peek_keys(path: str | Path) -> list[str]:

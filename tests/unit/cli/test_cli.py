@@ -44,7 +44,9 @@ def test_run_bad_spec_exits_2_without_traceback(tmp_path: Path) -> None:
 
 def test_train_unknown_stage_is_a_clean_error(tmp_path: Path) -> None:
     spec = tmp_path / "s.yaml"
-    spec.write_text(f"name: x\ntask: sst2\nteacher: {{model: minilm-l6}}\nresources: {{storage_path: {tmp_path}}}\n")
+    spec.write_text(
+        f"name: x\ntask: sst2\nteacher: {{model: minilm-l6}}\nresources: {{storage_path: {tmp_path}}}\n"
+    )
     result = runner.invoke(app, ["train", str(spec), "--stage", "teachr"])
     assert result.exit_code == 2
     assert "teachr" in result.output and "teacher" in result.output
@@ -85,3 +87,48 @@ def test_an_eof_error_is_never_a_bare_aborted(monkeypatch) -> None:  # type: ign
     assert result.exit_code == 1 and "Aborted" not in result.output
     assert isinstance(result.exception, RuntimeError) and "Ran out of input" in str(result.exception)
     assert isinstance(result.exception.__cause__, EOFError)  # the traceback shows where it was read
+
+
+def _data_spec(tmp_path: Path, data_path: Path, extra: str = "") -> Path:
+    spec = tmp_path / "data.yaml"
+    spec.write_text(
+        f"name: d\ntask: sst2\ndata:\n  path: {data_path}\nteacher: {{model: minilm-l6}}\n"
+        f"resources: {{storage_path: {tmp_path / 'runs'}{extra}}}\n"
+    )
+    return spec
+
+
+def test_validate_missing_data_is_one_line_and_a_warning_on_a_cluster(tmp_path: Path) -> None:
+    spec = _data_spec(tmp_path, tmp_path / "no-such-dir")
+    result = runner.invoke(app, ["validate", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines() == [
+        f"{spec}:4: data.path: '{tmp_path / 'no-such-dir'}' does not exist (relative paths start at "
+        f"'{Path.cwd()}'); give the dir or file holding the SST-2 data (glue format), or a built-in set such as "
+        "builtin:quickstart_sentiment"
+    ]
+    result = runner.invoke(app, ["validate", str(spec), "--set", "resources.address=ray://somewhere:10001"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()  # stdout (OK) and stderr (the warning), in either order
+    assert len(lines) == 2 and f"OK {spec}" in lines
+    warning = next(line for line in lines if line != f"OK {spec}")
+    assert warning.startswith(f"{spec}:4: data.path: warning: '{tmp_path / 'no-such-dir'}' does not exist")
+
+
+def test_run_with_missing_data_fails_before_ray_starts(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import ray
+
+    from raydistill.training import session
+
+    def no_ray(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Ray was started for a run whose data is missing")
+
+    monkeypatch.setattr(ray, "init", no_ray)
+    monkeypatch.setattr(session.ray, "init", no_ray)
+    spec = _data_spec(tmp_path, tmp_path / "no-such-dir")
+    for command in (["run"], ["train", "--stage", "teacher"], ["search"]):
+        result = runner.invoke(app, [*command[:1], str(spec), *command[1:]])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"{spec}:4: data.path: '{tmp_path / 'no-such-dir'}' does not exist")
+        assert len(result.output.splitlines()) == 1 and "Traceback" not in result.output
+    assert not ray.is_initialized() and not (tmp_path / "runs").exists()

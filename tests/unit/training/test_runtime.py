@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import random
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from raydistill.training.checkpoint import (
     read_train_state,
     restore_rng,
 )
-from raydistill.training.runtime import Meter, steps_per_epoch, train_loader
+from raydistill.training.runtime import Meter, hide_user_error_tracebacks, steps_per_epoch, train_loader
 
 
 class _Rows(torch.utils.data.Dataset):
@@ -134,3 +136,22 @@ def test_meter_means_per_window_and_throughput() -> None:
     assert meter.samples == 24
     meter.seconds = 2.0
     assert meter.samples_per_s == 12.0
+
+
+def test_a_user_error_traceback_is_kept_off_the_console_only(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Ray Train logs a worker's traceback; a RaydistillError's stays in the log file, a bug's shows too."""
+    logger = logging.getLogger("ray.train")
+    console, file = logging.StreamHandler(io.StringIO()), logging.FileHandler(tmp_path / "ray.log")
+    monkeypatch.setattr(logger, "handlers", [console, file])
+    monkeypatch.setattr(logger, "propagate", False)
+    hide_user_error_tracebacks()
+    hide_user_error_tracebacks()  # idempotent: one filter per handler
+    assert len(console.filters) == 1 and file.filters == []
+    tail = 'File "loop.py", line 72\nraydistill.errors.DataError: train has 1 examples'
+    logger.error(f"Error in training function:\nTraceback (most recent call last):\n  {tail}")
+    logger.error("Error in training function:\nTraceback (most recent call last):\nValueError: a bug")
+    file.flush()
+    assert console.stream.getvalue().count("Error in training function") == 1  # type: ignore[attr-defined]
+    assert "ValueError: a bug" in console.stream.getvalue()  # type: ignore[attr-defined]
+    assert "raydistill.errors.DataError" in (tmp_path / "ray.log").read_text()
+    file.close()
