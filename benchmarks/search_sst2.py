@@ -222,7 +222,10 @@ def run_search_sst2(
             result = run_search(spec, inputs.supernet_dir, storage / run_name)
             tables[sampler] = result.table
             span = tune_span_s(storage / run_name / "ray" / f"{run_name}-search")
-            per_seed[seed][sampler] = sampler_summary(result.table, teacher_acc, BUDGETS, result.wall_time_s, span)
+            fixed_ratio = float(result.meta["fixed_ratio"])
+            per_seed[seed][sampler] = sampler_summary(
+                result.table, teacher_acc, BUDGETS, result.wall_time_s, span, fixed_ratio=fixed_ratio
+            )
             print(f"search_sst2 {sampler} seed {seed}: {result.headline} | wall {result.wall_time_s:.0f} s", flush=True)
         n_equal[seed], hv_equal = equal_evaluation_hv(tables)
         for sampler, hv in hv_equal.items():
@@ -251,7 +254,7 @@ def run_search_sst2(
         "benchmark": name, "smoke": smoke, "setup": setup, "teacher_dev_accuracy": teacher_acc, "equal_evaluations": n_equal[seeds[0]],
         "equal_evaluations_by_seed": n_equal,
         "samplers": per, "nsga2_retrained": retrained, "nsga2_report_summary": str(summary_md),
-        "uniform_grid_reference": None if grid is None else grid_reference(grid, BUDGETS, teacher_acc),
+        "uniform_grid_reference": None if grid is None else grid_reference(grid, BUDGETS, teacher_acc, fixed_ratio),
         "targets": {"dev_pct_of_teacher": {f"{b:g}": p for b, p in TARGET_PCT.items()}, "hv_above": BASELINES,
                     "evaluations_per_min": TARGET_EVALS_PER_MIN},
         "meets_targets": judge(per) | judge_retrained(retrained), "environment": environment(),

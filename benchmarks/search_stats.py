@@ -57,11 +57,18 @@ def tune_span_s(experiment: Path) -> float:
 
 
 def sampler_summary(
-    table: pd.DataFrame, teacher_acc: float, budgets: list[float], wall_s: float, span_s: float = math.nan
+    table: pd.DataFrame,
+    teacher_acc: float,
+    budgets: list[float],
+    wall_s: float,
+    span_s: float = math.nan,
+    *,
+    fixed_ratio: float,
 ) -> dict[str, Any]:
     """One sampler's numbers: trial counts, hypervolume (+ history), evaluations/min, best Arch per budget.
 
-    `wall_s` is the whole `run_search` call; `span_s` the Tune trials' span (`tune_span_s`).
+    `wall_s` is the whole `run_search` call; `span_s` the Tune trials' span (`tune_span_s`); `fixed_ratio` the
+    run's unshrinkable FLOPs share (`meta.json`), which budgets do not price (`results.pareto` "Budgets").
     """
     n_ok = int((table["status"] == "ok").sum())
     ok_times = table.loc[table["status"] == "ok", "wall_time_s"]
@@ -77,7 +84,10 @@ def sampler_summary(
         "tune_phase_s": span_s,
         "mean_evaluation_s": float(ok_times.mean()) if n_ok else math.nan,
         "wall_time_s": wall_s,
-        "best": {f"{b:g}": pick(row, teacher_acc) for b, row in best_per_budget(table, budgets).items()},
+        "best": {
+            f"{b:g}": pick(row, teacher_acc)
+            for b, row in best_per_budget(table, budgets, fixed_ratio=fixed_ratio).items()
+        },
     }
 
 
@@ -133,9 +143,14 @@ def judge(per: dict[str, dict[str, Any]]) -> dict[str, bool]:
     return met
 
 
-def grid_reference(grid: pd.DataFrame, budgets: list[float], teacher_acc: float) -> dict[str, Any]:
-    """Best uniform (width, depth) sub-network per budget from the supernet's dev grid (picked on dev)."""
-    picks = best_per_budget(grid.assign(status="ok"), budgets, "dev_metric", "flops_ratio")
+def grid_reference(
+    grid: pd.DataFrame, budgets: list[float], teacher_acc: float, fixed_ratio: float
+) -> dict[str, Any]:
+    """Best uniform (width, depth) sub-network per budget from the supernet's dev grid (picked on dev), by the
+    same budget rule as the search's picks (`fixed_ratio` from its `meta.json`)."""
+    picks = best_per_budget(
+        grid.assign(status="ok"), budgets, "dev_metric", "flops_ratio", fixed_ratio=fixed_ratio
+    )
     return {f"{b:g}": pick(row, teacher_acc) for b, row in picks.items()}
 
 

@@ -85,21 +85,41 @@ def _load_model(model_dir: Path):  # type: ignore[no-untyped-def]
         ) from None
 
 
+def export_dir_name(budgets: Sequence[float], arch_id: str) -> str:
+    """`budget25-<arch id>`, or `budget25+50-<arch id>` for an Arch that is the pick of several budgets."""
+    return "budget" + "+".join(f"{round(b * 100):02d}" for b in sorted(budgets)) + f"-{arch_id}"
+
+
+def _picks_by_arch(spec, run_dir: Path) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
+    """Arch id -> the budgets it is the best pick of (search split, the run's budget rule), budgets ascending."""
+    from raydistill.results import read_table
+    from raydistill.search.final import best_arch_ids
+    from raydistill.search.records import read_fixed_ratio
+
+    table = read_table(run_dir / "search")
+    picks = best_arch_ids(table, spec.search.budgets, read_fixed_ratio(run_dir / "search"))
+    by_arch: dict[str, list[float]] = {}
+    for budget, arch_id in sorted(picks.items()):
+        if arch_id is not None:
+            by_arch.setdefault(arch_id, []).append(budget)
+    return by_arch
+
+
 def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  # spec: Spec
     """Export stage: the best Arch per budget (search split) as HF dir + ONNX, with measured CPU latency.
 
+    An Arch that is the pick of several budgets is exported once (`export_dir_name`); every budget points at
+    its directory in `<run_dir>/export/exports.json` (`{budget: dir}`), and the directory's `export.json`
+    lists the budgets under `budgets`.
     An Arch re-trained by the retrain stage (`search.retrain` set and `<run_dir>/retrain/<arch id>/model`
     present) is exported from its re-trained model, whole; the others are sliced out of the supernet.
-    Writes `exports/<name>/budget<NN>-<arch id>/` per budget (under `export.dir`) and `<run_dir>/export/
+    Writes `exports/<name>/budget<NN>-<arch id>/` per Arch (under `export.dir`) and `<run_dir>/export/
     latency.json` (`{arch_id: {latency_ms, batch_size, seq_len, runtime, threads, device}}`: median of repeats
     after warm-up, tokenizer excluded, batch 1 at `data.max_seq_length`; ONNX Runtime when exported, else torch).
     """
     from raydistill.models.latency import time_onnx, time_torch_model
-    from raydistill.results import read_table
-    from raydistill.search.final import best_arch_ids
 
-    table = read_table(run_dir / "search")
-    picks = {b: a for b, a in best_arch_ids(table, spec.search.budgets).items() if a is not None}
+    by_arch = _picks_by_arch(spec, run_dir)
     seq_len = spec.data.max_seq_length
     model_dir = run_model_dir(run_dir)
     model = _load_model(model_dir)
@@ -107,8 +127,8 @@ def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  #
     exported: dict[str, str] = {}
     latency: dict[str, dict] = {}
     retrained: list[str] = []
-    for budget, arch_id in picks.items():
-        target = Path(spec.export.dir) / spec.name / f"budget{round(budget * 100):02d}-{arch_id}"
+    for arch_id, budgets in by_arch.items():
+        target = Path(spec.export.dir) / spec.name / export_dir_name(budgets, arch_id)
         source_dir = run_dir / "retrain" / arch_id / "model"
         if spec.search.retrain is not None and (source_dir / "config.json").is_file():
             small = _load_model(source_dir)
@@ -117,7 +137,8 @@ def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  #
             retrained.append(arch_id)
         else:
             result = _export(model, parse_arch(arch_id), target, tokenizer, spec.export.formats, seq_len, spec.task)
-        exported[f"{budget:g}"] = str(result.out_dir)
+        _add_budgets(result.out_dir, budgets)
+        exported |= {f"{budget:g}": str(result.out_dir) for budget in budgets}
         if result.onnx_path is not None:
             stats = time_onnx(result.onnx_path, batch_size=1, seq_len=seq_len, vocab_size=model.config.vocab_size)
             runtime = "onnxruntime"
@@ -131,8 +152,18 @@ def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  #
     (out / "latency.json").write_text(json.dumps(latency, indent=2))
     (out / "exports.json").write_text(json.dumps(exported, indent=2))
     note = f" ({len(retrained)} re-trained)" if retrained else ""
-    return {"headline": f"{len(exported)} sub-networks exported to {Path(spec.export.dir) / spec.name}{note}",
+    return {"headline": f"{len(by_arch)} sub-networks exported to {Path(spec.export.dir) / spec.name}{note}",
             "exports": exported, "retrained": retrained}  # fmt: skip
+
+
+def _add_budgets(out_dir: Path, budgets: Sequence[float]) -> None:
+    """Record in the export's manifest (`export.json`) the budgets whose pick it is."""
+    from raydistill.models.export import MANIFEST_FILE
+
+    manifest = out_dir / MANIFEST_FILE
+    record = json.loads(manifest.read_text())
+    record["budgets"] = [float(b) for b in budgets]
+    manifest.write_text(json.dumps(record, indent=2) + "\n")
 
 
 def _own_arch(config):  # type: ignore[no-untyped-def]  # config: SubnetBertConfig -> Arch

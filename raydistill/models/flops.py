@@ -54,9 +54,15 @@ class FlopsBreakdown:
         return self.qkv_macs + self.scores_macs + self.context_macs + self.attn_out_macs + self.ffn_macs
 
     @property
+    def fixed_macs(self) -> int:
+        """MACs outside the transformer layers (embeddings, pooler, task head): the same for every sub-network,
+        so FLOPs budgets treat them as a fixed cost (`results.pareto.budget_limit`)."""
+        return self.embeddings_macs + self.pooler_macs + self.head_macs
+
+    @property
     def macs(self) -> int:
         """Total multiply-accumulates (all matmuls: encoder + pooler + task head)."""
-        return self.embeddings_macs + self.encoder_macs + self.pooler_macs + self.head_macs
+        return self.encoder_macs + self.fixed_macs
 
     @property
     def flops(self) -> int:
@@ -64,10 +70,12 @@ class FlopsBreakdown:
         return 2 * self.macs
 
     def as_dict(self) -> dict[str, Any]:
-        """Every part plus the totals (`macs`, `flops`, `encoder_macs`), JSON-able."""
+        """Every part plus the totals (`macs`, `flops`, `encoder_macs`, `fixed_macs`), JSON-able."""
         out = asdict(self)
         out["per_layer_macs"] = list(self.per_layer_macs)
-        out.update(encoder_macs=self.encoder_macs, macs=self.macs, flops=self.flops)
+        out.update(
+            encoder_macs=self.encoder_macs, fixed_macs=self.fixed_macs, macs=self.macs, flops=self.flops
+        )
         return out
 
 

@@ -49,7 +49,14 @@ def build_report(source: str | Path | ReportInputs, out_dir: str | Path) -> Repo
     data = build_report_data(inputs)
     figures = {
         "trials": trials_figure(
-            inputs.trials, data.front, inputs.budgets, inputs.teacher, inputs.grid, inputs.metric_name
+            inputs.trials,
+            data.front,
+            inputs.budgets,
+            inputs.teacher,
+            inputs.grid,
+            inputs.metric_name,
+            picks=data.picks,
+            fixed_ratio=inputs.fixed_ratio,
         ),
         "hypervolume": hypervolume_figure(data.history, reference_for(inputs.metric_name)),
     }

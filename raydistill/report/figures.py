@@ -1,7 +1,8 @@
 """Plotly figures drawn from tables only (trial table, Pareto front, supernet grid, hypervolume history).
 
 Renderers, not computations: every number comes from `results` / `report.summary`; nothing here reads logs or
-files. The x axis of the trade-off plot is FLOPs as a percentage of the teacher's (`flops_ratio` x 100).
+files. The x axis of the trade-off plot is FLOPs as a percentage of the teacher's (`flops_ratio` x 100); its
+search-split and dev metrics are drawn in separate panels, never on one y axis.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from raydistill.models.arch import Arch
-from raydistill.results.pareto import DEFAULT_REFERENCE
+from raydistill.results.pareto import DEFAULT_REFERENCE, budget_limit
 
 __all__ = ["arch_hover", "hypervolume_figure", "trials_figure"]
 
@@ -24,8 +26,14 @@ COLORS = {
     "over budget": "#cccccc",
     "front": "#e7298a",
     "dev": "#1b9e77",
+    "other dev": "#7570b3",
     "grid": "#e6ab02",
 }
+PICKED: dict[str, Any] = {
+    "symbol": "diamond",
+    "size": 12,
+    "line": {"color": "black", "width": 1},
+}  # marker of the picks
 
 
 def _join(values: Iterable[Any]) -> str:
@@ -81,7 +89,16 @@ def _scatter(
     )
 
 
-def _trial_traces(trials: pd.DataFrame, front: pd.DataFrame, metric: str) -> list[go.Scatter]:
+def _picked_hover(row: Mapping[str, Any], metric: str) -> str:
+    budgets = ", ".join(f"{100 * b:g}%" for b in row["budgets"])
+    return f"<b>chosen for budget {budgets}</b><br>{_trial_hover(row, metric)}"
+
+
+def _search_traces(
+    trials: pd.DataFrame, front: pd.DataFrame, picks: pd.DataFrame, metric: str
+) -> list[go.Scatter]:
+    """Top panel (search split): every scored trial, the over-budget ones, the front, then the picks on top."""
+
     def hovers(df: pd.DataFrame) -> list[str]:
         return [_trial_hover(r, metric) for r in df.to_dict("records")]
 
@@ -94,14 +111,52 @@ def _trial_traces(trials: pd.DataFrame, front: pd.DataFrame, metric: str) -> lis
         )
     traces.append(
         _scatter(
-            front, "search_metric", "Pareto front", hovers(front), COLORS["front"], "lines+markers", size=9
-        )
+            front,
+            "search_metric",
+            "Pareto front (search split)",
+            hovers(front),
+            COLORS["front"],
+            "lines+markers",
+            size=9,
+        )  # fmt: skip
     )
-    dev = trials[trials["dev_metric"].notna()]
-    if len(dev):
+    if len(picks):
+        hover = [_picked_hover(r, metric) for r in picks.to_dict("records")]
         traces.append(
-            _scatter(dev, "dev_metric", "chosen (dev)", hovers(dev), COLORS["dev"], symbol="diamond", size=10)
+            _scatter(picks, "search_metric", "chosen (search split)", hover, COLORS["dev"], **PICKED)
         )
+    return traces
+
+
+def _dev_traces(
+    trials: pd.DataFrame,
+    picks: pd.DataFrame,
+    grid: pd.DataFrame | None,
+    teacher: Mapping[str, float],
+    metric: str,
+) -> list[go.Scatter]:
+    """Bottom panel (dev): the supernet grid, front Archs scored on dev but not chosen, the teacher, then the
+    picks last, so nothing is drawn over them."""
+    traces = []
+    if grid is not None and len(grid):
+        hover = [_grid_hover(r, metric) for r in grid.to_dict("records")]
+        traces.append(
+            _scatter(
+                grid, "dev_metric", "supernet grid (dev)", hover, COLORS["grid"], symbol="square", size=8
+            )
+        )
+    scored = trials[trials["dev_metric"].notna()].drop_duplicates("arch_id")
+    other = scored[~scored["arch_id"].isin(picks["arch_id"])]
+    if len(other):
+        hover = [_trial_hover(r, metric) for r in other.to_dict("records")]
+        name = "other Pareto-front Archs (dev)"
+        traces.append(
+            _scatter(other, "dev_metric", name, hover, COLORS["other dev"], symbol="circle-open", size=9)
+        )
+    traces.append(_teacher_trace(teacher, metric))
+    if len(picks):
+        hover = [_picked_hover(r, metric) for r in picks.to_dict("records")]
+        traces.append(_scatter(picks, "dev_metric", "chosen (dev)", hover, COLORS["dev"], **PICKED))
     return traces
 
 
@@ -117,12 +172,24 @@ def _teacher_trace(teacher: Mapping[str, float], metric: str) -> go.Scatter:
     return go.Scatter(
         x=[100.0],
         y=[float(teacher["metric"])],
-        name="teacher",
+        name="teacher (dev)",
         mode="markers",
         hovertext=[hover],
         hoverinfo="text",
         marker={"color": "black", "symbol": "star", "size": 14},
     )
+
+
+def _budget_lines(fig: go.Figure, budgets: Sequence[float], fixed_ratio: float) -> None:
+    """A dashed line per budget at its total-FLOPs limit (`budget_limit`) in both panels, labelled once."""
+    for budget in budgets:
+        limit = 100 * budget_limit(float(budget), fixed_ratio)
+        for row in (1, 2):
+            fig.add_vline(x=limit, line={"dash": "dash", "color": "grey", "width": 1}, row=row, col=1)  # type: ignore[arg-type]
+        fig.add_annotation(  # above the top panel's title
+            x=limit, y=1, xref="x", yref="y domain", yanchor="bottom", yshift=24, showarrow=False,
+            font={"size": 10}, text=f"budget {100 * float(budget):g}%<br>(<= {limit:.2f}% total)",
+        )  # fmt: skip
 
 
 def trials_figure(
@@ -132,44 +199,56 @@ def trials_figure(
     teacher: Mapping[str, float],
     grid: pd.DataFrame | None = None,
     metric_name: str = "metric",
+    *,
+    picks: pd.DataFrame | None = None,
+    fixed_ratio: float = 0.0,
 ) -> go.Figure:
-    """Metric vs FLOPs (% of teacher): trials, Pareto front, supernet grid, teacher and one line per budget.
+    """Metric vs FLOPs (% of teacher) in two panels sharing the FLOPs axis, one per data split.
+
+    Top, search split (what the search ranks): every scored trial, the Pareto front and the picks. Bottom, dev
+    (scored once, after the search): the supernet grid, the other dev-scored front Archs, the teacher and the
+    picks. The two splits are never drawn on one y axis (a search-split front above the teacher's dev metric
+    would read as beating it). Dashed lines mark each budget's total-FLOPs limit
+    (`results.pareto.budget_limit`).
 
     Args:
         trials: the trial table (`results.table`); rows without a search metric are not drawn.
         front: `results.pareto_front(trials)` (drawn as a line, in its row order).
-        budgets: FLOPs budgets as fractions of the teacher's FLOPs (vertical dashed lines).
-        teacher: {"metric", "flops", "params"} of the teacher (a star at 100%).
+        budgets: FLOPs budgets as fractions of the teacher's encoder FLOPs.
+        teacher: {"metric", "flops", "params"} of the teacher (a star at 100%, dev panel).
         grid: supernet (width, depth) grid evaluation (`report.inputs.GRID_COLUMNS`), or None.
         metric_name: axis and hover label.
+        picks: the chosen trial rows with a `budgets` column (`ReportData.picks`), or None (no picks).
+        fixed_ratio: the run's unshrinkable FLOPs share (`ReportInputs.fixed_ratio`), placing the budget lines.
 
-    Traces, in order: "trials (search split)", "over budget" (if any scored infeasible trial), "Pareto front",
-    "chosen (dev)" (if any row has a dev metric), "supernet grid" (if given), "teacher".
+    Traces, in order: top (`yaxis` y): "trials (search split)", "over budget" (if any scored infeasible trial),
+    "Pareto front (search split)", "chosen (search split)" (if picks); bottom (y2): "supernet grid (dev)" (if
+    given), "other Pareto-front Archs (dev)" (dev-scored rows of Archs that are not picks, if any), "teacher
+    (dev)", "chosen (dev)" (if picks). Later traces are drawn on top.
     """
-    fig = go.Figure(_trial_traces(trials, front, metric_name))
-    if grid is not None and len(grid):
-        hover = [_grid_hover(r, metric_name) for r in grid.to_dict("records")]
-        fig.add_trace(
-            _scatter(
-                grid, "dev_metric", "supernet grid (dev)", hover, COLORS["grid"], symbol="square", size=8
-            )
-        )
-    fig.add_trace(_teacher_trace(teacher, metric_name))
-    for budget in budgets:
-        fig.add_vline(
-            x=100 * float(budget),
-            line={"dash": "dash", "color": "grey", "width": 1},
-            annotation_text=f"budget {100 * float(budget):g}%",
-            annotation_position="top",
-        )
+    picks = picks if picks is not None else trials.iloc[:0].assign(budgets=[])
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+        subplot_titles=(f"search split: {metric_name} the search ranks by (every trial)",
+                        f"dev: {metric_name} scored once after the search (chosen Archs, grid, teacher)"),
+    )  # fmt: skip
+    for trace in _search_traces(trials, front, picks, metric_name):
+        fig.add_trace(trace, row=1, col=1)
+    for trace in _dev_traces(trials, picks, grid, teacher, metric_name):
+        fig.add_trace(trace, row=2, col=1)
+    _budget_lines(fig, budgets, fixed_ratio)
     fig.update_layout(
         template=TEMPLATE,
-        title=f"{metric_name} vs FLOPs (trials: search split; grid, chosen, teacher: dev)",
-        xaxis_title="FLOPs (% of teacher)",
-        yaxis_title=metric_name,
+        title=f"{metric_name} vs FLOPs: search split (top) and dev (bottom)",
+        height=860,
+        margin={"t": 140},
         hovermode="closest",
-        legend={"orientation": "h", "y": -0.2},
+        legend={"orientation": "h", "y": -0.12},
     )
+    fig.update_yaxes(title_text=f"search-split {metric_name}", row=1, col=1)
+    fig.update_yaxes(title_text=f"dev {metric_name}", row=2, col=1)
+    fig.update_xaxes(title_text="FLOPs (% of teacher)", row=2, col=1)
+    fig.update_xaxes(showticklabels=True, row=1, col=1)
     return fig
 
 

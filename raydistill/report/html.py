@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from raydistill.report.inputs import ReportInputs
 from raydistill.report.summary import (
     ReportData,
+    budget_note,
     display_budget_table,
     display_front_table,
     latency_note,
@@ -25,8 +26,9 @@ from raydistill.report.summary import (
 __all__ = ["figures_html", "html_table", "render_html"]
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 1em; max-width: 1100px; color: #222; }
+div.table-scroll { max-width: 100%; overflow-x: auto; margin: 0.5em 0 1.5em; }
+table { border-collapse: collapse; font-size: 0.9em; }
 th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: left; }
 th { background: #f4f4f4; }
 table.facts th { background: none; border: none; padding-right: 1.5em; }
@@ -37,13 +39,15 @@ p.note { color: #555; font-size: 0.9em; }
 
 
 def html_table(table: pd.DataFrame, css_class: str = "data") -> str:
-    """An escaped `<table>` of a DataFrame of display text."""
+    """An escaped `<table>` of a DataFrame of display text, in a box that scrolls sideways when the table is
+    wider than the page (`div.table-scroll`), so no column is cut off."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
         for row in table.itertuples(index=False)
     )
-    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    table_html = f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<div class="table-scroll">{table_html}</div>'
 
 
 def figures_html(figures: Mapping[str, go.Figure]) -> list[str]:
@@ -74,6 +78,7 @@ def render_html(inputs: ReportInputs, data: ReportData, figures: Mapping[str, go
         '<p class="note">Picked by the search-split metric; dev is evaluated once, for the chosen Archs only.'
         + (f" {e(notes)}" if notes else "")
         + "</p>",
+        f'<p class="note">{e(budget_note(inputs))}</p>',
         *(f'<div class="figure">{fragment}</div>' for fragment in figures_html(figures)),
         "<h2>Pareto front (search split)</h2>",
         html_table(front) if len(front) else "<p>No trial finished with status <code>ok</code>.</p>",

@@ -9,7 +9,9 @@ File contracts under a run directory `<storage_path>/<name>/` (the stages that w
     {"name": "sst2-quick",              run name
      "task": "sst2",                    task registry name
      "metric_name": "accuracy",         the metric in `search_metric` / `dev_metric` (and the teacher's)
-     "budgets": [0.25, 0.5, 0.75],      FLOPs budgets as fractions of the teacher's FLOPs, each in (0, 1]
+     "budgets": [0.25, 0.5, 0.75],      FLOPs budgets as fractions of the teacher's encoder FLOPs, in (0, 1]
+     "fixed_ratio": 0.0002,             pooler + task head FLOPs / teacher FLOPs: the fixed cost budgets do not
+                                        price (`results.pareto` "Budgets"); in [0, 1)
      "sampler": "nsga2",                the search sampler
      "teacher": {"metric": 0.912,       teacher dev metric
                  "flops": 2718000000,   teacher FLOPs (= 2 x MACs) at the search's FLOPs sequence length
@@ -90,7 +92,9 @@ class ReportInputs:
         teacher: {"metric": dev metric, "flops": FLOPs, "params": parameters} of the teacher.
         trials: the trial table (`results.table` schema; validated and coerced here).
         grid: supernet (width, depth) grid evaluation (`GRID_COLUMNS`), or None.
-        budgets: FLOPs budgets as fractions of the teacher's FLOPs (stored sorted ascending).
+        budgets: FLOPs budgets as fractions of the teacher's encoder FLOPs (stored sorted ascending).
+        fixed_ratio: the run's FLOPs share no sub-network can shrink (pooler, task head), in [0, 1): a budget b
+            admits total-FLOPs ratios up to `results.pareto.budget_limit(b, fixed_ratio)`. 0 prices total FLOPs.
         latency: {arch_id: {"latency_ms": ..., ...}} measured on exports, or None.
         sampler: the search sampler; None = the distinct values of `trials.sampler`.
         retrained: {arch_id: {"dev_after": ..., ...}} of the Archs the retrain stage re-trained, or None.
@@ -103,6 +107,7 @@ class ReportInputs:
     trials: pd.DataFrame
     grid: pd.DataFrame | None = None
     budgets: Sequence[float] = field(default_factory=tuple)
+    fixed_ratio: float = 0.0
     latency: Mapping[str, Mapping[str, Any]] | None = None
     sampler: str | None = None
     retrained: Mapping[str, Mapping[str, Any]] | None = None
@@ -122,6 +127,8 @@ class ReportInputs:
             budgets = ()
         if not budgets or not all(0 < b <= 1 for b in budgets):
             raise RunError(f"report budgets {self.budgets!r} must be fractions in (0, 1], e.g. [0.25, 0.5]")
+        if not _is_number(self.fixed_ratio) or not 0 <= self.fixed_ratio < 1:
+            raise RunError(f"report fixed_ratio {self.fixed_ratio!r} must be a number in [0, 1)")
         try:
             trials = validate_table(self.trials)
         except ValueError as e:
@@ -250,6 +257,12 @@ def _read_meta(path: Path, run_dir: Path) -> dict[str, Any]:
         raise RunError(
             f"{path}: missing key(s) {sorted(set(missing))}; see raydistill/report/inputs.py for the format"
         )
+    if "fixed_ratio" not in meta:
+        raise RunError(
+            f"{path}: no fixed_ratio (the pooler and task head's share of the teacher's FLOPs, which FLOPs "
+            f"budgets need): the search predates it; delete {path.parent} and rerun `raydistill run SPEC` "
+            "to search again"
+        )
     return meta
 
 
@@ -288,6 +301,7 @@ def load_report_inputs(run_dir: str | Path) -> ReportInputs:
             trials=trials,
             grid=grid,
             budgets=list(meta["budgets"]),
+            fixed_ratio=meta["fixed_ratio"],
             latency=latency,
             sampler=meta.get("sampler"),
             retrained=retrained,

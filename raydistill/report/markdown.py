@@ -7,6 +7,7 @@ import pandas as pd
 from raydistill.report.inputs import ReportInputs
 from raydistill.report.summary import (
     ReportData,
+    budget_note,
     display_budget_table,
     display_front_table,
     latency_note,
@@ -41,6 +42,8 @@ def render_markdown(inputs: ReportInputs, data: ReportData) -> str:
     parts += [
         "",
         "Picked by the search-split metric; dev is evaluated once, for the chosen Archs only.",
+        "",
+        budget_note(inputs),
     ]
     for note in (retrain_note(inputs), latency_note(inputs)):
         if note:

@@ -15,8 +15,15 @@ Conventions:
     for correlations such as MCC) and ratio 1.0 (the teacher's cost), `reference_for(metric)`; so the value
     lies in [0, 1] for metrics in [0, 1] (in [0, 2] for correlations) and points at the worst metric or at a
     ratio >= 1 add nothing.
-    Budgets: a ratio fits a budget when ratio <= budget + 1e-9 (`within_budget`; the tolerance absorbs float
-    round-off of ratios of integer FLOPs).
+    Budgets price what compression can shrink. A sub-network fits budget b when its encoder FLOPs (the
+    transformer layers: what width, depth and token dropping shrink) are at most b x the teacher's encoder
+    FLOPs; the pooler and task head (and any other part no sub-network can shrink) are a fixed cost every
+    sub-network pays. With f = fixed / teacher total FLOPs (`fixed_ratio`, recorded per run in
+    `search/meta.json`) this is, on the total-FLOPs ratio axis every table uses,
+        ratio <= b + (1 - b) * f                                            (`budget_limit`)
+    exactly, at any sequence length: encoder <= b * E  <=>  encoder + F <= b * (E + F) + (1 - b) * F. So the
+    uniform width-0.25 DynaBERT network of MiniLM-L6 (25.02% of the teacher's total FLOPs) fits budget 0.25.
+    `within_budget` adds 1e-9 (`BUDGET_TOL`) to absorb float round-off of ratios of integer FLOPs.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ __all__ = [
     "BUDGET_TOL",
     "DEFAULT_REFERENCE",
     "best_per_budget",
+    "budget_limit",
     "front_flags",
     "hypervolume",
     "hypervolume_history",
@@ -57,9 +65,23 @@ def reference_for(metric: str) -> tuple[float, float]:
     return (worst_value(metric), DEFAULT_REFERENCE[1])
 
 
-def within_budget(ratio: float | np.ndarray | pd.Series, budget: float) -> bool | np.ndarray | pd.Series:
-    """True where a FLOPs ratio fits the budget (ratio <= budget, up to `BUDGET_TOL`)."""
-    return ratio <= budget + BUDGET_TOL
+def budget_limit(budget: float, fixed_ratio: float) -> float:
+    """The largest total-FLOPs ratio that fits `budget`: b + (1 - b) * f (module docstring, "Budgets").
+
+    Args:
+        budget: b, a fraction of the teacher's encoder FLOPs, in (0, 1].
+        fixed_ratio: f, FLOPs no sub-network can shrink (pooler, task head) / teacher total FLOPs, in [0, 1).
+    """
+    if not 0.0 <= fixed_ratio < 1.0:
+        raise ValueError(f"fixed_ratio {fixed_ratio!r} is not in [0, 1): it is fixed FLOPs / teacher FLOPs")
+    return float(budget) + (1.0 - float(budget)) * float(fixed_ratio)
+
+
+def within_budget(
+    ratio: float | np.ndarray | pd.Series, budget: float, fixed_ratio: float
+) -> bool | np.ndarray | pd.Series:
+    """True where a total-FLOPs ratio fits the budget (ratio <= `budget_limit`, up to `BUDGET_TOL`)."""
+    return ratio <= budget_limit(budget, fixed_ratio) + BUDGET_TOL
 
 
 def _minimization(points: np.ndarray | Sequence[Sequence[float]], maximize: Sequence[bool]) -> np.ndarray:
@@ -187,8 +209,13 @@ def best_per_budget(
     budgets: Sequence[float],
     metric_col: str = "search_metric",
     cost_col: str = "flops_ratio",
+    *,
+    fixed_ratio: float,
 ) -> dict[float, pd.Series | None]:
     """For each budget, the candidate row with the best metric among rows whose cost fits the budget.
+
+    A row fits budget b when `within_budget(cost, b, fixed_ratio)` (module docstring, "Budgets"): `cost_col`
+    holds total-FLOPs ratios and `fixed_ratio` is the run's fixed (unshrinkable) share of the teacher's FLOPs.
 
     Ties on the metric go to the lower cost, then to the earlier row, so the pick is always a Pareto-front row
     (`front_flags`). A budget that nothing fits maps to None.
@@ -202,6 +229,6 @@ def best_per_budget(
     )
     picks: dict[float, pd.Series | None] = {}
     for budget in budgets:
-        fits = ranked[within_budget(ranked[cost_col], float(budget))]
+        fits = ranked[within_budget(ranked[cost_col], float(budget), fixed_ratio)]
         picks[float(budget)] = fits.iloc[0].drop("_pos") if len(fits) else None
     return picks

@@ -15,7 +15,7 @@ reads them back with `read_table`. Columns, in table order (dtype, meaning):
     dev_metric       float64  task metric on dev; NaN when not evaluated (only chosen Archs are)
     metric_name      str      name of the metric in both metric columns, e.g. `accuracy`
     sampler          str      sampler that proposed the trial, e.g. `nsga2`
-    budget_feasible  bool     flops_ratio <= largest budget (see `results.pareto.within_budget`)
+    budget_feasible  bool     fits the largest budget (`results.pareto.within_budget`: encoder FLOPs priced)
     status           str      `ok` (evaluated, feasible) | `infeasible` (over the largest budget; may or may not
                               have been evaluated) | `failed` (evaluated, but the outputs or the metric were
                               NaN or infinite: no metric) | `error` (the trial raised)

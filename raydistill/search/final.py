@@ -25,19 +25,25 @@ __all__ = ["best_arch_ids", "dev_candidates", "evaluate_on_dev", "main_dev_value
 DevMetrics = dict[str, dict[str, dict[str, float]]]  # arch id -> dev set name -> metric -> value
 
 
-def best_arch_ids(table: pd.DataFrame, budgets: Sequence[float]) -> dict[float, str | None]:
-    """Budget -> arch id of the best `ok` trial on the search split within it (None if nothing fits)."""
-    picks = best_per_budget(table, budgets, "search_metric", "flops_ratio")
+def best_arch_ids(
+    table: pd.DataFrame, budgets: Sequence[float], fixed_ratio: float
+) -> dict[float, str | None]:
+    """Budget -> arch id of the best `ok` trial on the search split within it (None if nothing fits).
+
+    `fixed_ratio` is the run's unshrinkable share of the teacher's FLOPs (`SpaceContext.fixed_ratio`, recorded
+    in `search/meta.json`): budgets price encoder FLOPs (`results.pareto` "Budgets").
+    """
+    picks = best_per_budget(table, budgets, "search_metric", "flops_ratio", fixed_ratio=fixed_ratio)
     return {b: (None if row is None else str(row["arch_id"])) for b, row in picks.items()}
 
 
-def dev_candidates(table: pd.DataFrame, budgets: Sequence[float], cap: int) -> list[Arch]:
+def dev_candidates(table: pd.DataFrame, budgets: Sequence[float], cap: int, fixed_ratio: float) -> list[Arch]:
     """The Archs to score on dev: best per budget, then at most `cap` Pareto-front Archs, no Arch twice.
 
     When the front (sorted by cost) is longer than `cap`, `cap` points evenly spread along it are taken, so
     the dev curve spans the whole cost range.
     """
-    ids = [i for i in best_arch_ids(table, budgets).values() if i is not None]
+    ids = [i for i in best_arch_ids(table, budgets, fixed_ratio).values() if i is not None]
     front = pareto_front(table, "search_metric", "flops_ratio")["arch_id"].drop_duplicates().tolist()
     if cap < len(front):
         spread = np.linspace(0, len(front) - 1, cap)  # cap evenly spaced positions (none when cap is 0)

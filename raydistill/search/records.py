@@ -8,11 +8,12 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from raydistill.errors import RunError
 from raydistill.models.arch import Arch
 from raydistill.models.flops import params as count_params
 from raydistill.search.spaces import Candidate, SpaceContext
 
-__all__ = ["META_FILE", "search_meta", "trial_rows", "write_meta"]
+__all__ = ["META_FILE", "read_fixed_ratio", "search_meta", "trial_rows", "write_meta"]
 
 META_FILE = "meta.json"
 
@@ -81,7 +82,8 @@ def search_meta(
     """`meta.json`: what the table means (task, metric, budgets, sampler) and the teacher cost behind ratios.
 
     Teacher FLOPs/params are those of the full supernet (the teacher's shape) at `ctx.seq_len` tokens,
-    FLOPs = 2 x MACs.
+    FLOPs = 2 x MACs. `fixed_ratio` (`SpaceContext.fixed_ratio`: pooler + task head FLOPs / teacher FLOPs) is
+    what every later budget check of the run reads (`read_fixed_ratio`, `results.pareto.budget_limit`).
     """
     full = Arch.for_config(ctx.config)
     return {
@@ -93,6 +95,7 @@ def search_meta(
         "space": space,
         "num_trials": num_trials,
         "flops_seq_length": ctx.seq_len,
+        "fixed_ratio": ctx.fixed_ratio,
         "teacher": {
             "flops": 2 * ctx.teacher_macs,
             "params": count_params(full, ctx.config, ctx.num_labels, ctx.head),  # type: ignore[arg-type]
@@ -106,3 +109,24 @@ def write_meta(meta: dict[str, Any], directory: Path) -> Path:
     path = directory / META_FILE
     path.write_text(json.dumps(meta, indent=2))
     return path
+
+
+def read_fixed_ratio(directory: Path) -> float:
+    """`fixed_ratio` of the search whose `meta.json` is in `directory` (the run's `search/`).
+
+    Raises:
+        RunError: no such file, or one without a valid `fixed_ratio` (written before budgets priced encoder
+            FLOPs); the message says how to redo the search.
+    """
+    path = Path(directory) / META_FILE
+    redo = f"delete {Path(directory)} and rerun `raydistill run SPEC` to search again"
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("fixed_ratio")
+    except (OSError, ValueError, AttributeError) as e:
+        raise RunError(f"{path}: cannot read the search's meta.json ({e}); {redo}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise RunError(
+            f"{path}: fixed_ratio is {value!r}, expected a number in [0, 1) (the pooler and task head's share "
+            f"of the teacher's FLOPs, which FLOPs budgets need); the search predates it: {redo}"
+        )
+    return float(value)

@@ -8,7 +8,8 @@ Registered (`SAMPLERS`, `make_searcher`), each two-objective (task metric max, F
 
 The Optuna samplers run through `ConstrainedOptunaSearch`, Ray's `OptunaSearch` with multi-objective
 `metric=[<main metric>, "flops_ratio"]`, `mode=["max", "min"]` (RAY_NOTES) and a define-by-run space
-(`spaces.DefineByRun`). Every completed trial gets the constraint `flops_ratio - max_budget` through Optuna
+(`spaces.DefineByRun`). Every completed trial gets the constraint `flops_ratio - budget_limit(max_budget,
+fixed_ratio)` (`constraint_value`; budgets price encoder FLOPs, `results.pareto` "Budgets") through Optuna
 5's `Trial.set_constraint` (value > 0 = infeasible) before it is told, so NSGA-II's constrained domination and
 c-TPE steer away from over-budget regions. We cost by the FLOPs *ratio* rather than raw FLOPs: it orders
 candidates identically, and keeps both objectives O(1) for TPE's hypervolume-based split.
@@ -71,11 +72,17 @@ def population_for(num_trials: int, population_size: int | None = None) -> int:
     return max(MIN_POPULATION, num_trials // GENERATIONS)
 
 
-def constraint_value(flops_ratio: float, max_budget: float) -> float:
-    """Optuna constraint of a candidate: > 0 exactly when it breaks the largest budget (`within_budget`)."""
-    from raydistill.results.pareto import BUDGET_TOL
+def constraint_value(flops_ratio: float, max_budget: float, fixed_ratio: float) -> float:
+    """Optuna constraint of a candidate: > 0 exactly when it breaks the largest budget (`within_budget`).
 
-    return float(flops_ratio) - (float(max_budget) + BUDGET_TOL)
+    Args:
+        flops_ratio: the candidate's total FLOPs / the teacher's.
+        max_budget: the largest budget (a fraction of the teacher's encoder FLOPs).
+        fixed_ratio: the run's unshrinkable share of the teacher's FLOPs (`SpaceContext.fixed_ratio`).
+    """
+    from raydistill.results.pareto import BUDGET_TOL, budget_limit
+
+    return float(flops_ratio) - (budget_limit(max_budget, fixed_ratio) + BUDGET_TOL)
 
 
 class ConstrainedOptunaSearch(OptunaSearch):
@@ -193,7 +200,8 @@ class ConstrainedOptunaSearch(OptunaSearch):
             self._completed_trials.add(trial_id)
             return None
         if result and COST_KEY in result:
-            ot_trial.set_constraint(CONSTRAINT_NAME, constraint_value(result[COST_KEY], self._max_budget))
+            value = constraint_value(result[COST_KEY], self._max_budget, self._define_by_run.ctx.fixed_ratio)
+            ot_trial.set_constraint(CONSTRAINT_NAME, value)
         return super().on_trial_complete(trial_id, result, error)
 
 

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from raydistill.errors import SpecError
 from raydistill.models.arch import Arch, kept_layers, width_grid, width_to_heads_ffn
-from raydistill.models.flops import count_flops, params
+from raydistill.models.flops import FlopsBreakdown, count_flops, params
 
 __all__ = [
     "COST_KEY",
@@ -70,7 +70,8 @@ class Candidate:
         macs: multiply-accumulates; flops = 2 x macs (`models.flops`).
         params: parameters of the materialised sub-network.
         flops_ratio: flops / teacher (full supernet) flops.
-        feasible: flops_ratio fits the largest budget (`results.pareto.within_budget`).
+        feasible: flops_ratio fits the largest budget (`results.pareto.within_budget` with the context's
+            `fixed_ratio`: budgets price encoder FLOPs, the pooler and task head are a fixed cost).
     """
 
     arch: Arch
@@ -116,7 +117,8 @@ class SpaceContext:
         seq_len: sequence length FLOPs are counted at (`search.flops_seq_length` or `data.max_seq_length`).
         num_labels: classifier outputs (FLOPs of the task head).
         head: "classification" or "qa" (`models.flops`).
-        max_budget: the largest FLOPs budget (fraction of teacher FLOPs); candidates above it are infeasible.
+        max_budget: the largest FLOPs budget (fraction of the teacher's encoder FLOPs, `results.pareto`
+            "Budgets"); candidates above it are infeasible.
     """
 
     config: Any
@@ -150,19 +152,30 @@ class SpaceContext:
         return width_grid(self.widths, self.num_heads, self.intermediate_size)[1]
 
     @cached_property
+    def teacher_flops(self) -> FlopsBreakdown:
+        """FLOPs breakdown of the full supernet at `seq_len`."""
+        return self._breakdown(Arch.for_config(self.config))
+
+    @property
     def teacher_macs(self) -> int:
         """MACs of the full supernet at `seq_len` (the denominator of every FLOPs ratio)."""
-        return self._macs(Arch.for_config(self.config))
+        return self.teacher_flops.macs
 
-    def _macs(self, arch: Arch) -> int:
+    @property
+    def fixed_ratio(self) -> float:
+        """Share of the teacher's FLOPs no sub-network can shrink (pooler, task head): the `fixed_ratio` every
+        budget check of this run uses (`results.pareto.budget_limit`), recorded in `search/meta.json`."""
+        return self.teacher_flops.fixed_macs / self.teacher_flops.macs
+
+    def _breakdown(self, arch: Arch) -> FlopsBreakdown:
         head: Any = self.head  # "classification" | "qa", checked by count_flops
-        return count_flops(arch, self.config, self.seq_len, self.num_labels, head).macs
+        return count_flops(arch, self.config, self.seq_len, self.num_labels, head)
 
     def price(self, arch: Arch) -> Candidate:
         """Analytic cost of `arch` and whether it fits the largest budget (no forward pass)."""
         from raydistill.results.pareto import within_budget
 
-        macs = self._macs(arch)
+        macs = self._breakdown(arch).macs
         ratio = macs / self.teacher_macs
         return Candidate(
             arch=arch,
@@ -170,7 +183,7 @@ class SpaceContext:
             flops=2 * macs,
             params=params(arch, self.config, self.num_labels, self.head),  # type: ignore[arg-type]
             flops_ratio=ratio,
-            feasible=bool(within_budget(ratio, self.max_budget)),
+            feasible=bool(within_budget(ratio, self.max_budget, self.fixed_ratio)),
         )
 
 

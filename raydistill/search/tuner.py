@@ -8,7 +8,8 @@ evaluated on dev, once each -> `search/trials.parquet`, `trials.csv`, `meta.json
 Outputs under `run_dir`:
 
     search/trials.parquet, trials.csv   one row per trial (`results.table` schema)
-    search/meta.json                    name, task, metric, budgets, sampler, space, teacher FLOPs/params
+    search/meta.json                    name, task, metric, budgets, sampler, space, teacher FLOPs/params,
+                                        fixed_ratio (the FLOPs share budgets do not price, `results.pareto`)
     search/dev_metrics.json             every dev metric of each Arch scored on dev
     search/search_key.json              the inputs the Tune experiment was started with
     ray/<name>-search/                  the Tune experiment (stable name, no timestamps)
@@ -312,7 +313,7 @@ def _run_tuner(spec: Spec, setup: SearchSetup, supernet_dir: Path, run_dir: Path
 
 def _final(spec: Spec, setup: SearchSetup, table: pd.DataFrame, out: Path) -> pd.DataFrame:
     """Score the chosen Archs on dev once each, write `dev_metrics.json`, return the table with them."""
-    archs = dev_candidates(table, spec.search.budgets, spec.search.pareto_eval_cap)
+    archs = dev_candidates(table, spec.search.budgets, spec.search.pareto_eval_cap, setup.ctx.fixed_ratio)
     use_cuda = spec.resources.use_gpu and torch.cuda.is_available()
     model = setup.model.to("cuda") if use_cuda else setup.model
     dev = evaluate_on_dev(model, archs, setup.data, batch_size=spec.supernet.train.eval_batch_size)
@@ -375,7 +376,7 @@ def run_search(spec: Spec, supernet_dir: Path, run_dir: Path) -> SearchResult:
         table=table,
         directory=out,
         meta=meta,
-        best=best_arch_ids(table, spec.search.budgets),
+        best=best_arch_ids(table, spec.search.budgets, setup.ctx.fixed_ratio),
         trials_run_now=outcome.ran_now,
         wall_time_s=time.time() - start,
     )

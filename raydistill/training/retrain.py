@@ -36,6 +36,7 @@ from raydistill.models.export import materialise
 from raydistill.models.loading import load_task_model, load_tokenizer
 from raydistill.results import read_table
 from raydistill.search.final import best_arch_ids
+from raydistill.search.records import read_fixed_ratio
 from raydistill.spec.schema import Spec
 from raydistill.training.config import LoopConfig, data_kwargs
 from raydistill.training.evaluate import evaluate_task
@@ -52,9 +53,12 @@ def retrain_run_name(spec: Spec, index: int) -> str:
     return f"{spec.name}-retrain-{index}"
 
 
-def chosen_archs(table: pd.DataFrame, budgets: Sequence[float]) -> dict[str, list[float]]:
-    """Arch id -> the budgets it is the best pick of (the export stage's pick), in ascending budget order."""
-    picks = best_arch_ids(table, budgets)
+def chosen_archs(table: pd.DataFrame, budgets: Sequence[float], fixed_ratio: float) -> dict[str, list[float]]:
+    """Arch id -> the budgets it is the best pick of (the export stage's pick), in ascending budget order.
+
+    `fixed_ratio`: the run's unshrinkable FLOPs share (`search/meta.json`, `search.records.read_fixed_ratio`).
+    """
+    picks = best_arch_ids(table, budgets, fixed_ratio)
     chosen: dict[str, list[float]] = {}
     for budget, arch_id in sorted(picks.items()):
         if arch_id is not None:
@@ -118,7 +122,7 @@ def retrain_best(spec: Spec, run_dir: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     table = read_table(run_dir / "search")
     dev_before = dict(zip(table["arch_id"], table["dev_metric"], strict=True))
-    chosen = chosen_archs(table, spec.search.budgets)
+    chosen = chosen_archs(table, spec.search.budgets, read_fixed_ratio(run_dir / "search"))
     if not chosen:
         (out / RETRAIN_FILE).write_text("{}")
         return {"headline": _headline({}), "retrained": {}}

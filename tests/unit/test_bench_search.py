@@ -47,7 +47,9 @@ def test_hypervolume_after_n_trials_by_hand() -> None:
 
 
 def test_sampler_summary_counts_rates_and_picks() -> None:
-    s = stats.sampler_summary(_table(), teacher_acc=0.9, budgets=[0.25, 0.5, 0.75], wall_s=90.0, span_s=60.0)
+    s = stats.sampler_summary(
+        _table(), teacher_acc=0.9, budgets=[0.25, 0.5, 0.75], wall_s=90.0, span_s=60.0, fixed_ratio=0.0
+    )
     assert (s["trials"], s["evaluated_ok"], s["infeasible_not_evaluated"], s["errors"]) == (4, 3, 1, 0)
     assert s["hypervolume"] == pytest.approx(0.575)
     assert s["hypervolume_history"] == pytest.approx({"1": 0.4, "2": 0.55, "3": 0.55, "4": 0.575})
@@ -96,8 +98,10 @@ def test_grid_reference_picks_on_dev_within_budget() -> None:
         {"arch_id": ["full", "w.5", "w.25", "d.5"], "flops_ratio": [1.0, 0.5, 0.26, 0.5],
          "dev_metric": [0.9, 0.88, 0.8, 0.87]}
     )  # fmt: skip
-    ref = stats.grid_reference(grid, [0.25, 0.5, 0.75], teacher_acc=0.9)
+    ref = stats.grid_reference(grid, [0.25, 0.5, 0.75], teacher_acc=0.9, fixed_ratio=0.0)
     assert ref["0.25"] is None  # 0.26 > 0.25
+    # a 2% fixed cost (pooler, head) lets budget 0.25 reach 0.25 + 0.75 * 0.02 = 0.265 of the total FLOPs
+    assert stats.grid_reference(grid, [0.25], 0.9, fixed_ratio=0.02)["0.25"]["arch_id"] == "w.25"
     assert ref["0.5"]["arch_id"] == ref["0.75"]["arch_id"] == "w.5"
     assert ref["0.5"]["dev_pct_of_teacher"] == pytest.approx(100 * 0.88 / 0.9)
 

@@ -60,6 +60,8 @@ def test_token_dropping_counts_by_hand() -> None:
     assert fb.per_layer_macs == (layer0, layer1)
     assert fb.head_macs == 10 * 32 * 2 and fb.pooler_macs == 0  # QA head on the restored 10 tokens
     assert fb.macs == layer0 + layer1 + 10 * 32 * 2
+    assert fb.fixed_macs == 10 * 32 * 2 and fb.macs == fb.encoder_macs + fb.fixed_macs  # what no Arch shrinks
+    assert fb.as_dict()["fixed_macs"] == fb.fixed_macs
 
 
 def test_ratios() -> None:

@@ -15,6 +15,9 @@ from raydistill.results.table import make_table, with_dev_metrics, write_table
 from tests.unit.results.conftest import BUDGETS, fixture_rows
 
 TEACHER = {"metric": 0.91, "flops": 2_000_000, "params": 11_000_000}
+FIXED_RATIO = (
+    0.02  # pooler + head share of the teacher's FLOPs: budgets 25/50/75% admit 26.5/51/75.5% in total
+)
 # t0, t1 and t3 are the picks for budgets 0.25 / 0.5 / 0.75 (see tests/unit/results/conftest.py)
 DEV = {"L3@1,3,5-H3x3-F768x3": 0.79, "L3@1,3,5-H6x3-F1536x3": 0.84, "L6-H9x6-F2304x6": 0.88}
 LATENCY = {"L3@1,3,5-H6x3-F1536x3": {"latency_ms": 3.2, "batch_size": 1, "seq_len": 128, "device": "cpu"}}
@@ -54,6 +57,7 @@ def inputs() -> ReportInputs:
         trials=make_trials(),
         grid=make_grid(),
         budgets=BUDGETS,
+        fixed_ratio=FIXED_RATIO,
         latency=LATENCY,
     )
 
@@ -64,6 +68,7 @@ def run_dir(tmp_path: Path) -> Path:
     run = tmp_path / "demo-run"
     write_table(make_trials(), run / "search")
     meta = {"name": "demo-run", "task": "sst2", "metric_name": "accuracy", "budgets": BUDGETS}
+    meta |= {"fixed_ratio": FIXED_RATIO}
     meta |= {"sampler": "nsga2", "teacher": TEACHER, "extra": "ignored"}
     (run / "search" / "meta.json").write_text(json.dumps(meta))
     (run / "supernet").mkdir()

@@ -86,10 +86,12 @@ def test_html_holds_plot_data_and_tables(inputs: ReportInputs, tmp_path: Path) -
     (trials_script,) = [
         s for s in re.findall(r"<script[^>]*>(.*?)</script>", html, re.S) if '"fig-trials"' in s
     ]
-    assert "L6-H9x6-F2304x6" in trials_script and '"name":"Pareto front"' in trials_script
+    assert "L6-H9x6-F2304x6" in trials_script and '"name":"Pareto front (search split)"' in trials_script
     assert "<h1>raydistill report: demo-run</h1>" in html
     assert "<th>sampler</th><td>nsga2</td>" in html
-    assert "<td>50.0%</td><td>L3@1,3,5-H6x3-F1536x3</td><td>0.8400</td><td>-0.0700</td>" in html
+    assert (
+        "<td>50.0%</td><td>51.00%</td><td>L3@1,3,5-H6x3-F1536x3</td><td>0.8400</td><td>-0.0700</td>" in html
+    )
     assert "<td>3.20</td>" in html  # the measured latency column
 
 
@@ -99,14 +101,14 @@ def test_summary_md(inputs: ReportInputs, tmp_path: Path) -> None:
     assert lines[0] == "# raydistill report: demo-run"
     assert "- **trials**: 7 (5 ok, 1 infeasible, 1 error); 3 on the Pareto front" in lines
     header = (
-        "| budget (FLOPs) | Arch | dev accuracy | dev vs teacher | search accuracy | FLOPs (% teacher) | params "
-        "| latency (ms) | trial |"
+        "| budget (encoder FLOPs) | FLOPs limit (% teacher) | Arch | dev accuracy | dev vs teacher | search accuracy "
+        "| FLOPs (% teacher) | params | latency (ms) | trial |"
     )
     i = lines.index(header)
     assert lines[i + 2 : i + 5] == [
-        "| 25.0% | L3@1,3,5-H3x3-F768x3 | 0.7900 | -0.1200 | 0.8000 | 20.0% | 3.00M | n/a | t0 |",
-        "| 50.0% | L3@1,3,5-H6x3-F1536x3 | 0.8400 | -0.0700 | 0.8500 | 45.0% | 5.50M | 3.20 | t1 |",
-        "| 75.0% | L6-H9x6-F2304x6 | 0.8800 | -0.0300 | 0.9000 | 70.0% | 8.00M | n/a | t3 |",
+        "| 25.0% | 26.50% | L3@1,3,5-H3x3-F768x3 | 0.7900 | -0.1200 | 0.8000 | 20.00% | 3.00M | n/a | t0 |",
+        "| 50.0% | 51.00% | L3@1,3,5-H6x3-F1536x3 | 0.8400 | -0.0700 | 0.8500 | 45.00% | 5.50M | 3.20 | t1 |",
+        "| 75.0% | 75.50% | L6-H9x6-F2304x6 | 0.8800 | -0.0300 | 0.9000 | 70.00% | 8.00M | n/a | t3 |",
     ]
     assert "| L6-H9x6-F2304x6 | 70.0% | 0.9000 | 0.8800 | 8.00M | t3 |" in lines  # Pareto front table
 
@@ -137,7 +139,7 @@ def test_report_without_trials(tmp_path: Path) -> None:
         budgets=[0.5],
     )
     files = build_report(inputs, tmp_path)
-    assert "| 50.0% | nothing fits |" in files.summary_md.read_text(encoding="utf-8")
+    assert "| 50.0% | 50.00% | nothing fits |" in files.summary_md.read_text(encoding="utf-8")
     assert "No trial finished with status `ok`." in files.summary_md.read_text(encoding="utf-8")
     assert len(pd.read_csv(files.pareto_csv)) == 0
 
@@ -156,3 +158,33 @@ def test_retrained_columns_and_note(inputs: ReportInputs, tmp_path: Path) -> Non
     assert "| dev accuracy re-trained | re-trained vs teacher |" in text
     assert "| 0.8400 | -0.0700 | 0.9050 | -0.0050 |" in text and retrain_note(with_retrain) in text
     assert "retrained_dev" not in build_report_data(inputs).budgets and retrain_note(inputs) is None
+
+
+def test_the_budget_rule_is_stated_next_to_the_table(inputs: ReportInputs, tmp_path: Path) -> None:
+    files = build_report(inputs, tmp_path)
+    rule = "(2.00% of the teacher's FLOPs) are a fixed cost every sub-network pays"
+    example = "budget 25.0% admits 26.50%."
+    md = files.summary_md.read_text(encoding="utf-8")
+    page = files.index_html.read_text(encoding="utf-8")
+    assert rule in md and example in md
+    assert md.index(rule) > md.index("## Best Arch per budget") and md.index(rule) < md.index(
+        "## Pareto front"
+    )
+    table_end = page.index("</table>", page.index("<h2>Best Arch per budget</h2>"))
+    assert table_end < page.index(rule.replace("'", "&#x27;")) < page.index('<div class="figure">')
+    assert (
+        dict(build_report_data(inputs).facts)["budgets"]
+        == "25.0%, 50.0%, 75.0% of the teacher's encoder FLOPs"
+    )
+
+
+def test_tables_scroll_sideways_instead_of_being_cut(inputs: ReportInputs, tmp_path: Path) -> None:
+    page = build_report(inputs, tmp_path).index_html.read_text(encoding="utf-8")
+    css = re.search(r"<style>(.*?)</style>", page, re.S).group(1)  # type: ignore[union-attr]
+    rule = re.search(r"div\.table-scroll\s*\{([^}]*)\}", css).group(1)  # type: ignore[union-attr]
+    assert "overflow-x: auto" in rule and "max-width: 100%" in rule
+    tables = re.findall(r"<table[^>]*>", page)
+    data_tables = [t for t in tables if 'class="data"' in t]
+    assert len(data_tables) == 2  # budget table and Pareto front
+    assert page.count('<div class="table-scroll"><table class="data">') == 2
+    assert not re.search(r"(width|max-width)\s*:\s*800px", css)

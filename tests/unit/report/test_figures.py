@@ -9,13 +9,18 @@ import pytest
 from raydistill.models.arch import Arch
 from raydistill.report.figures import arch_hover, hypervolume_figure, trials_figure
 from raydistill.report.inputs import ReportInputs
-from raydistill.results.pareto import hypervolume_history, pareto_front
-from tests.unit.report.conftest import DEV, TEACHER, make_grid
+from raydistill.report.summary import build_report_data
+from raydistill.results.pareto import budget_limit, hypervolume_history, pareto_front
+from raydistill.results.table import with_dev_metrics
+from tests.unit.report.conftest import DEV, FIXED_RATIO, TEACHER, make_grid
 
 
 def _fig(inputs: ReportInputs, grid: pd.DataFrame | None = None) -> go.Figure:
-    front = pareto_front(inputs.trials)
-    return trials_figure(inputs.trials, front, inputs.budgets, inputs.teacher, grid, inputs.metric_name)
+    data = build_report_data(inputs)
+    return trials_figure(
+        inputs.trials, data.front, inputs.budgets, inputs.teacher, grid, inputs.metric_name,
+        picks=data.picks, fixed_ratio=inputs.fixed_ratio,
+    )  # fmt: skip
 
 
 def _trace(fig: go.Figure, name: str) -> go.Scatter:
@@ -23,16 +28,46 @@ def _trace(fig: go.Figure, name: str) -> go.Scatter:
     return trace
 
 
+SEARCH_PANEL = [
+    "trials (search split)",
+    "over budget",
+    "Pareto front (search split)",
+    "chosen (search split)",
+]
+DEV_PANEL = ["supernet grid (dev)", "other Pareto-front Archs (dev)", "teacher (dev)", "chosen (dev)"]
+
+
+def _with_other_dev(inputs: ReportInputs) -> ReportInputs:
+    """The fixture plus a dev score for t2's Arch: scored on dev (as a capped front point would be), not a pick."""
+    t2 = inputs.trials.loc[inputs.trials["trial_id"] == "t2", "arch_id"].iloc[0]
+    trials = with_dev_metrics(inputs.trials, {t2: 0.83})
+    return ReportInputs(**{**vars(inputs), "trials": trials})
+
+
 def test_trace_names_in_order(inputs: ReportInputs) -> None:
+    names = [t.name for t in _fig(_with_other_dev(inputs), inputs.grid).data]
+    assert names == SEARCH_PANEL + DEV_PANEL  # later traces are drawn on top: the picks last in each panel
+
+
+def test_picks_are_drawn_over_the_grid_and_the_teacher(inputs: ReportInputs) -> None:
     names = [t.name for t in _fig(inputs, inputs.grid).data]
-    assert names == [
-        "trials (search split)",
-        "over budget",
-        "Pareto front",
-        "chosen (dev)",
-        "supernet grid (dev)",
-        "teacher",
-    ]
+    chosen = names.index("chosen (dev)")
+    assert chosen == len(names) - 1 > names.index("supernet grid (dev)")
+    assert chosen > names.index("teacher (dev)")
+    assert names.index("chosen (search split)") > names.index("Pareto front (search split)")
+
+
+def test_search_and_dev_metrics_never_share_a_y_axis(inputs: ReportInputs) -> None:
+    fig = _fig(_with_other_dev(inputs), inputs.grid)
+    axes = {t.name: t.yaxis or "y" for t in fig.data}
+    assert {axes[n] for n in SEARCH_PANEL} == {"y"}
+    assert {axes[n] for n in DEV_PANEL} == {"y2"}  # the teacher's dev metric too
+    assert fig.layout.yaxis.title.text == "search-split accuracy"
+    assert fig.layout.yaxis2.title.text == "dev accuracy"
+    top, bottom = fig.layout.yaxis.domain, fig.layout.yaxis2.domain
+    assert bottom[1] < top[0]  # two panels, one above the other
+    titles = [a.text for a in fig.layout.annotations if a.text and a.text.startswith(("search split", "dev"))]
+    assert len(titles) == 2
 
 
 def test_trial_points_are_percent_of_teacher_flops(inputs: ReportInputs) -> None:
@@ -45,18 +80,27 @@ def test_trial_points_are_percent_of_teacher_flops(inputs: ReportInputs) -> None
 
 
 def test_front_line(inputs: ReportInputs) -> None:
-    front = _trace(_fig(inputs), "Pareto front")
+    front = _trace(_fig(inputs), "Pareto front (search split)")
     assert front.mode == "lines+markers"
     assert list(front.x) == pytest.approx([20, 45, 70]) and list(front.y) == [0.80, 0.85, 0.90]
 
 
-def test_budget_lines_and_teacher(inputs: ReportInputs) -> None:
+def test_budget_lines_sit_at_the_rule_limit_in_both_panels(inputs: ReportInputs) -> None:
     fig = _fig(inputs)
     lines = [s for s in fig.layout.shapes if s.type == "line"]
-    assert len(lines) == 3
-    assert sorted(s.x0 for s in lines) == [25, 50, 75] and all(s.x0 == s.x1 for s in lines)
-    teacher = _trace(fig, "teacher")
-    assert list(teacher.x) == [100.0] and list(teacher.y) == [TEACHER["metric"]]
+    limits = [100 * budget_limit(b, FIXED_RATIO) for b in inputs.budgets]  # 26.5, 51, 75.5
+    assert sorted(s.x0 for s in lines) == pytest.approx(sorted(limits * 2)) and all(
+        s.x0 == s.x1 for s in lines
+    )
+    assert {s.xref for s in lines} == {"x", "x2"}
+    labels = [a.text for a in fig.layout.annotations if a.text and a.text.startswith("budget")]
+    assert labels == ["budget 25%<br>(<= 26.50% total)", "budget 50%<br>(<= 51.00% total)",
+                      "budget 75%<br>(<= 75.50% total)"]  # fmt: skip
+
+
+def test_teacher_is_on_the_dev_panel(inputs: ReportInputs) -> None:
+    teacher = _trace(_fig(inputs), "teacher (dev)")
+    assert list(teacher.x) == [100.0] and list(teacher.y) == [TEACHER["metric"]] and teacher.yaxis == "y2"
     assert "FLOPs: 100%" in teacher.hovertext[0] and "params: 11.00M" in teacher.hovertext[0]
 
 
@@ -67,11 +111,27 @@ def test_hover_names_arch_and_per_layer_widths(inputs: ReportInputs) -> None:
     assert "FLOPs: 20.0%" in hover and "search accuracy: 0.8000" in hover and "trial t0 (ok)" in hover
 
 
-def test_dev_points_are_the_evaluated_rows(inputs: ReportInputs) -> None:
-    dev = _trace(_fig(inputs), "chosen (dev)")
-    # t1 and t4 share an Arch, so both carry its dev metric
-    assert list(dev.y) == [DEV[a] for a in inputs.trials["arch_id"] if a in DEV]
-    assert sorted(set(dev.y)) == sorted(DEV.values())
+def test_only_the_picks_are_chosen(inputs: ReportInputs) -> None:
+    fig = _fig(_with_other_dev(inputs))
+    picks = {"t0": 0.25, "t1": 0.5, "t3": 0.75}  # tests/unit/results/conftest.py
+    for name, column in (("chosen (dev)", "dev_metric"), ("chosen (search split)", "search_metric")):
+        chosen = _trace(fig, name)
+        rows = inputs.trials.set_index("trial_id").loc[list(picks)]
+        assert list(chosen.x) == pytest.approx(list(100 * rows["flops_ratio"]))
+        assert list(chosen.y) == pytest.approx(list(_with_other_dev(inputs).trials.set_index("trial_id").loc[
+            list(picks), column]))  # fmt: skip
+        assert [h.split("<br>")[0] for h in chosen.hovertext] == [
+            f"<b>chosen for budget {100 * b:g}%</b>" for b in picks.values()
+        ]
+    other = _trace(fig, "other Pareto-front Archs (dev)")  # t2: scored on dev, not a pick
+    assert list(other.y) == [0.83] and "trial t2" in other.hovertext[0]
+    assert sorted(_trace(fig, "chosen (dev)").y) == sorted(DEV.values())
+
+
+def test_an_arch_picked_for_two_budgets_is_drawn_once(inputs: ReportInputs) -> None:
+    both = ReportInputs(**{**vars(inputs), "budgets": [0.5, 0.55]})
+    chosen = _trace(_fig(both), "chosen (dev)")
+    assert len(chosen.y) == 1 and chosen.hovertext[0].startswith("<b>chosen for budget 50%, 55%</b>")
 
 
 def test_grid_points(inputs: ReportInputs) -> None:
@@ -86,9 +146,10 @@ def test_grid_points(inputs: ReportInputs) -> None:
 def test_optional_traces_absent_without_data(inputs: ReportInputs) -> None:
     trials = inputs.trials.assign(dev_metric=float("nan"))
     fig = trials_figure(trials, pareto_front(trials), [0.5], TEACHER)
-    assert "chosen (dev)" not in [t.name for t in fig.data]
-    assert "supernet grid (dev)" not in [t.name for t in fig.data]
-    assert len(fig.layout.shapes) == 1
+    names = [t.name for t in fig.data]
+    assert "chosen (dev)" not in names and "chosen (search split)" not in names
+    assert "supernet grid (dev)" not in names and "other Pareto-front Archs (dev)" not in names
+    assert len(fig.layout.shapes) == 2  # one budget, both panels
 
 
 def test_arch_hover_lists_tokens() -> None:

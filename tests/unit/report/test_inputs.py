@@ -11,7 +11,7 @@ import pytest
 
 from raydistill.errors import RunError
 from raydistill.report.inputs import ReportInputs, load_report_inputs
-from tests.unit.report.conftest import LATENCY, TEACHER, make_grid, make_trials
+from tests.unit.report.conftest import FIXED_RATIO, LATENCY, TEACHER, make_grid, make_trials
 from tests.unit.results.conftest import BUDGETS
 
 
@@ -24,6 +24,7 @@ def test_loads_every_file(run_dir: Path) -> None:
         "nsga2",
     )
     assert dict(inputs.teacher) == TEACHER and inputs.budgets == tuple(BUDGETS)
+    assert inputs.fixed_ratio == FIXED_RATIO
     pd.testing.assert_frame_equal(inputs.trials, make_trials())
     pd.testing.assert_frame_equal(inputs.grid, make_grid())  # extra grid columns dropped
     assert inputs.latency == LATENCY
@@ -65,6 +66,18 @@ def test_missing_or_broken_meta(run_dir: Path) -> None:
         load_report_inputs(run_dir)
     meta_path.unlink()
     with pytest.raises(RunError, match=r"search/meta\.json not found"):
+        load_report_inputs(run_dir)
+
+
+def test_meta_without_the_budget_rule_says_how_to_redo_the_search(run_dir: Path) -> None:
+    meta_path = run_dir / "search" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["fixed_ratio"]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(RunError, match=r"meta\.json: no fixed_ratio .*delete .*search and rerun"):
+        load_report_inputs(run_dir)
+    meta_path.write_text(json.dumps(meta | {"fixed_ratio": 1.5}))
+    with pytest.raises(RunError, match=r"fixed_ratio 1\.5 must be a number in \[0, 1\)"):
         load_report_inputs(run_dir)
 
 
@@ -143,7 +156,9 @@ def test_outputs_of_stages_the_latest_spec_turned_off_are_not_read(run_dir: Path
     (run_dir / "spec.json").write_text(json.dumps(spec))
     inputs = load_report_inputs(run_dir)
     assert inputs.retrained is not None and inputs.latency == LATENCY
-    (run_dir / "spec.json").write_text(json.dumps({"search": {"retrain": None}, "export": {"enabled": False}}))
+    (run_dir / "spec.json").write_text(
+        json.dumps({"search": {"retrain": None}, "export": {"enabled": False}})
+    )
     inputs = load_report_inputs(run_dir)
     assert inputs.retrained is None and inputs.latency is None  # left from earlier runs: stale
 

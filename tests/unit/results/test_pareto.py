@@ -10,6 +10,7 @@ import pytest
 
 from raydistill.results.pareto import (
     best_per_budget,
+    budget_limit,
     hypervolume,
     hypervolume_history,
     pareto_front,
@@ -143,26 +144,72 @@ def test_hypervolume_rejects_three_objectives() -> None:
 
 # ------------------------------------------------------------------ budgets
 def test_best_per_budget(trials: pd.DataFrame) -> None:
-    picks = best_per_budget(trials, BUDGETS)
+    picks = best_per_budget(trials, BUDGETS, fixed_ratio=0.0)
     assert list(picks) == BUDGETS
     assert {b: r["trial_id"] for b, r in picks.items()} == {0.25: "t0", 0.5: "t1", 0.75: "t3"}
     assert all(trials.loc[r.name, "on_front"] for r in picks.values())
 
 
 def test_best_per_budget_nothing_fits(trials: pd.DataFrame) -> None:
-    picks = best_per_budget(trials, [0.1, 1.0])
+    picks = best_per_budget(trials, [0.1, 1.0], fixed_ratio=0.0)
     assert picks[0.1] is None
     assert picks[1.0]["trial_id"] == "t3"  # t5 (0.95) is infeasible, so never picked
 
 
 def test_best_per_budget_tie_prefers_lower_cost() -> None:
     df = pd.DataFrame({"search_metric": [0.9, 0.9, 0.9], "flops_ratio": [0.5, 0.3, 0.3]})
-    assert best_per_budget(df, [0.5])[0.5].name == 1  # lower cost, then the earlier row
+    assert best_per_budget(df, [0.5], fixed_ratio=0.0)[0.5].name == 1  # lower cost, then the earlier row
 
 
 def test_within_budget_tolerates_round_off() -> None:
-    assert within_budget(0.1 + 0.2, 0.3)  # 0.30000000000000004
-    assert not within_budget(0.3001, 0.3)
+    assert within_budget(0.1 + 0.2, 0.3, 0.0)  # 0.30000000000000004
+    assert not within_budget(0.3001, 0.3, 0.0)
+
+
+def test_budget_limit_prices_encoder_flops_only() -> None:
+    """Encoder E, fixed F (pooler, head): encoder <= b E  <=>  ratio <= b + (1 - b) F / (E + F)."""
+    encoder, fixed = 900.0, 100.0  # fixed_ratio 0.1
+    for b in (0.25, 0.5, 0.75, 1.0):
+        assert budget_limit(b, fixed / (encoder + fixed)) == pytest.approx(
+            (b * encoder + fixed) / (encoder + fixed)
+        )
+    assert budget_limit(0.25, 0.0) == 0.25 and budget_limit(1.0, 0.3) == 1.0
+    with pytest.raises(ValueError, match="fixed_ratio"):
+        budget_limit(0.5, 1.0)
+
+
+def test_a_point_at_the_limit_fits_and_one_just_above_does_not() -> None:
+    limit = budget_limit(0.25, 0.1)  # 0.325
+    assert within_budget(limit, 0.25, 0.1) and within_budget(0.3, 0.25, 0.1)
+    assert not within_budget(limit + 1e-6, 0.25, 0.1)
+    df = pd.DataFrame({"search_metric": [0.7, 0.8, 0.9], "flops_ratio": [0.2, limit, limit + 1e-6]})
+    assert best_per_budget(df, [0.25], fixed_ratio=0.1)[0.25].name == 1  # at the limit: picked
+    assert best_per_budget(df, [0.25], fixed_ratio=0.0)[0.25].name == 0  # the plain ratio rule
+
+
+def test_picks_below_the_budget_never_change() -> None:
+    """The rule only admits more: where no candidate lies between b and the limit, every pick is the old one."""
+    rng = np.random.default_rng(0)
+    budgets, fixed = [0.25, 0.5, 0.75], 0.05
+    for _ in range(50):
+        ratio = rng.uniform(0.05, 1.0, 40)
+        between = np.zeros(40, dtype=bool)
+        for b in budgets:
+            between |= (ratio > b) & (ratio <= budget_limit(b, fixed))
+        df = pd.DataFrame({"search_metric": rng.uniform(0, 1, 40), "flops_ratio": ratio})[~between]
+        old = best_per_budget(df, budgets, fixed_ratio=0.0)
+        new = best_per_budget(df, budgets, fixed_ratio=fixed)
+        assert {b: None if r is None else r.name for b, r in old.items()} == {
+            b: None if r is None else r.name for b, r in new.items()
+        }
+        # and with the in-between points back, a pick changes only to one of them
+        full = pd.DataFrame({"search_metric": rng.uniform(0, 1, 40), "flops_ratio": ratio})
+        for b, row in best_per_budget(full, budgets, fixed_ratio=fixed).items():
+            before = best_per_budget(full, [b], fixed_ratio=0.0)[b]
+            assert row is not None
+            assert (
+                before is None or row.name == before.name or b < row["flops_ratio"] <= budget_limit(b, fixed)
+            )
 
 
 def test_correlation_metrics_count_from_their_worst_value() -> None:

@@ -74,16 +74,16 @@ def test_dev_candidates_are_best_per_budget_then_the_capped_front() -> None:
     """
     table = _table()
     ids = [a.id for a in ARCHS]
-    assert best_arch_ids(table, [0.3, 0.6]) == {0.3: ids[5], 0.6: ids[1]}
-    assert [a.id for a in dev_candidates(table, [0.3, 0.6], 0)] == [ids[5], ids[1]]
-    assert [a.id for a in dev_candidates(table, [0.3, 0.6], 2)] == [
+    assert best_arch_ids(table, [0.3, 0.6], 0.0) == {0.3: ids[5], 0.6: ids[1]}
+    assert [a.id for a in dev_candidates(table, [0.3, 0.6], 0, 0.0)] == [ids[5], ids[1]]
+    assert [a.id for a in dev_candidates(table, [0.3, 0.6], 2, 0.0)] == [
         ids[5],
         ids[1],
         ids[7],
         ids[2],
     ]  # the ends
-    assert [a.id for a in dev_candidates(table, [0.3, 0.6], 100)] == [ids[i] for i in (5, 1, 7, 3, 2)]
-    assert best_arch_ids(table, [0.1]) == {0.1: None}
+    assert [a.id for a in dev_candidates(table, [0.3, 0.6], 100, 0.0)] == [ids[i] for i in (5, 1, 7, 3, 2)]
+    assert best_arch_ids(table, [0.1], 0.0) == {0.1: None}
 
 
 def test_each_arch_is_scored_on_dev_exactly_once(monkeypatch: pytest.MonkeyPatch, sst2_data: Any) -> None:

@@ -15,6 +15,7 @@ from torch import nn
 
 from raydistill.errors import SpecError
 from raydistill.models.arch import Arch
+from raydistill.results.pareto import budget_limit
 from raydistill.search.evaluator import worst_value
 from raydistill.search.samplers import (
     CONSTRAINT_NAME,
@@ -83,8 +84,9 @@ def test_over_budget_candidates_are_never_evaluated(
     infeasible = [r for r in results if not r["feasible"]]
     assert feasible and infeasible  # the budget splits this space
     assert [a.id for a in evaluator.archs] == [r["arch_id"] for r in feasible]  # exactly the feasible ones
+    limit = budget_limit(BUDGET, make_ctx(num_layers=2).fixed_ratio)
     for r in infeasible:
-        assert r["flops_ratio"] > BUDGET
+        assert r["flops_ratio"] > limit
         assert (r["status"], r["evaluated"], r["accuracy"]) == ("infeasible", False, worst_value("accuracy"))
     for r in feasible:
         assert r["status"] == "ok" and r["accuracy"] == pytest.approx(
@@ -96,6 +98,7 @@ def test_constraints_are_set_on_the_optuna_trials(tiny_model: nn.Module, sst2_da
     searcher = make_searcher("nsga2", _options("layerwise"))
     assert isinstance(searcher, ConstrainedOptunaSearch)
     results = _drive(searcher, 16, tiny_model, sst2_data, CountingEvaluator())
+    fixed = make_ctx(num_layers=2).fixed_ratio
     trials = searcher.study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
     withdrawn = searcher.study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.FAIL])
     assert len(trials) == 16 and len(withdrawn) == searcher.withdrawn  # repeats are withdrawn, never told
@@ -103,14 +106,18 @@ def test_constraints_are_set_on_the_optuna_trials(tiny_model: nn.Module, sst2_da
         assert trial.state == optuna.trial.TrialState.COMPLETE
         assert trial.values == [result["accuracy"], result["flops_ratio"]]
         value = trial.constraints[CONSTRAINT_NAME]
-        assert value == pytest.approx(result["flops_ratio"] - BUDGET)
+        assert value == pytest.approx(result["flops_ratio"] - budget_limit(BUDGET, fixed))
         assert (value > 0) == (not result["feasible"])
 
 
 def test_constraint_value_sign_matches_the_budget_rule() -> None:
-    assert constraint_value(0.5, 0.5) <= 0  # exactly on budget is feasible
-    assert constraint_value(0.5 + 1e-12, 0.5) <= 0  # float round-off absorbed (results.pareto.BUDGET_TOL)
-    assert constraint_value(0.51, 0.5) == pytest.approx(0.01)
+    assert constraint_value(0.5, 0.5, 0.0) <= 0  # exactly on budget is feasible
+    assert (
+        constraint_value(0.5 + 1e-12, 0.5, 0.0) <= 0
+    )  # float round-off absorbed (results.pareto.BUDGET_TOL)
+    assert constraint_value(0.51, 0.5, 0.0) == pytest.approx(0.01)
+    # a 10% fixed cost: budget 0.5 admits total ratios up to 0.5 + 0.5 * 0.1 = 0.55
+    assert constraint_value(0.55, 0.5, 0.1) <= 0 < constraint_value(0.55 + 1e-6, 0.5, 0.1)
 
 
 def test_unknown_sampler_lists_the_registered_ones() -> None:

@@ -171,7 +171,7 @@ def test_a_search_stopped_after_its_space_ran_out_still_counts_as_interrupted(
         (run_dir / "search" / EXHAUSTED_FILE).write_text(json.dumps({"proposals": 5}))
         return tuner._Outcome(rows=rows[:finished], ran_now=finished, errors=[])
 
-    monkeypatch.setattr(tuner, "load_setup", lambda spec, d: SimpleNamespace(metric="accuracy", ctx=None))
+    monkeypatch.setattr(tuner, "load_setup", lambda spec, d: SimpleNamespace(metric="accuracy", ctx=SimpleNamespace(fixed_ratio=0.0)))
     monkeypatch.setattr(tuner, "ensure_ray", lambda *a, **k: None)
     monkeypatch.setattr(tuner, "_run_tuner", fake_tuner)
     monkeypatch.setattr(tuner, "_final", lambda spec, setup, table, out: table)

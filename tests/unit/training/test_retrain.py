@@ -72,6 +72,7 @@ def run_dir(tmp_path: Path, tiny_model_dir: Path) -> Path:
         shutil.copytree(tiny_model_dir, run / stage / "model")
     rows = [_row(1, SMALL, 0.3, 0.7, 0.6), _row(2, MEDIUM, 0.6, 0.8, 0.7), _row(3, FULL, 1.0, 0.9, 0.9)]
     write_table(make_table(rows), run / "search")
+    (run / "search" / "meta.json").write_text(json.dumps({"fixed_ratio": 0.0}))  # the budget rule's fixed cost
     return run
 
 
@@ -147,3 +148,19 @@ def test_a_run_that_trained_something_else_restarts(run_dir: Path, sst2_dir: Pat
     other = _spec(sst2_dir, tmp_path).model_copy(update={"seed": 7})
     _claim_run_dir(ray_run, retrain_loop_config(other, init, init, 0).to_dict())
     assert not ray_run.exists()  # another setting: start again
+
+
+def test_an_arch_picked_for_two_budgets_is_exported_once(run_dir: Path, sst2_dir: Path, tmp_path: Path) -> None:
+    spec = _spec(sst2_dir, tmp_path, retrain=False)
+    spec = spec.model_copy(update={"search": spec.search.model_copy(update={"budgets": [0.3, 0.5, 0.75]})})
+    summary = export_best(spec, run_dir)  # SMALL (ratio 0.3) is the best within 0.3 and within 0.5
+    root = tmp_path / "exports" / "demo"
+    assert sorted(p.name for p in root.iterdir()) == [f"budget30+50-{SMALL.id}", f"budget75-{MEDIUM.id}"]
+    assert summary["exports"] == {"0.3": str(root / f"budget30+50-{SMALL.id}"),
+                                  "0.5": str(root / f"budget30+50-{SMALL.id}"),
+                                  "0.75": str(root / f"budget75-{MEDIUM.id}")}  # fmt: skip
+    assert json.loads((run_dir / "export" / "exports.json").read_text()) == summary["exports"]
+    manifest = json.loads((root / f"budget30+50-{SMALL.id}" / "export.json").read_text())
+    assert (manifest["arch_id"], manifest["budgets"]) == (SMALL.id, [0.3, 0.5])
+    assert list(json.loads((run_dir / "export" / "latency.json").read_text())) == [SMALL.id, MEDIUM.id]
+    assert summary["headline"].startswith("2 sub-networks exported")

@@ -1,0 +1,125 @@
+"""One budget rule everywhere: a budget b admits sub-networks whose encoder FLOPs are at most b x the teacher's.
+
+On the house tiny BERT (4 layers, hidden 32, 4 heads, FFN 64, 16 tokens) the uniform width-0.25 and width-0.5
+networks keep exactly 1/4 and 1/2 of every encoder matmul, but the pooler and classifier do not shrink, so their
+total-FLOPs ratios are a little above 0.25 and 0.5 (as DynaBERT's width-0.25 MiniLM is 25.02% of its teacher).
+Each place that checks a budget must admit them: pricing (feasibility), the Optuna constraint, the picks of the
+search, the dev evaluation, the retrain and export stages and the report; a point just above the limit must not
+fit anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from raydistill.models.arch import Arch
+from raydistill.models.flops import count_flops
+from raydistill.report.inputs import ReportInputs
+from raydistill.report.summary import build_report_data
+from raydistill.results.pareto import budget_limit
+from raydistill.results.table import make_table, write_table
+from raydistill.search.final import best_arch_ids, dev_candidates
+from raydistill.search.records import read_fixed_ratio, search_meta, write_meta
+from raydistill.search.samplers import constraint_value
+from raydistill.search.spaces import Candidate
+from tests.unit.search.conftest import make_ctx
+
+BUDGETS = [0.25, 0.5]
+CTX = make_ctx(num_layers=4)
+WIDTH = {b: Arch.for_config(CTX.config, width=b, depth=1.0) for b in BUDGETS}  # the uniform grid points
+
+
+def _row(i: int, candidate: Candidate, metric: float, ratio: float | None = None) -> dict[str, Any]:
+    ratio = candidate.flops_ratio if ratio is None else ratio
+    return {"trial_id": f"t{i}", "arch_id": candidate.arch.id, "arch_json": candidate.arch.to_json(),
+            "flops": candidate.flops, "flops_ratio": ratio, "macs": candidate.macs, "params": candidate.params,
+            "search_metric": metric, "dev_metric": math.nan, "metric_name": "accuracy", "sampler": "random",
+            "budget_feasible": True, "status": "ok", "wall_time_s": 0.1}  # fmt: skip
+
+
+def _table() -> pd.DataFrame:
+    """Every uniform width at depth 1 (metric 0.7 + width / 10), a small width-0.25 depth-0.5 network, and,
+    for each budget, a network priced just above its limit that would beat that budget's grid point."""
+    rows = [_row(0, CTX.price(Arch.for_config(CTX.config, width=0.25, depth=0.5)), 0.60)]
+    for i, width in enumerate((0.25, 0.5, 0.75), start=1):
+        rows.append(
+            _row(i, CTX.price(Arch.for_config(CTX.config, width=width, depth=1.0)), 0.70 + 0.1 * width)
+        )
+    # just above 0.25's limit: better than width 0.25 (0.725), worse than width 0.5 (0.75); above 0.5's: best
+    for i, (b, metric, depth) in enumerate(((0.25, 0.74, 0.5), (0.5, 0.99, 0.75)), start=4):
+        over = CTX.price(Arch.for_config(CTX.config, width=0.75, depth=depth))
+        rows.append(_row(i, over, metric, ratio=budget_limit(b, CTX.fixed_ratio) + 1e-6))
+    return make_table(rows)
+
+
+def test_the_grid_points_sit_just_above_b_in_total_flops_and_at_b_in_encoder_flops() -> None:
+    teacher = count_flops(Arch.for_config(CTX.config), CTX.config, 16)
+    assert CTX.fixed_ratio == pytest.approx(teacher.fixed_macs / teacher.macs) and CTX.fixed_ratio > 0
+    for b, arch in WIDTH.items():
+        flops = count_flops(arch, CTX.config, 16)
+        assert flops.encoder_macs == b * teacher.encoder_macs
+        assert b < CTX.price(arch).flops_ratio == pytest.approx(budget_limit(b, CTX.fixed_ratio))
+
+
+@pytest.mark.parametrize("b", BUDGETS)
+def test_feasibility_and_the_optuna_constraint_admit_the_grid_point(b: float) -> None:
+    candidate = make_ctx(num_layers=4, max_budget=b).price(WIDTH[b])
+    assert candidate.feasible
+    assert constraint_value(candidate.flops_ratio, b, CTX.fixed_ratio) <= 0
+    just_above = budget_limit(b, CTX.fixed_ratio) + 1e-6
+    assert constraint_value(just_above, b, CTX.fixed_ratio) > 0
+    assert not make_ctx(num_layers=4, max_budget=b * 0.99).price(WIDTH[b]).feasible
+
+
+def test_search_picks_and_dev_candidates_take_the_grid_points() -> None:
+    table = _table()
+    assert best_arch_ids(table, BUDGETS, CTX.fixed_ratio) == {b: WIDTH[b].id for b in BUDGETS}
+    assert [a.id for a in dev_candidates(table, BUDGETS, 0, CTX.fixed_ratio)] == [
+        WIDTH[b].id for b in BUDGETS
+    ]
+
+
+def test_retrain_and_report_take_the_grid_points() -> None:
+    from raydistill.training.retrain import chosen_archs
+
+    table = _table()
+    assert chosen_archs(table, BUDGETS, CTX.fixed_ratio) == {WIDTH[b].id: [b] for b in BUDGETS}
+    teacher = {"metric": 0.9, "flops": 2 * CTX.teacher_macs, "params": 1}
+    inputs = ReportInputs(name="r", task="sst2", metric_name="accuracy", teacher=teacher, trials=table,
+                          budgets=BUDGETS, fixed_ratio=CTX.fixed_ratio)  # fmt: skip
+    budgets = build_report_data(inputs).budgets
+    assert budgets["arch_id"].tolist() == [WIDTH[b].id for b in BUDGETS]
+    assert budgets["flops_limit"].tolist() == pytest.approx(
+        [budget_limit(b, CTX.fixed_ratio) for b in BUDGETS]
+    )
+
+
+def test_the_export_stage_reads_the_rule_from_the_search_meta(tmp_path: Path) -> None:
+    from raydistill.runs import _picks_by_arch
+    from raydistill.spec.schema import SearchSpec, Spec, TeacherSpec
+
+    search_dir = tmp_path / "run" / "search"
+    write_table(_table(), search_dir)
+    meta = search_meta(name="r", task="sst2", metric="accuracy", budgets=BUDGETS, sampler="random",
+                       space="width_depth", num_trials=6, ctx=CTX)  # fmt: skip
+    write_meta(meta, search_dir)
+    assert json.loads((search_dir / "meta.json").read_text())["fixed_ratio"] == CTX.fixed_ratio
+    assert read_fixed_ratio(search_dir) == CTX.fixed_ratio
+    spec = Spec(
+        name="r", task="sst2", teacher=TeacherSpec(model="unused"), search=SearchSpec(budgets=BUDGETS)
+    )
+    assert _picks_by_arch(spec, tmp_path / "run") == {WIDTH[b].id: [b] for b in BUDGETS}
+
+
+def test_a_search_without_the_recorded_rule_is_a_clear_error(tmp_path: Path) -> None:
+    from raydistill.errors import RunError
+
+    (tmp_path / "meta.json").write_text(json.dumps({"name": "old"}))
+    with pytest.raises(RunError, match=r"meta\.json: fixed_ratio is None.*rerun `raydistill run SPEC`"):
+        read_fixed_ratio(tmp_path)
