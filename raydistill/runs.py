@@ -93,8 +93,7 @@ def export_dir_name(budgets: Sequence[float], arch_id: str) -> str:
 def _picks_by_arch(spec, run_dir: Path) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
     """Arch id -> the budgets it is the best pick of (search split, the run's budget rule), budgets ascending."""
     from raydistill.results import read_table
-    from raydistill.search.final import best_arch_ids
-    from raydistill.search.records import read_fixed_ratio
+    from raydistill.results.picks import best_arch_ids, read_fixed_ratio
 
     table = read_table(run_dir / "search")
     picks = best_arch_ids(table, spec.search.budgets, read_fixed_ratio(run_dir / "search"))
@@ -117,6 +116,7 @@ def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  #
     latency.json` (`{arch_id: {latency_ms, batch_size, seq_len, runtime, threads, device}}`: median of repeats
     after warm-up, tokenizer excluded, batch 1 at `data.max_seq_length`; ONNX Runtime when exported, else torch).
     """
+    from raydistill.models.export import own_arch
     from raydistill.models.latency import time_onnx, time_torch_model
 
     by_arch = _picks_by_arch(spec, run_dir)
@@ -132,7 +132,7 @@ def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  #
         source_dir = run_dir / "retrain" / arch_id / "model"
         if spec.search.retrain is not None and (source_dir / "config.json").is_file():
             small = _load_model(source_dir)
-            result = _export(small, _own_arch(small.config), target, _tokenizer(source_dir),
+            result = _export(small, own_arch(small.config), target, _tokenizer(source_dir),
                              spec.export.formats, seq_len, spec.task)  # fmt: skip
             retrained.append(arch_id)
         else:
@@ -165,12 +165,6 @@ def _add_budgets(out_dir: Path, budgets: Sequence[float]) -> None:
     record["budgets"] = [float(b) for b in budgets]
     manifest.write_text(json.dumps(record, indent=2) + "\n")
 
-
-def _own_arch(config):  # type: ignore[no-untyped-def]  # config: SubnetBertConfig -> Arch
-    """The whole of a `raydistill_bert` model: all its layers, with the heads and FFN neurons each one has."""
-    from raydistill.models.arch import Arch
-
-    return Arch(tuple(range(config.num_hidden_layers)), tuple(config.layer_heads), tuple(config.layer_ffn))
 
 
 def _tokenizer(model_dir: Path):  # type: ignore[no-untyped-def]

@@ -17,7 +17,8 @@ from torch import nn
 
 from raydistill.data import TaskData
 from raydistill.models.arch import Arch
-from raydistill.results.pareto import best_per_budget, pareto_front
+from raydistill.results.pareto import pareto_front
+from raydistill.results.picks import best_arch_ids
 from raydistill.search.evaluator import evaluate_arch
 
 __all__ = ["best_arch_ids", "dev_candidates", "evaluate_on_dev", "main_dev_values"]
@@ -25,16 +26,6 @@ __all__ = ["best_arch_ids", "dev_candidates", "evaluate_on_dev", "main_dev_value
 DevMetrics = dict[str, dict[str, dict[str, float]]]  # arch id -> dev set name -> metric -> value
 
 
-def best_arch_ids(
-    table: pd.DataFrame, budgets: Sequence[float], fixed_ratio: float
-) -> dict[float, str | None]:
-    """Budget -> arch id of the best `ok` trial on the search split within it (None if nothing fits).
-
-    `fixed_ratio` is the run's unshrinkable share of the teacher's FLOPs (`SpaceContext.fixed_ratio`, recorded
-    in `search/meta.json`): budgets price encoder FLOPs (`results.pareto` "Budgets").
-    """
-    picks = best_per_budget(table, budgets, "search_metric", "flops_ratio", fixed_ratio=fixed_ratio)
-    return {b: (None if row is None else str(row["arch_id"])) for b, row in picks.items()}
 
 
 def dev_candidates(table: pd.DataFrame, budgets: Sequence[float], cap: int, fixed_ratio: float) -> list[Arch]:

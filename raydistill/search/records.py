@@ -8,14 +8,13 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from raydistill.errors import RunError
 from raydistill.models.arch import Arch
 from raydistill.models.flops import params as count_params
+from raydistill.results.picks import META_FILE, read_fixed_ratio
 from raydistill.search.spaces import Candidate, SpaceContext
 
 __all__ = ["META_FILE", "read_fixed_ratio", "search_meta", "trial_rows", "write_meta"]
 
-META_FILE = "meta.json"
 
 
 def _row(result: Any, metric: str, sampler: str) -> tuple[float, dict[str, Any]] | None:
@@ -110,23 +109,3 @@ def write_meta(meta: dict[str, Any], directory: Path) -> Path:
     path.write_text(json.dumps(meta, indent=2))
     return path
 
-
-def read_fixed_ratio(directory: Path) -> float:
-    """`fixed_ratio` of the search whose `meta.json` is in `directory` (the run's `search/`).
-
-    Raises:
-        RunError: no such file, or one without a valid `fixed_ratio` (written before budgets priced encoder
-            FLOPs); the message says how to redo the search.
-    """
-    path = Path(directory) / META_FILE
-    redo = f"delete {Path(directory)} and rerun `raydistill run SPEC` to search again"
-    try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("fixed_ratio")
-    except (OSError, ValueError, AttributeError) as e:
-        raise RunError(f"{path}: cannot read the search's meta.json ({e}); {redo}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise RunError(
-            f"{path}: fixed_ratio is {value!r}, expected a number in [0, 1) (the pooler and task head's share "
-            f"of the teacher's FLOPs, which FLOPs budgets need); the search predates it: {redo}"
-        )
-    return float(value)

@@ -1,6 +1,6 @@
 """Stage `retrain`: re-train each budget's chosen sub-network as a small model of its own, by distillation.
 
-After the search, the best Arch per budget (the pick the export stage makes: `search.final.best_arch_ids` on the
+After the search, the best Arch per budget (the pick the export stage makes: `results.picks.best_arch_ids` on the
 search split) holds weights shared with every other sub-network of the supernet. Here each distinct chosen Arch
 is cut out of the supernet (`models.export.materialise`: a `raydistill_bert` model with only its weights) and
 trained further on its own with Ray Train, strategy `kd` (vanilla KD from the fine-tuned teacher, alpha = 1:
@@ -35,8 +35,7 @@ from raydistill.models.arch import Arch
 from raydistill.models.export import materialise
 from raydistill.models.loading import load_task_model, load_tokenizer
 from raydistill.results import read_table
-from raydistill.search.final import best_arch_ids
-from raydistill.search.records import read_fixed_ratio
+from raydistill.results.picks import best_arch_ids, read_fixed_ratio
 from raydistill.spec.schema import Spec
 from raydistill.training.config import LoopConfig, data_kwargs
 from raydistill.training.evaluate import evaluate_task
@@ -56,7 +55,7 @@ def retrain_run_name(spec: Spec, index: int) -> str:
 def chosen_archs(table: pd.DataFrame, budgets: Sequence[float], fixed_ratio: float) -> dict[str, list[float]]:
     """Arch id -> the budgets it is the best pick of (the export stage's pick), in ascending budget order.
 
-    `fixed_ratio`: the run's unshrinkable FLOPs share (`search/meta.json`, `search.records.read_fixed_ratio`).
+    `fixed_ratio`: the run's unshrinkable FLOPs share (`search/meta.json`, `results.picks.read_fixed_ratio`).
     """
     picks = best_arch_ids(table, budgets, fixed_ratio)
     chosen: dict[str, list[float]] = {}
