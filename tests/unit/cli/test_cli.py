@@ -120,6 +120,8 @@ def test_run_with_missing_data_fails_before_ray_starts(tmp_path: Path, monkeypat
 
     from raydistill.training import session
 
+    ray.shutdown()  # an earlier test of the session may have left Ray running: start from none
+
     def no_ray(*args: object, **kwargs: object) -> None:
         raise AssertionError("Ray was started for a run whose data is missing")
 
