@@ -35,6 +35,7 @@ from typing import Any
 import pandas as pd
 
 from benchmarks.common import environment, md_table, write_results
+from raydistill.layout import RunLayout
 
 BUDGETS = [0.25, 0.5, 0.75]
 WIDTHS = [1.0, 0.75, 0.5, 0.25]
@@ -171,7 +172,7 @@ def _supernet(s: Settings, spec: Any, run_dir: Path, sst2_dir: Path) -> tuple[Pa
 
     from tests.conftest import TINY_VOCAB, tiny_bert_config
 
-    model_dir = run_dir / "supernet" / "model"
+    model_dir = RunLayout(run_dir).supernet_model
     torch.manual_seed(SEED)
     BertForSequenceClassification(tiny_bert_config(num_hidden_layers=4)).save_pretrained(model_dir)
     BertTokenizerFast(vocab={w: i for i, w in enumerate(TINY_VOCAB)}).save_pretrained(model_dir)

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from raydistill.layout import RunLayout
+
 RETRAIN_EPOCHS = 3.0
 RETRAIN_LR = 3e-5
 # The supernet benchmark's batches (its `supernet.train`), which the retrain stage reuses for batch size and threads.
@@ -54,8 +56,9 @@ def retrain_picks(
     from raydistill.spec import load_spec
     from raydistill.training.retrain import retrain_best
 
-    _link(teacher_dir, run_dir / "teacher" / "model")
-    _link(supernet_dir, run_dir / "supernet" / "model")
+    layout = RunLayout(run_dir)
+    _link(teacher_dir, layout.teacher_model)
+    _link(supernet_dir, layout.supernet_model)
     overrides = [
         *RETRAIN_OVERRIDES,
         f"search.retrain.epochs={epochs}",
@@ -65,7 +68,7 @@ def retrain_picks(
     start = time.perf_counter()
     summary = retrain_best(spec, run_dir)
     wall = time.perf_counter() - start
-    records = json.loads((run_dir / "retrain" / "retrain.json").read_text())
+    records = json.loads(layout.retrain_file.read_text())
     by_budget: dict[str, dict[str, Any]] = {}
     for arch_id, r in records.items():
         for budget in r["budgets"]:

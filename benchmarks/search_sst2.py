@@ -49,8 +49,9 @@ from benchmarks.search_stats import (
     sampler_summary,
     tune_span_s,
 )
-from benchmarks.supernet_sst2 import DEPTHS, SEED, SEQ_LEN, TEACHER_REUSE, WIDTHS
+from benchmarks.supernet_sst2 import DEPTHS, SEED, SEQ_LEN, TEACHER_RUN, WIDTHS
 from benchmarks.supernet_sst2 import FULL as SUPERNET
+from raydistill.layout import RunLayout
 
 # Sampler seeds (`search.seed`): every sampler runs once per seed; the data, its search split and the supernet
 # stay those of `SEED`. The first is the primary run (picks, report, retrain); HV is compared on the seeds' mean.
@@ -86,8 +87,8 @@ class Inputs:
 # ---------------------------------------------------------------- inputs
 def find_inputs(work_dir: Path) -> Inputs:
     """The supernet_sst2 benchmark's supernet and its teacher's metrics; exit with what to run when absent."""
-    run = work_dir / "supernet_sst2" / SUPERNET.name
-    model = run / "supernet" / "model"
+    run = RunLayout(work_dir / "supernet_sst2" / SUPERNET.name)
+    model = run.supernet_model
     if not (model / "config.json").is_file():
         sys.exit(
             f"search_sst2: no trained supernet at {model}; run `make bench` (or "
@@ -95,14 +96,15 @@ def find_inputs(work_dir: Path) -> Inputs:
             "first, or pass --smoke for a tiny end-to-end check"
         )
     # The supernet run's own teacher stage, else the teacher_sst2 run it reused (benchmarks/supernet_sst2.py).
-    candidates = [run / "teacher" / "metrics.json", (work_dir / TEACHER_REUSE).parent / "metrics.json"]
-    metrics = next((p for p in candidates if p.is_file()), None)
-    if metrics is None:
+    candidates = [run, RunLayout(work_dir / TEACHER_RUN)]
+    teacher = next((c for c in candidates if c.teacher_metrics.is_file()), None)
+    if teacher is None:
         sys.exit(
-            f"search_sst2: no teacher metrics.json at {candidates[0]} or {candidates[1]}; rerun make bench"
+            f"search_sst2: no teacher metrics at {candidates[0].teacher_metrics} or "
+            f"{candidates[1].teacher_metrics}; rerun make bench"
         )
-    grid = run / "supernet" / "supernet_eval.csv"
-    return Inputs(model, metrics, grid if grid.is_file() else None, metrics.parent / "model")
+    grid = run.supernet_eval_csv
+    return Inputs(model, teacher.teacher_metrics, grid if grid.is_file() else None, teacher.teacher_model)
 
 
 def smoke_inputs(storage: Path, sst2_dir: Path, s: Settings) -> Inputs:
@@ -115,9 +117,9 @@ def smoke_inputs(storage: Path, sst2_dir: Path, s: Settings) -> Inputs:
     from raydistill.search.final import evaluate_on_dev, main_dev_values
     from tests.conftest import TINY_VOCAB, tiny_bert_config
 
-    root = storage / "tiny-supernet"
-    shutil.rmtree(root, ignore_errors=True)
-    model_dir = root / "supernet" / "model"
+    root = RunLayout(storage / "tiny-supernet")
+    shutil.rmtree(root.root, ignore_errors=True)
+    model_dir = root.supernet_model
     torch.manual_seed(SEED)
     model = BertForSequenceClassification(tiny_bert_config()).eval()
     tokenizer = BertTokenizerFast(vocab={w: i for i, w in enumerate(TINY_VOCAB)}, do_lower_case=True)
@@ -128,7 +130,7 @@ def smoke_inputs(storage: Path, sst2_dir: Path, s: Settings) -> Inputs:
         max_eval_examples=s.max_eval, seed=SEED,
     )  # fmt: skip
     acc = main_dev_values(evaluate_on_dev(model, [Arch.for_config(model.config)], data), data)
-    metrics = root / "teacher" / "metrics.json"
+    metrics = root.teacher_metrics
     metrics.parent.mkdir(parents=True)
     metrics.write_text(json.dumps({"main_metric": "accuracy", "main_value": next(iter(acc.values()))}))
     return Inputs(model_dir, metrics, None, model_dir)  # the tiny model is its own teacher
@@ -176,11 +178,12 @@ def _report(run_dir: Path, inputs: Inputs, out_dir: Path, name: str) -> Path:
     """The NSGA-II run's report (teacher metrics + uniform grid copied in); its summary.md copied next to us."""
     from raydistill.report import build_report
 
-    (run_dir / "teacher").mkdir(exist_ok=True)
-    shutil.copy2(inputs.teacher_metrics, run_dir / "teacher" / "metrics.json")
+    layout = RunLayout(run_dir)
+    layout.teacher_dir.mkdir(exist_ok=True)
+    shutil.copy2(inputs.teacher_metrics, layout.teacher_metrics)
     if inputs.grid_csv is not None:
-        (run_dir / "supernet").mkdir(exist_ok=True)
-        shutil.copy2(inputs.grid_csv, run_dir / "supernet" / inputs.grid_csv.name)
+        layout.supernet_dir.mkdir(exist_ok=True)
+        shutil.copy2(inputs.grid_csv, layout.supernet_eval_csv)
     files = build_report(run_dir, out_dir / f"{name}_report")
     summary = out_dir / f"{name}_summary.md"
     shutil.copy2(files.summary_md, summary)
@@ -221,7 +224,7 @@ def run_search_sst2(
             spec = load_spec(spec_path)
             result = run_search(spec, inputs.supernet_dir, storage / run_name)
             tables[sampler] = result.table
-            span = tune_span_s(storage / run_name / "ray" / f"{run_name}-search")
+            span = tune_span_s(RunLayout(storage / run_name).search_experiment(run_name).path)
             fixed_ratio = float(result.meta["fixed_ratio"])
             per_seed[seed][sampler] = sampler_summary(
                 result.table, teacher_acc, BUDGETS, result.wall_time_s, span, fixed_ratio=fixed_ratio

@@ -28,13 +28,15 @@ from typing import Any
 import pandas as pd
 
 from benchmarks.common import environment, md_table, write_results
+from raydistill.layout import RunLayout
 
 WIDTHS = [1.0, 0.75, 0.5, 0.25]
 DEPTHS = [1.0, 0.5]
 SEQ_LEN = 64
 THREADS = 2
 SEED = 42
-TEACHER_REUSE = Path("teacher_sst2") / "bench-teacher-sst2" / "teacher" / "model"  # under work_dir
+TEACHER_RUN = Path("teacher_sst2") / "bench-teacher-sst2"  # under work_dir: the teacher_sst2 benchmark's run
+TEACHER_REUSE = RunLayout(TEACHER_RUN).teacher_model
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,7 @@ def run_supernet_sst2(
     batch = spec.supernet.train.eval_batch_size
     table = _results(
         _grid(teacher_dir, data, batch),
-        _grid(run_dir / "supernet" / "init", data, batch),
+        _grid(RunLayout(run_dir).supernet_init, data, batch),
         pd.read_csv(result.eval_csv),
     )
     teacher_acc = float(table.acc_sliced[0])  # the full Arch of the untouched teacher = the teacher

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from benchmarks.common import environment, md_table, write_results
+from raydistill.layout import RunLayout
 
 N_TRAIN = 8000
 MAX_TRAIN = 8889  # max_train_examples is applied before the 10% search split is carved: 8,889 -> 8,000 train
@@ -68,7 +69,7 @@ def _run_raydistill(sst2_dir: Path, work_dir: Path) -> dict[str, Any]:
     start = time.perf_counter()
     subprocess.run(cmd, check=True)
     wall = time.perf_counter() - start
-    metrics = json.loads((storage / SPEC_NAME / "teacher" / "metrics.json").read_text())
+    metrics = json.loads(RunLayout(storage / SPEC_NAME).teacher_metrics.read_text())
     loop_s = float(metrics["train_time_s"])
     return {
         "dev_accuracy": float(metrics["dev"]["dev"]["accuracy"]),

@@ -19,9 +19,8 @@ from typing import Any
 
 from raydistill import console
 from raydistill.errors import DataError, RunError
+from raydistill.layout import RunLayout
 from raydistill.spec import Spec, spec_hash
-
-STAGE_FILE = "stage.json"
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ def _value_text(value: float) -> str:
 def _supernet_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
     from raydistill.training.supernet import train_supernet
 
-    result = train_supernet(spec, run_dir, run_dir / "teacher" / "model")
+    result = train_supernet(spec, run_dir, RunLayout(run_dir).teacher_model)
     grid = {(g["width"], g["depth"]): g["dev_metric"] for g in result.metrics["grid"]}
     smallest = min(grid)
     headline = (
@@ -112,7 +111,7 @@ def _supernet_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
 def _search_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
     from raydistill.search import run_search
 
-    result = run_search(spec, run_dir / "supernet" / "model", run_dir)
+    result = run_search(spec, RunLayout(run_dir).supernet_model, run_dir)
     return {"headline": result.headline, "best": {f"{b:g}": a for b, a in result.best.items()}}
 
 
@@ -182,12 +181,12 @@ def run_dir_for(spec: Spec) -> Path:
         raise RunError(
             f"resources.storage_path={root!r}: stage outputs are written locally; give a local or mounted directory"
         )
-    return (Path(root).expanduser() / spec.name).resolve()
+    return RunLayout.of(root, spec.name).root
 
 
 def log_file_for(spec: Spec) -> Path:
     """`<run dir>/logs/ray.log`: where a command run without `--verbose` sends Ray's output."""
-    return run_dir_for(spec) / "logs" / "ray.log"
+    return RunLayout(run_dir_for(spec)).ray_log
 
 
 def _absolute_data_path(spec: Spec) -> Spec:
@@ -224,8 +223,7 @@ def _stage_hash(spec: Spec, stage: Stage, upstream: str) -> str:
     return hashlib.sha256(f"{stage.name}:{own}:{upstream}".encode()).hexdigest()
 
 
-def _cached(stage_dir: Path, digest: str) -> dict[str, Any] | None:
-    marker = stage_dir / STAGE_FILE
+def _cached(marker: Path, digest: str) -> dict[str, Any] | None:
     if not marker.is_file():
         return None
     try:
@@ -249,8 +247,9 @@ def run_pipeline(
     spec = _absolute_data_path(spec)
     _check_data(spec)
     run_dir = run_dir_for(spec)
+    layout = RunLayout(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "spec.json").write_text(spec.model_dump_json(indent=2))
+    layout.spec_json.write_text(spec.model_dump_json(indent=2))
     selected = STAGES[: names.index(until) + 1] if until else STAGES
     enabled = [stage for stage in selected if stage.enabled(spec)]
     outcomes: list[StageOutcome] = []
@@ -262,20 +261,20 @@ def run_pipeline(
         prefix = f"[{enabled.index(stage) + 1}/{len(enabled)}] {stage.name}"
         digest = _stage_hash(spec, stage, upstream)
         upstream = digest
-        stage_dir = run_dir / stage.name
-        cached = _cached(stage_dir, digest)
+        stage_dir, stage_file = layout.stage_dir(stage.name), layout.stage_file(stage.name)
+        cached = _cached(stage_file, digest)
         if cached is not None and all(p.exists() for p in stage.outputs(spec)):
             echo(f"{prefix}: {short_headline(cached)} (cached)")
             outcomes.append(StageOutcome(stage.name, "cached", 0.0, cached))
             continue
         console.stage(prefix)
-        (stage_dir / STAGE_FILE).unlink(missing_ok=True)  # its outputs are about to change: never reuse them
+        stage_file.unlink(missing_ok=True)  # its outputs are about to change: never reuse them
         start = time.perf_counter()
         summary = stage.run(spec, run_dir)
         seconds = time.perf_counter() - start
         stage_dir.mkdir(parents=True, exist_ok=True)
         record = {"hash": digest, "seconds": seconds, "summary": summary}
-        (stage_dir / STAGE_FILE).write_text(json.dumps(record, indent=2, default=str))
+        stage_file.write_text(json.dumps(record, indent=2, default=str))
         echo(f"{prefix}: {short_headline(summary)} (ran in {seconds:.0f} s)")
         outcomes.append(StageOutcome(stage.name, "ran", seconds, summary))
     return PipelineResult(spec.name, run_dir, outcomes)

@@ -10,18 +10,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from raydistill.errors import ArchError, RunError
-
-# Where a run keeps its models, best first: the trained supernet, else the fine-tuned teacher.
-MODEL_DIRS = ("supernet/model", "teacher/model")
+from raydistill.layout import RunLayout
 
 
 def find_run(run: str | Path, storage_path: str | Path = "runs") -> Path:
     """`run` is a run directory, or a run name under `storage_path`."""
     candidates = list(dict.fromkeys((Path(run), Path(storage_path) / str(run))))  # once each, in order
     for candidate in candidates:
-        if candidate.is_dir() and (candidate / "spec.json").is_file():
+        if candidate.is_dir() and RunLayout(candidate).spec_json.is_file():
             return candidate.resolve()
-    looked = " and ".join(f"{c / 'spec.json'}" for c in candidates)
+    looked = " and ".join(str(RunLayout(c).spec_json) for c in candidates)
     raise RunError(
         f"no run at {run!r} (looked for {looked}); "
         "give a run directory such as runs/quickstart, created by `raydistill run SPEC`"
@@ -30,10 +28,12 @@ def find_run(run: str | Path, storage_path: str | Path = "runs") -> Path:
 
 def run_model_dir(run_dir: Path) -> Path:
     """The model a run's sub-networks are cut from: its supernet if trained, else its teacher."""
-    for rel in MODEL_DIRS:
-        if (run_dir / rel / "config.json").is_file():
-            return run_dir / rel
-    raise RunError(f"{run_dir} has no trained model yet ({' or '.join(MODEL_DIRS)}); run `raydistill run SPEC` first")
+    model_dirs = RunLayout(run_dir).model_dirs
+    for model_dir in model_dirs:
+        if (model_dir / "config.json").is_file():
+            return model_dir
+    wanted = " or ".join(str(d.relative_to(run_dir)) for d in model_dirs)
+    raise RunError(f"{run_dir} has no trained model yet ({wanted}); run `raydistill run SPEC` first")
 
 
 def parse_arch(text: str):  # type: ignore[no-untyped-def]  # -> Arch (import kept lazy: torch-free CLI start)
@@ -59,7 +59,7 @@ def export_from_run(run_dir: Path, arch_text: str, out_dir: Path | None, formats
 
 def _run_spec(run_dir: Path) -> tuple[int, str | None]:
     """`data.max_seq_length` and `task` of the run's spec (`spec.json`, written by `raydistill run`)."""
-    path = run_dir / "spec.json"
+    path = RunLayout(run_dir).spec_json
     try:
         spec = json.loads(path.read_text())
         return int(spec["data"]["max_seq_length"]), spec.get("task")
@@ -95,8 +95,9 @@ def _picks_by_arch(spec, run_dir: Path) -> dict[str, list[float]]:  # type: igno
     from raydistill.results import read_table
     from raydistill.results.picks import best_arch_ids, read_fixed_ratio
 
-    table = read_table(run_dir / "search")
-    picks = best_arch_ids(table, spec.search.budgets, read_fixed_ratio(run_dir / "search"))
+    search_dir = RunLayout(run_dir).search_dir
+    table = read_table(search_dir)
+    picks = best_arch_ids(table, spec.search.budgets, read_fixed_ratio(search_dir))
     by_arch: dict[str, list[float]] = {}
     for budget, arch_id in sorted(picks.items()):
         if arch_id is not None:
@@ -119,6 +120,7 @@ def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  #
     from raydistill.models.export import own_arch
     from raydistill.models.latency import time_onnx, time_torch_model
 
+    layout = RunLayout(run_dir)
     by_arch = _picks_by_arch(spec, run_dir)
     seq_len = spec.data.max_seq_length
     model_dir = run_model_dir(run_dir)
@@ -129,7 +131,7 @@ def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  #
     retrained: list[str] = []
     for arch_id, budgets in by_arch.items():
         target = Path(spec.export.dir) / spec.name / export_dir_name(budgets, arch_id)
-        source_dir = run_dir / "retrain" / arch_id / "model"
+        source_dir = layout.retrain_model(arch_id)
         if spec.search.retrain is not None and (source_dir / "config.json").is_file():
             small = _load_model(source_dir)
             result = _export(small, own_arch(small.config), target, _tokenizer(source_dir),
@@ -147,10 +149,9 @@ def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  #
             runtime = "torch"
         latency[arch_id] = {"latency_ms": stats.median_ms, "batch_size": 1, "seq_len": seq_len,
                             "runtime": runtime, "threads": stats.threads, "device": "cpu"}  # fmt: skip
-    out = run_dir / "export"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latency.json").write_text(json.dumps(latency, indent=2))
-    (out / "exports.json").write_text(json.dumps(exported, indent=2))
+    layout.export_dir.mkdir(parents=True, exist_ok=True)
+    layout.latency_json.write_text(json.dumps(latency, indent=2))
+    layout.exports_json.write_text(json.dumps(exported, indent=2))
     note = f" ({len(retrained)} re-trained)" if retrained else ""
     return {"headline": f"{len(by_arch)} sub-networks exported to {Path(spec.export.dir) / spec.name}{note}",
             "exports": exported, "retrained": retrained}  # fmt: skip

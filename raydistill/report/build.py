@@ -15,7 +15,7 @@ from raydistill.report.inputs import ReportInputs, load_report_inputs
 from raydistill.report.markdown import render_markdown
 from raydistill.report.summary import build_report_data
 from raydistill.results.pareto import reference_for
-from raydistill.results.table import write_table
+from raydistill.results.table import PARQUET_FILE, write_table
 
 __all__ = ["ReportFiles", "build_report"]
 
@@ -62,7 +62,7 @@ def build_report(source: str | Path | ReportInputs, out_dir: str | Path) -> Repo
     }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = ReportFiles(out / "index.html", out / "summary.md", out / "pareto.csv", out / "trials.parquet")
+    files = ReportFiles(out / "index.html", out / "summary.md", out / "pareto.csv", out / PARQUET_FILE)
     files.index_html.write_text(render_html(inputs, data, figures), encoding="utf-8")
     files.summary_md.write_text(render_markdown(inputs, data), encoding="utf-8")
     data.front.to_csv(files.pareto_csv, index=False)

@@ -50,25 +50,16 @@ from typing import Any
 import pandas as pd
 
 from raydistill.errors import ArchError, RunError
+from raydistill.layout import RunLayout
 from raydistill.models.arch import Arch
-from raydistill.results.table import CSV_FILE, PARQUET_FILE, read_table, validate_table
+from raydistill.results.table import read_table, validate_table
 
 __all__ = [
     "GRID_COLUMNS",
-    "GRID_FILE",
-    "LATENCY_FILE",
-    "RETRAIN_FILE",
-    "META_FILE",
     "ReportInputs",
     "load_report_inputs",
 ]
 
-META_FILE = "search/meta.json"
-TRIALS_DIR = "search"
-GRID_FILE = "supernet/supernet_eval.csv"
-LATENCY_FILE = "export/latency.json"
-RETRAIN_FILE = "retrain/retrain.json"
-SPEC_FILE = "spec.json"
 GRID_COLUMNS: dict[str, str] = {
     "arch_id": "str",
     "width": "float64",
@@ -200,9 +191,9 @@ def _read_optional(path: Path, producer: str, enabled: bool = True) -> Any:
     return value
 
 
-def _stages_on(run_dir: Path) -> tuple[bool, bool]:
-    """(retrain on, export on) in the run's latest spec (`SPEC_FILE`); both True when it is absent."""
-    path = run_dir / SPEC_FILE
+def _stages_on(layout: RunLayout) -> tuple[bool, bool]:
+    """(retrain on, export on) in the run's latest spec (`spec.json`); both True when it is absent."""
+    path = layout.spec_json
     if not path.is_file():
         return True, True
     spec = _read_json(path, "`raydistill run` writes it")
@@ -230,13 +221,12 @@ def _read_json(path: Path, producer: str) -> Any:
         raise RunError(f"{path}: not valid JSON ({e}); {producer}") from None
 
 
-def _read_meta(path: Path, run_dir: Path) -> dict[str, Any]:
+def _read_meta(path: Path, teacher_metrics: Path) -> dict[str, Any]:
     meta = _read_json(path, _PRODUCER)
     if not isinstance(meta, dict):
         raise RunError(
             f"{path}: expected a JSON object with keys {list(META_KEYS)}, got {type(meta).__name__}"
         )
-    teacher_metrics = run_dir / "teacher" / "metrics.json"
     if isinstance(meta.get("teacher"), dict) and "metric" not in meta["teacher"]:
         if not teacher_metrics.is_file():
             raise RunError(
@@ -278,18 +268,19 @@ def load_report_inputs(run_dir: str | Path) -> ReportInputs:
             f"run directory {run_dir} does not exist; give the directory `raydistill run` printed "
             "(<resources.storage_path>/<name>)"
         )
-    trials_dir = run_dir / TRIALS_DIR
-    if not (trials_dir / PARQUET_FILE).is_file() and not (trials_dir / CSV_FILE).is_file():
-        raise RunError(f"{trials_dir / PARQUET_FILE} not found; {_PRODUCER}")
+    layout = RunLayout(run_dir)
+    trials_dir = layout.search_dir
+    if not layout.trials_parquet.is_file() and not layout.trials_csv.is_file():
+        raise RunError(f"{layout.trials_parquet} not found; {_PRODUCER}")
     trials = read_table(trials_dir)
-    meta_path = run_dir / META_FILE
-    meta = _read_meta(meta_path, run_dir)
-    grid = _read_grid(run_dir / GRID_FILE)
-    retrain_on, export_on = _stages_on(run_dir)
-    latency_path = run_dir / LATENCY_FILE
+    meta_path = layout.search_meta
+    meta = _read_meta(meta_path, layout.teacher_metrics)
+    grid = _read_grid(layout.supernet_eval_csv)
+    retrain_on, export_on = _stages_on(layout)
+    latency_path = layout.latency_json
     latency = _read_optional(latency_path, "the export stage writes it", export_on)
     _check_latency(latency, str(latency_path))
-    retrain_path = run_dir / RETRAIN_FILE
+    retrain_path = layout.retrain_file
     retrained = _read_optional(retrain_path, "the retrain stage writes it", retrain_on)
     _check_retrained(retrained, str(retrain_path))
     try:

@@ -13,11 +13,11 @@ from pathlib import Path
 import pandas as pd
 
 from raydistill.errors import RunError
+from raydistill.layout import META_FILE  # the search's record, in the run's search/ dir
 from raydistill.results.pareto import best_per_budget
 
 __all__ = ["META_FILE", "best_arch_ids", "read_fixed_ratio"]
 
-META_FILE = "meta.json"  # the search's record, in the run's search/ dir (`search.records.search_meta`)
 
 
 def best_arch_ids(

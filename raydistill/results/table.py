@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from raydistill.errors import ArchError, RunError
+from raydistill.layout import CSV_FILE, PARQUET_FILE  # the trial table's file names in a search dir
 from raydistill.models.arch import Arch
 from raydistill.results.pareto import front_flags
 
@@ -82,8 +83,6 @@ COLUMNS: dict[str, str] = {
 STATUSES = ("ok", "infeasible", "failed", "error")
 DEFAULTS: dict[str, Any] = {"dev_metric": math.nan, "note": ""}  # the input columns that may be left out
 DERIVED = ("on_front",)  # computed here, never trusted from the input
-PARQUET_FILE = "trials.parquet"
-CSV_FILE = "trials.csv"
 
 
 def _schema_error(column: str, problem: str) -> ValueError:

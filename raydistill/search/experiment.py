@@ -19,6 +19,8 @@ from pathlib import Path
 
 from ray import cloudpickle
 
+from raydistill.layout import RayDir
+
 __all__ = ["READERS", "TUNER_FILE", "damage", "describe", "set_aside"]
 
 TUNER_FILE = "tuner.pkl"
@@ -74,7 +76,7 @@ def describe(exc: BaseException) -> str:
 
 def set_aside(experiment: Path) -> Path:
     """Move `experiment` to `<name>.prev` (replacing an older one) and return the new path."""
-    backup = experiment.with_name(experiment.name + ".prev")
+    backup = RayDir(experiment).prev
     shutil.rmtree(backup, ignore_errors=True)
     experiment.rename(backup)
     return backup

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from raydistill.layout import EXHAUSTED_FILE  # written (in the search dir) when the space ran out
+
 __all__ = [
     "EXHAUSTED_FILE",
     "RANDOM_TRIES",
@@ -31,7 +33,6 @@ __all__ = [
 ]
 
 Chooser = Callable[[str, list[Any]], Any]
-EXHAUSTED_FILE = "exhausted.json"  # written (in the search dir) when the space ran out of new sub-networks
 RANDOM_TRIES = 100  # random draws before a space counts as exhausted
 
 

@@ -44,14 +44,15 @@ from torch import nn
 
 from raydistill.data import TaskData, prepare_task_data
 from raydistill.errors import Interrupted, RunError
+from raydistill.layout import RunLayout
 from raydistill.models.loading import load_task_model, load_tokenizer
-from raydistill.results.table import CSV_FILE, PARQUET_FILE, make_table, with_dev_metrics, write_table
+from raydistill.results.table import make_table, with_dev_metrics, write_table
 from raydistill.search.evaluator import cap_evalset
 from raydistill.search.experiment import damage, describe, set_aside
 from raydistill.search.final import best_arch_ids, dev_candidates, evaluate_on_dev, main_dev_values, summarize
 from raydistill.search.progress import SearchProgress
-from raydistill.search.proposals import EXHAUSTED_FILE, read_exhausted
-from raydistill.search.records import META_FILE, search_meta, trial_rows, write_meta
+from raydistill.search.proposals import read_exhausted
+from raydistill.search.records import search_meta, trial_rows, write_meta
 from raydistill.search.samplers import SamplerOptions, make_searcher, population_for
 from raydistill.search.session import ensure_ray, quiet_tune, trial_resources
 from raydistill.search.spaces import DefineByRun, SpaceContext, get_space, grid_points
@@ -62,9 +63,6 @@ from raydistill.training.runtime import note, progress_logger
 
 __all__ = ["SearchInterrupted", "SearchResult", "SearchSetup", "load_setup", "run_search"]
 
-SEARCH_DIR = "search"
-KEY_FILE = "search_key.json"
-DEV_FILE = "dev_metrics.json"
 _CLOSED = ("TERMINATED", "ERROR")  # Tune trial statuses of finished trials
 
 
@@ -167,10 +165,10 @@ def _search_key(spec: Spec, supernet_dir: Path) -> dict[str, Any]:
     }
 
 
-def _reuse_or_replace(experiment: Path, out: Path, key: dict[str, Any]) -> bool:
+def _reuse_or_replace(experiment: Path, layout: RunLayout, key: dict[str, Any]) -> bool:
     """True when `experiment` can be resumed with `key`. Else start afresh: move an old experiment (inputs
-    changed, or damaged) to `.prev`, drop stale outputs in `out`, and record `key`."""
-    key_path = out / KEY_FILE
+    changed, or damaged) to `.prev`, drop the run's stale search outputs, and record `key`."""
+    key_path = layout.search_key
     if tune.Tuner.can_restore(str(experiment)):
         old = json.loads(key_path.read_text()) if key_path.is_file() else None
         problem = damage(experiment)
@@ -185,7 +183,7 @@ def _reuse_or_replace(experiment: Path, out: Path, key: dict[str, Any]) -> bool:
         _replace(experiment, reason)
     elif experiment.exists():
         shutil.rmtree(experiment)  # a start that never saved any state
-    _start_afresh(out, key)
+    _start_afresh(layout, key)
     return False
 
 
@@ -195,12 +193,12 @@ def _replace(experiment: Path, reason: str) -> None:
     note(f"{reason}; previous search kept at {backup}; starting afresh")
 
 
-def _start_afresh(out: Path, key: dict[str, Any]) -> None:
-    """Drop the outputs of an older search in `out` and record the inputs of the new one."""
-    for stale in (PARQUET_FILE, CSV_FILE, META_FILE, DEV_FILE, EXHAUSTED_FILE):
-        (out / stale).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / KEY_FILE).write_text(json.dumps(key, indent=2))
+def _start_afresh(layout: RunLayout, key: dict[str, Any]) -> None:
+    """Drop the outputs of an older search in the run and record the inputs of the new one."""
+    for stale in layout.search_outputs:
+        stale.unlink(missing_ok=True)
+    layout.search_dir.mkdir(parents=True, exist_ok=True)
+    layout.search_key.write_text(json.dumps(key, indent=2))
 
 
 def _trainable(spec: Spec, setup: SearchSetup) -> Any:
@@ -236,7 +234,7 @@ def sampler_seed(spec: Spec) -> int:
     return spec.search.seed if spec.search.seed is not None else spec.seed
 
 
-def _new_tuner(spec: Spec, setup: SearchSetup, trainable: Any, storage: Path, name: str) -> tune.Tuner:
+def _new_tuner(spec: Spec, setup: SearchSetup, trainable: Any, layout: RunLayout) -> tune.Tuner:
     start = grid_points(spec.search.space, setup.ctx) if spec.search.start_from_grid else []
     options = SamplerOptions(
         define_by_run=DefineByRun(spec.search.space, setup.ctx),
@@ -244,7 +242,7 @@ def _new_tuner(spec: Spec, setup: SearchSetup, trainable: Any, storage: Path, na
         seed=sampler_seed(spec),
         population_size=population_for(spec.search.num_trials, spec.search.population_size),
         start_points=tuple(start[: spec.search.num_trials]),
-        exhausted_file=str(storage.parent / SEARCH_DIR / EXHAUSTED_FILE),
+        exhausted_file=str(layout.exhausted),
     )
     return tune.Tuner(
         trainable,
@@ -257,8 +255,8 @@ def _new_tuner(spec: Spec, setup: SearchSetup, trainable: Any, storage: Path, na
             trial_dirname_creator=_trial_name,
         ),
         run_config=tune.RunConfig(
-            name=name,
-            storage_path=str(storage),
+            name=layout.search_experiment(spec.name).path.name,
+            storage_path=str(layout.ray_dir),
             verbose=0,
             callbacks=[SearchProgress(spec.search.num_trials, setup.metric)],
         ),
@@ -288,16 +286,17 @@ class _Outcome:
 def _run_tuner(spec: Spec, setup: SearchSetup, supernet_dir: Path, run_dir: Path) -> _Outcome:
     """Run (or resume) the Tune experiment."""
     started = time.time()
-    storage, name = run_dir / "ray", f"{spec.name}-search"
+    layout = RunLayout(run_dir)
+    experiment = layout.search_experiment(spec.name).path
     key = _search_key(spec, supernet_dir)
     trainable = _trainable(spec, setup)
     tuner = None
-    if _reuse_or_replace(storage / name, run_dir / SEARCH_DIR, key):
-        tuner = _restore(storage / name, trainable)
+    if _reuse_or_replace(experiment, layout, key):
+        tuner = _restore(experiment, trainable)
         if tuner is None:
-            _start_afresh(run_dir / SEARCH_DIR, key)
+            _start_afresh(layout, key)
     if tuner is None:
-        tuner = _new_tuner(spec, setup, trainable, storage, name)
+        tuner = _new_tuner(spec, setup, trainable, layout)
     with quiet_tune():
         grid = tuner.fit()
         results = [grid[i] for i in range(len(grid))]
@@ -311,13 +310,13 @@ def _run_tuner(spec: Spec, setup: SearchSetup, supernet_dir: Path, run_dir: Path
     )
 
 
-def _final(spec: Spec, setup: SearchSetup, table: pd.DataFrame, out: Path) -> pd.DataFrame:
+def _final(spec: Spec, setup: SearchSetup, table: pd.DataFrame, dev_file: Path) -> pd.DataFrame:
     """Score the chosen Archs on dev once each, write `dev_metrics.json`, return the table with them."""
     archs = dev_candidates(table, spec.search.budgets, spec.search.pareto_eval_cap, setup.ctx.fixed_ratio)
     use_cuda = spec.resources.use_gpu and torch.cuda.is_available()
     model = setup.model.to("cuda") if use_cuda else setup.model
     dev = evaluate_on_dev(model, archs, setup.data, batch_size=spec.supernet.train.eval_batch_size)
-    (out / DEV_FILE).write_text(json.dumps(summarize(dev), indent=2))
+    dev_file.write_text(json.dumps(summarize(dev), indent=2))
     return with_dev_metrics(table, main_dev_values(dev, setup.data))
 
 
@@ -336,7 +335,8 @@ def run_search(spec: Spec, supernet_dir: Path, run_dir: Path) -> SearchResult:
     start = time.time()
     get_space(spec.search.space)  # fail before loading anything
     run_dir, supernet_dir = Path(run_dir).resolve(), Path(supernet_dir).resolve()
-    out = run_dir / SEARCH_DIR
+    layout = RunLayout(run_dir)
+    out = layout.search_dir
     setup = load_setup(spec, supernet_dir)
     ensure_ray(spec.resources.address)
     outcome = _run_tuner(spec, setup, supernet_dir, run_dir)
@@ -344,14 +344,14 @@ def run_search(spec: Spec, supernet_dir: Path, run_dir: Path) -> SearchResult:
     if outcome.errors and len(outcome.errors) == len(table):
         raise RunError(
             f"all {len(table)} search trials failed; the first error: {outcome.errors[0]} "
-            f"(trial logs under {run_dir / 'ray'})"
+            f"(trial logs under {layout.ray_dir})"
         )
     exhausted = read_exhausted(out)  # distinct proposals before the space ran out: one trial each
     expected = spec.search.num_trials if exhausted is None else min(spec.search.num_trials, exhausted)
     if len(table) < expected:
         write_table(table, out)
         raise SearchInterrupted(
-            f"search {spec.name}-search stopped after {len(table)} of {spec.search.num_trials} trials; "
+            f"search {layout.search_experiment(spec.name).path.name} stopped after {len(table)} of {spec.search.num_trials} trials; "
             "its state is saved: rerun the same command to resume"
         )
     if exhausted is not None:
@@ -359,7 +359,7 @@ def run_search(spec: Spec, supernet_dir: Path, run_dir: Path) -> SearchResult:
             f"search space {spec.search.space!r} has no new sub-network left after {exhausted} distinct "
             f"proposals: the search ends with {len(table)} of {spec.search.num_trials} trials"
         )
-    table = _final(spec, setup, table, out)
+    table = _final(spec, setup, table, layout.dev_metrics)
     write_table(table, out)
     meta = search_meta(
         name=spec.name,

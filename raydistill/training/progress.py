@@ -1,7 +1,7 @@
 """Training progress from rank 0 to the driver's console: a small JSON-lines file beside the Ray Train run.
 
 Worker output reaches the driver only as Ray's forwarded log lines, which a command sends to its log file; so
-rank 0 also appends `{"step": 120, "total": 460, "text": "loss 0.4123"}` lines to `<run>.progress.jsonl` (at
+rank 0 also appends `{"step": 120, "total": 460, "text": "loss 0.4123"}` lines to `RayDir.progress` (at
 most one a second, plus one per progress log line and evaluation), and `watch_progress` in the driver tails the
 file and hands each line to the active console. The same works in-process (`num_workers=0`). A worker that
 cannot write the file (a node without the run's directory) trains on without progress lines.
@@ -18,9 +18,7 @@ from pathlib import Path
 
 from raydistill import console
 
-__all__ = ["PROGRESS_SUFFIX", "ProgressFile", "watch_progress"]
-
-PROGRESS_SUFFIX = ".progress.jsonl"
+__all__ = ["ProgressFile", "watch_progress"]
 
 
 class ProgressFile:

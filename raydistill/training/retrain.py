@@ -6,7 +6,7 @@ is cut out of the supernet (`models.export.materialise`: a `raydistill_bert` mod
 trained further on its own with Ray Train, strategy `kd` (vanilla KD from the fine-tuned teacher, alpha = 1:
 TinyBERT's prediction-layer distillation, at `supernet.temperature`), for `search.retrain.epochs` epochs at
 `search.retrain.learning_rate`; batch size, warmup, decay and threads come from `supernet.train` (its
-`max_steps` does not apply: the epochs do). Outputs, under `run_dir / "retrain"`:
+`max_steps` does not apply: the epochs do). Outputs, under `run_dir/retrain` (`layout.RunLayout`):
 
     <arch id>/init/     the sub-network sliced from the supernet (HF dir + tokenizer): the run's starting point
     <arch id>/model/    the re-trained sub-network (HF dir + tokenizer); the export stage exports it
@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 
 from raydistill.data import TaskData, get_task, prepare_task_data
+from raydistill.layout import RunLayout
 from raydistill.models.arch import Arch
 from raydistill.models.export import materialise
 from raydistill.models.loading import load_task_model, load_tokenizer
@@ -42,9 +43,7 @@ from raydistill.training.evaluate import evaluate_task
 from raydistill.training.loop import train_loop_per_worker
 from raydistill.training.trainer import fit_stage
 
-__all__ = ["RETRAIN_FILE", "chosen_archs", "retrain_best", "retrain_loop_config", "retrain_run_name"]
-
-RETRAIN_FILE = "retrain.json"
+__all__ = ["chosen_archs", "retrain_best", "retrain_loop_config", "retrain_run_name"]
 
 
 def retrain_run_name(spec: Spec, index: int) -> str:
@@ -116,14 +115,14 @@ def retrain_best(spec: Spec, run_dir: Path) -> dict[str, Any]:
     Raises:
         RaydistillError: no search table (`RunError`), bad model or data, or a failed run.
     """
-    run_dir = Path(run_dir)
-    out, supernet_dir = run_dir / "retrain", run_dir / "supernet" / "model"
-    out.mkdir(parents=True, exist_ok=True)
-    table = read_table(run_dir / "search")
+    layout = RunLayout(Path(run_dir))
+    supernet_dir = layout.supernet_model
+    layout.retrain_dir.mkdir(parents=True, exist_ok=True)
+    table = read_table(layout.search_dir)
     dev_before = dict(zip(table["arch_id"], table["dev_metric"], strict=True))
-    chosen = chosen_archs(table, spec.search.budgets, read_fixed_ratio(run_dir / "search"))
+    chosen = chosen_archs(table, spec.search.budgets, read_fixed_ratio(layout.search_dir))
     if not chosen:
-        (out / RETRAIN_FILE).write_text("{}")
+        layout.retrain_file.write_text("{}")
         return {"headline": _headline({}), "retrained": {}}
     task = get_task(spec.task)
     device = torch.device("cuda" if spec.resources.use_gpu and torch.cuda.is_available() else "cpu")
@@ -132,17 +131,17 @@ def retrain_best(spec: Spec, run_dir: Path) -> dict[str, Any]:
     supernet = load_task_model(str(supernet_dir), task.kind, task.num_labels, require_head=True)
     records: dict[str, dict[str, Any]] = {}
     for i, (arch_id, budgets) in enumerate(chosen.items()):
-        init_dir = _write_init(supernet, Arch.from_id(arch_id), tokenizer, out / arch_id / "init")
-        config = retrain_loop_config(spec, init_dir, run_dir / "teacher" / "model", i)
-        model_dir = out / arch_id / "model"
+        init_dir = _write_init(supernet, Arch.from_id(arch_id), tokenizer, layout.retrain_init(arch_id))
+        config = retrain_loop_config(spec, init_dir, layout.teacher_model, i)
+        model_dir = layout.retrain_model(arch_id)
         fit_stage(spec, train_loop_per_worker, config.to_dict(), config.name, model_dir)
         model = load_task_model(str(model_dir), task.kind, task.num_labels, require_head=True)
         model.to(device)  # type: ignore[arg-type]  # transformers' stub types `to` oddly
         before = float(dev_before.get(arch_id, math.nan))
         records[arch_id] = {"budget": budgets[0], "budgets": budgets, "metric": task.main_metric,
                             "dev_before": before, "dev_after": _main_dev(model, data, spec, device)}  # fmt: skip
-    (out / RETRAIN_FILE).write_text(json.dumps(records, indent=2))
-    return {"headline": _headline(records), "retrained": {a: str(out / a / "model") for a in records}}
+    layout.retrain_file.write_text(json.dumps(records, indent=2))
+    return {"headline": _headline(records), "retrained": {a: str(layout.retrain_model(a)) for a in records}}
 
 
 def _headline(records: dict[str, dict[str, Any]]) -> str:

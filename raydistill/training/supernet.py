@@ -1,6 +1,6 @@
 """Stage `supernet`: DynaBERT / once-for-all width-depth supernet training with Ray Train, then a grid eval.
 
-Steps (outputs under `run_dir / "supernet"`):
+Steps (outputs under `run_dir/supernet`, `layout.RunLayout`):
 
     init/               (a) the fine-tuned teacher, importance-reordered when `supernet.reorder` (HF dir +
                         tokenizer + reorder.json); written in this (driver) process, reused when unchanged
@@ -31,6 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from raydistill.data import EvalSet, Task, TaskData, get_task, prepare_task_data
+from raydistill.layout import REORDER_FILE, RunLayout
 from raydistill.models.arch import Arch
 from raydistill.models.bert import elastic_forward, head_kind, unwrap_model
 from raydistill.models.flops import Head, count_flops, params
@@ -51,9 +52,6 @@ __all__ = [
     "train_supernet",
 ]
 
-EVAL_CSV = "supernet_eval.csv"
-METRICS_FILE = "metrics.json"
-REORDER_FILE = "reorder.json"
 EVAL_COLUMNS = [
     "arch_id", "width", "depth", "flops", "flops_ratio", "params", "dev_metric", "metric_name", "macs"
 ]  # fmt: skip
@@ -218,13 +216,13 @@ def train_supernet(spec: Spec, run_dir: Path, teacher_dir: Path) -> SupernetResu
         RaydistillError: bad model or data (`ModelError`, `DataError`) or a failed run (`RunError`).
     """
     start = time.perf_counter()
-    out = Path(run_dir) / "supernet"
+    layout = RunLayout(Path(run_dir))
     device = _driver_device(spec)
     data = prepare_task_data(
         spec.task, load_tokenizer(str(teacher_dir)), seed=spec.seed, **data_kwargs(spec.data)
     )
-    init_dir = prepare_supernet_init(spec, Path(teacher_dir), out / "init", data, device)
-    model_dir = out / "model"
+    init_dir = prepare_supernet_init(spec, Path(teacher_dir), layout.supernet_init, data, device)
+    model_dir = layout.supernet_model
     config = supernet_loop_config(spec, init_dir).to_dict()
     result = fit_stage(spec, train_loop_per_worker, config, supernet_run_name(spec), model_dir)
     task = data.task
@@ -234,10 +232,10 @@ def train_supernet(spec: Spec, run_dir: Path, teacher_dir: Path) -> SupernetResu
         model, spec.supernet.widths, spec.supernet.depths, data.dev[task.main_dev], data.collate,
         seq_len=spec.data.max_seq_length, batch_size=spec.supernet.train.eval_batch_size, device=device,
     )  # fmt: skip
-    eval_csv = out / EVAL_CSV
+    eval_csv = layout.supernet_eval_csv
     table.to_csv(eval_csv, index=False)
     metrics = _summary(result.metrics, table, spec, task, time.perf_counter() - start)
-    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+    layout.supernet_metrics.write_text(json.dumps(metrics, indent=2))
     return SupernetResult(model_dir=model_dir, eval_csv=eval_csv, metrics=metrics)
 
 

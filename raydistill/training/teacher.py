@@ -1,6 +1,6 @@
 """Stage `teacher`: fine-tune the full model on the task with Ray Train (or only evaluate an already tuned one).
 
-Outputs, under `run_dir / "teacher"`:
+Outputs, under `run_dir/teacher` (`layout.RunLayout`):
 
     model/          Hugging Face dir (weights + tokenizer) of the final checkpoint: what every later stage loads
     metrics.json    dev metrics per eval set, the main metric and its value, train samples/s, wall time, steps
@@ -20,13 +20,12 @@ from typing import Any
 
 import torch
 
+from raydistill.layout import RunLayout
 from raydistill.models.loading import check_bert_config, resolve_model_name
 from raydistill.spec.schema import Spec
 from raydistill.training.config import LoopConfig, data_kwargs
 from raydistill.training.loop import train_loop_per_worker
 from raydistill.training.trainer import fit_stage
-
-METRICS_FILE = "metrics.json"
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,8 @@ def train_teacher(spec: Spec, run_dir: Path) -> TeacherResult:
     Raises:
         RaydistillError: bad model or data (`ModelError`, `DataError`) or a failed run (`RunError`).
     """
-    out = Path(run_dir) / "teacher"
-    model_dir = out / "model"
+    layout = RunLayout(Path(run_dir))
+    model_dir = layout.teacher_model
     config = teacher_loop_config(spec)
     check_bert_config(spec.teacher.model, spec.data.max_seq_length)  # before Ray starts
     _check_hub_data(spec)
@@ -72,8 +71,8 @@ def train_teacher(spec: Spec, run_dir: Path) -> TeacherResult:
             spec, train_loop_per_worker, config.to_dict(), f"{spec.name}-teacher", model_dir
         ).metrics
     metrics = _summary(raw, spec, time.perf_counter() - start)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+    layout.teacher_dir.mkdir(parents=True, exist_ok=True)
+    layout.teacher_metrics.write_text(json.dumps(metrics, indent=2))
     return TeacherResult(model_dir=model_dir, metrics=metrics)
 
 

@@ -31,6 +31,7 @@ from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig,
 from ray.train.torch import TorchTrainer
 
 from raydistill.errors import Interrupted, RaydistillError, RunError
+from raydistill.layout import RayDir, RunLayout
 from raydistill.models.loading import weights_digest
 from raydistill.spec.schema import Spec
 from raydistill.training.checkpoint import (
@@ -41,12 +42,11 @@ from raydistill.training.checkpoint import (
     complete_checkpoints,
 )
 from raydistill.training.config import RUN_CONTROL_KEYS
-from raydistill.training.progress import PROGRESS_SUFFIX, watch_progress
+from raydistill.training.progress import watch_progress
 from raydistill.training.runtime import note
 from raydistill.training.session import ensure_ray
 
 NUM_TO_KEEP = 2
-INPUTS_SUFFIX = ".inputs.json"  # beside each run dir: the loop config it was started with
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _worker_config(
     loop_config: dict[str, Any], run_dir: Path, num_workers: int, use_gpu: bool, cpus_per_worker: float
 ) -> dict[str, Any]:
     """Fill the `LoopConfig` keys that depend on where the loop runs."""
-    progress = str(_progress_path(run_dir))
+    progress = str(RayDir(run_dir).progress)
     config = dict(loop_config, use_gpu=use_gpu, run_dir=str(run_dir), progress_file=progress)
     if num_workers == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -132,7 +132,7 @@ def fit(
         ),
     )
     try:
-        with watch_progress(_progress_path(run_dir)):
+        with watch_progress(RayDir(run_dir).progress):
             result = trainer.fit()
     except SystemExit:  # Ray Train's own Ctrl-C handler aborts the run, then exits from inside `fit`
         raise Interrupted(
@@ -145,11 +145,6 @@ def fit(
     checkpoint = _newest_checkpoint(run_dir, result.checkpoint)
     metrics = dict(getattr(result, "return_value", None) or {})  # Train V2: rank 0's return value
     return FitResult(metrics=metrics, checkpoint=checkpoint, path=run_dir)
-
-
-def _progress_path(run_dir: Path) -> Path:
-    """Beside the run dir (Ray Train owns the run dir itself): rank 0's progress lines for the console."""
-    return run_dir.with_name(run_dir.name + PROGRESS_SUFFIX)
 
 
 def _newest_checkpoint(run_dir: Path, recorded: ray.train.Checkpoint | None) -> ray.train.Checkpoint | None:
@@ -177,10 +172,10 @@ def _inputs_key(loop_config: dict[str, Any]) -> str:
 def _claim_run_dir(run_dir: Path, loop_config: dict[str, Any]) -> None:
     """Keep `run_dir` for resuming only if it was started with the same inputs (`_inputs_key`); else move it
     to `.prev`."""
-    record = run_dir.with_name(run_dir.name + INPUTS_SUFFIX)
+    record = RayDir(run_dir).inputs
     inputs = _inputs_key(loop_config)
     if run_dir.exists() and (not record.is_file() or record.read_text() != inputs):
-        backup = run_dir.with_name(run_dir.name + ".prev")
+        backup = RayDir(run_dir).prev
         shutil.rmtree(backup, ignore_errors=True)
         run_dir.rename(backup)
         note(f"{run_dir.name}: inputs changed; previous run kept at {backup}; starting afresh")
@@ -218,7 +213,7 @@ def _clean_error(err: ray.train.TrainingFailedError, run_name: str) -> Raydistil
 
 def ray_storage(spec: Spec) -> Path:
     """Where the stages' Ray Train runs live: `<storage_path>/<name>/ray`, absolute."""
-    return (Path(spec.resources.storage_path).expanduser() / spec.name / "ray").resolve()
+    return RunLayout.of(spec.resources.storage_path, spec.name).ray_dir
 
 
 def fit_stage(

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from raydistill.layout import STAGES, RunLayout
+
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
@@ -72,3 +74,34 @@ def test_quickstart_pipeline_end_to_end(tmp_path: Path, tiny_model_dir: Path) ->
     again = _cli("run", spec, *args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("(cached)") == 5
+    assert_every_file_is_named(RunLayout(run_dir), "quickstart")
+
+
+def _named(run: RunLayout, name: str) -> tuple[set[Path], list[Path]]:
+    """(files, trees) a run may hold: each file named by a `RunLayout` attribute, and the folders whose insides
+    belong to their owner (HF model dirs; Ray's Train runs and Tune experiment, with the files beside them)."""
+    files = {
+        run.spec_json, *(run.stage_file(s) for s in STAGES), run.teacher_metrics, run.supernet_reorder,
+        run.supernet_eval_csv, run.supernet_metrics, *run.search_outputs, run.search_key, run.retrain_file,
+        run.latency_json, run.exports_json, run.ray_log,
+    }  # fmt: skip
+    arch_ids = json.loads(run.retrain_file.read_text()) if run.retrain_file.is_file() else {}
+    trees = [run.teacher_model, run.supernet_init, run.supernet_model]
+    trees += [p for a in arch_ids for p in (run.retrain_init(a), run.retrain_model(a))]
+    trees += [*run.search_experiment(name).siblings]
+    for stage in ("teacher", "supernet"):  # the Ray Train runs of the stages (`<name>-<stage>`)
+        trees += [*run.train_run(f"{name}-{stage}").siblings]
+    return files, trees
+
+
+def assert_every_file_is_named(run: RunLayout, name: str) -> None:
+    """Every file under the run directory is a `RunLayout` file or lies in a folder one of its attributes names."""
+    files, trees = _named(run, name)
+    stray = [
+        p.relative_to(run.root).as_posix()
+        for p in sorted(run.root.rglob("*"))
+        if p.is_file() and p not in files and not any(p == t or t in p.parents for t in trees)
+    ]
+    assert stray == [], f"files under {run.root} that RunLayout does not name: {stray}"
+    for path in (run.teacher_model, run.supernet_model, run.search_experiment(name).path, run.ray_log):
+        assert path.exists(), path  # the walk covered a real run

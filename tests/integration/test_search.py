@@ -17,6 +17,7 @@ import pytest
 from ray import cloudpickle
 
 from raydistill.data import prepare_task_data
+from raydistill.layout import KEY_FILE
 from raydistill.models.arch import Arch
 from raydistill.models.loading import load_task_model, load_tokenizer
 from raydistill.results.pareto import budget_limit
@@ -25,7 +26,7 @@ from raydistill.search import tuner as tuner_module
 from raydistill.search.evaluator import evaluate_arch
 from raydistill.search.progress import SearchProgress
 from raydistill.search.proposals import read_exhausted
-from raydistill.search.tuner import KEY_FILE, SearchInterrupted, _search_key, run_search
+from raydistill.search.tuner import SearchInterrupted, _search_key, run_search
 from raydistill.spec.schema import Spec
 from tests.unit.training.conftest import write_sst2
 

@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks import search_sst2 as bench
 from benchmarks import search_stats as stats
+from raydistill.layout import RunLayout
 
 NAN = math.nan
 
@@ -124,7 +125,7 @@ def test_find_inputs_exits_without_a_supernet_and_falls_back_to_the_teacher_run(
     (run / "supernet" / "model" / "config.json").write_text("{}")
     with pytest.raises(SystemExit, match="metrics.json"):
         bench.find_inputs(tmp_path)
-    reused = (tmp_path / bench.TEACHER_REUSE).parent / "metrics.json"
+    reused = RunLayout(tmp_path / bench.TEACHER_RUN).teacher_metrics  # the teacher_sst2 run's
     reused.parent.mkdir(parents=True)
     reused.write_text(json.dumps({"main_value": 0.9}))
     inputs = bench.find_inputs(tmp_path)

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from ray import cloudpickle
 
-from raydistill.search.tuner import KEY_FILE, SearchResult, _reuse_or_replace
+from raydistill.layout import KEY_FILE, RunLayout
+from raydistill.search.tuner import SearchResult, _reuse_or_replace
 
 STATE = cloudpickle.dumps({"stand-in": "state"})  # loads as Tune's restore loads its pickles
 TRIALS = json.dumps({"trial_data": [], "runner_data": {}})  # stands in for Tune's JSON of trial states
@@ -33,14 +34,14 @@ def _experiment(path: Path, checkpoint: bool = False) -> Path:
 def test_same_inputs_resume_and_changed_inputs_start_afresh(tmp_path: Path) -> None:
     out = tmp_path / "search"
     experiment = tmp_path / "ray" / "x-search"
-    assert not _reuse_or_replace(experiment, out, {"num_trials": 6})  # nothing yet: fresh
+    assert not _reuse_or_replace(experiment, RunLayout(tmp_path), {"num_trials": 6})  # nothing yet: fresh
     assert json.loads((out / KEY_FILE).read_text()) == {"num_trials": 6}
     _experiment(experiment, checkpoint=True)
     (out / "trials.parquet").write_bytes(b"old")
-    assert _reuse_or_replace(experiment, out, {"num_trials": 6})  # same inputs: resume
+    assert _reuse_or_replace(experiment, RunLayout(tmp_path), {"num_trials": 6})  # same inputs: resume
     assert (out / "trials.parquet").exists()
 
-    assert not _reuse_or_replace(experiment, out, {"num_trials": 12})  # changed: old one kept aside
+    assert not _reuse_or_replace(experiment, RunLayout(tmp_path), {"num_trials": 12})  # changed: old one kept aside
     assert not experiment.exists() and (experiment.parent / "x-search.prev" / "tuner.pkl").exists()
     assert not (out / "trials.parquet").exists()  # stale outputs dropped
     assert json.loads((out / KEY_FILE).read_text()) == {"num_trials": 12}
@@ -49,7 +50,7 @@ def test_same_inputs_resume_and_changed_inputs_start_afresh(tmp_path: Path) -> N
 def test_a_start_without_saved_state_is_discarded(tmp_path: Path) -> None:
     experiment = tmp_path / "ray" / "x-search"
     (experiment / "trial_1").mkdir(parents=True)  # no tuner.pkl: Tune could not restore it
-    assert not _reuse_or_replace(experiment, tmp_path / "search", {"k": 1})
+    assert not _reuse_or_replace(experiment, RunLayout(tmp_path), {"k": 1})
     assert not experiment.exists()
 
 
@@ -99,14 +100,14 @@ def test_a_damaged_experiment_is_set_aside_with_one_line_and_the_search_starts_a
     """What Tune's restore would trip on (a failed Tuner creation leaves an empty tuner.pkl; a run stopped before
     its first checkpoint leaves tuner.pkl alone, and Tune's restore then restarts it with a wrong trial count)."""
     out, key = tmp_path / "search", {"num_trials": 6}
-    assert not _reuse_or_replace(tmp_path / "ray" / "x-search", out, key)  # a first start records the key
+    assert not _reuse_or_replace(tmp_path / "ray" / "x-search", RunLayout(tmp_path), key)  # a first start records the key
     experiment = _experiment(tmp_path / "ray" / "x-search", checkpoint=True)
-    assert _reuse_or_replace(experiment, out, key)  # intact, same inputs: resumed
+    assert _reuse_or_replace(experiment, RunLayout(tmp_path), key)  # intact, same inputs: resumed
     (out / "trials.parquet").write_bytes(b"old")
     damage, message = DAMAGE[case]
     damage(experiment)
     with caplog.at_level(logging.INFO, logger="raydistill.training"):
-        assert not _reuse_or_replace(experiment, out, key)
+        assert not _reuse_or_replace(experiment, RunLayout(tmp_path), key)
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 and "saved search cannot be resumed" in lines[0] and "starting afresh" in lines[0]
     assert re.search(message, lines[0]), lines[0]
@@ -174,7 +175,7 @@ def test_a_search_stopped_after_its_space_ran_out_still_counts_as_interrupted(
     monkeypatch.setattr(tuner, "load_setup", lambda spec, d: SimpleNamespace(metric="accuracy", ctx=SimpleNamespace(fixed_ratio=0.0)))
     monkeypatch.setattr(tuner, "ensure_ray", lambda *a, **k: None)
     monkeypatch.setattr(tuner, "_run_tuner", fake_tuner)
-    monkeypatch.setattr(tuner, "_final", lambda spec, setup, table, out: table)
+    monkeypatch.setattr(tuner, "_final", lambda spec, setup, table, dev_file: table)
     monkeypatch.setattr(tuner, "search_meta", lambda **k: {"metric_name": "accuracy"})
     spec = Spec(name="s", task="sst2", teacher={"model": "bert-base-uncased"}, search={"num_trials": 20})
     run_dir = tmp_path / "run"

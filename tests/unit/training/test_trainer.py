@@ -8,10 +8,10 @@ import pytest
 import ray.train
 
 from raydistill.errors import DataError, RunError
+from raydistill.layout import INPUTS_SUFFIX
 from raydistill.spec.schema import OptimSpec
 from raydistill.training.checkpoint import STATE_PT
 from raydistill.training.trainer import (
-    INPUTS_SUFFIX,
     _claim_run_dir,
     _clean_error,
     _newest_checkpoint,

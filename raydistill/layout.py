@@ -1,0 +1,250 @@
+"""`RunLayout`: the one place that names the files and folders of a run directory `<storage_path>/<name>/`.
+
+Every module that reads or writes a run goes through a `RunLayout` (or, for a Ray folder handed around on its
+own, a `RayDir`); no other module spells a run path. Plain pathlib: importable from every layer (no Ray, Optuna
+or torch here). The names below are the on-disk contract: existing runs stay readable only while they hold.
+
+    spec.json                           the spec the run was started with (written by `raydistill run`)
+    <stage>/stage.json                  a complete stage's hash and summary (pipeline cache)
+    teacher/model/  teacher/metrics.json
+    supernet/init/ (+ init/reorder.json)  supernet/model/  supernet/supernet_eval.csv  supernet/metrics.json
+    search/trials.parquet  search/trials.csv  search/meta.json  search/dev_metrics.json
+    search/search_key.json  search/exhausted.json
+    retrain/<arch id>/init/  retrain/<arch id>/model/  retrain/retrain.json
+    export/latency.json  export/exports.json
+    report/                             the report stage's stage.json (the report itself goes to reports/<name>/)
+    logs/ray.log                        Ray's output for a command run without --verbose
+    ray/                                Ray's storage: Train runs `ray/<run name>` (+ `.prev`, `.inputs.json`,
+                                        `.progress.jsonl` beside each) and the Tune experiment `ray/<name>-search`
+                                        (+ `.prev`)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "CSV_FILE",
+    "DEV_FILE",
+    "EVAL_CSV",
+    "EXHAUSTED_FILE",
+    "EXPORTS_FILE",
+    "INPUTS_SUFFIX",
+    "KEY_FILE",
+    "LATENCY_FILE",
+    "LOG_FILE",
+    "META_FILE",
+    "METRICS_FILE",
+    "PARQUET_FILE",
+    "PREV_SUFFIX",
+    "PROGRESS_SUFFIX",
+    "RETRAIN_FILE",
+    "REORDER_FILE",
+    "SPEC_FILE",
+    "STAGES",
+    "STAGE_FILE",
+    "RayDir",
+    "RunLayout",
+]
+
+SPEC_FILE = "spec.json"
+STAGE_FILE = "stage.json"
+METRICS_FILE = "metrics.json"  # teacher/ and supernet/
+REORDER_FILE = "reorder.json"  # supernet/init/
+EVAL_CSV = "supernet_eval.csv"
+PARQUET_FILE = "trials.parquet"  # search/ (the trial table; `results.table`)
+CSV_FILE = "trials.csv"
+META_FILE = "meta.json"
+DEV_FILE = "dev_metrics.json"
+KEY_FILE = "search_key.json"
+EXHAUSTED_FILE = "exhausted.json"
+RETRAIN_FILE = "retrain.json"  # retrain/
+LATENCY_FILE = "latency.json"  # export/
+EXPORTS_FILE = "exports.json"
+LOG_FILE = "ray.log"  # logs/
+PREV_SUFFIX = ".prev"  # a Ray folder set aside when its inputs changed
+INPUTS_SUFFIX = ".inputs.json"  # beside a Train run: the loop config it was started with
+PROGRESS_SUFFIX = ".progress.jsonl"  # beside a Train run: rank 0's progress lines
+
+STAGES = ("teacher", "supernet", "search", "retrain", "export", "report")  # one folder each, pipeline order
+MODEL = "model"
+INIT = "init"
+
+
+@dataclass(frozen=True)
+class RayDir:
+    """A folder Ray owns (a Train run or a Tune experiment) and the siblings raydistill keeps beside it."""
+
+    path: Path
+
+    @property
+    def prev(self) -> Path:
+        """Where the folder is set aside when its inputs changed."""
+        return self.path.with_name(self.path.name + PREV_SUFFIX)
+
+    @property
+    def inputs(self) -> Path:
+        """A Train run's record of what it was started from."""
+        return self.path.with_name(self.path.name + INPUTS_SUFFIX)
+
+    @property
+    def progress(self) -> Path:
+        """A Train run's progress lines (rank 0 writes, the driver's console reads)."""
+        return self.path.with_name(self.path.name + PROGRESS_SUFFIX)
+
+    @property
+    def siblings(self) -> tuple[Path, ...]:
+        """Every path that belongs to this folder: itself and the files beside it."""
+        return (self.path, self.prev, self.inputs, self.progress)
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """The files and folders of one run directory (`root`, normally `<storage_path>/<name>`)."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, storage_path: str | Path, name: str) -> RunLayout:
+        """The run `name` under `storage_path`, as an absolute path (Ray needs absolute storage paths)."""
+        return cls((Path(storage_path).expanduser() / name).resolve())
+
+    @property
+    def spec_json(self) -> Path:
+        return self.root / SPEC_FILE
+
+    def stage_dir(self, stage: str) -> Path:
+        """`<stage>/`: the folder of a pipeline stage (`STAGES`)."""
+        return self.root / stage
+
+    def stage_file(self, stage: str) -> Path:
+        """`<stage>/stage.json`: written once the stage is complete."""
+        return self.stage_dir(stage) / STAGE_FILE
+
+    # teacher
+    @property
+    def teacher_dir(self) -> Path:
+        return self.stage_dir("teacher")
+
+    @property
+    def teacher_model(self) -> Path:
+        return self.teacher_dir / MODEL
+
+    @property
+    def teacher_metrics(self) -> Path:
+        return self.teacher_dir / METRICS_FILE
+
+    # supernet
+    @property
+    def supernet_dir(self) -> Path:
+        return self.stage_dir("supernet")
+
+    @property
+    def supernet_init(self) -> Path:
+        return self.supernet_dir / INIT
+
+    @property
+    def supernet_reorder(self) -> Path:
+        return self.supernet_init / REORDER_FILE
+
+    @property
+    def supernet_model(self) -> Path:
+        return self.supernet_dir / MODEL
+
+    @property
+    def supernet_eval_csv(self) -> Path:
+        return self.supernet_dir / EVAL_CSV
+
+    @property
+    def supernet_metrics(self) -> Path:
+        return self.supernet_dir / METRICS_FILE
+
+    # search
+    @property
+    def search_dir(self) -> Path:
+        return self.stage_dir("search")
+
+    @property
+    def trials_parquet(self) -> Path:
+        return self.search_dir / PARQUET_FILE
+
+    @property
+    def trials_csv(self) -> Path:
+        return self.search_dir / CSV_FILE
+
+    @property
+    def search_meta(self) -> Path:
+        return self.search_dir / META_FILE
+
+    @property
+    def dev_metrics(self) -> Path:
+        return self.search_dir / DEV_FILE
+
+    @property
+    def search_key(self) -> Path:
+        return self.search_dir / KEY_FILE
+
+    @property
+    def exhausted(self) -> Path:
+        return self.search_dir / EXHAUSTED_FILE
+
+    @property
+    def search_outputs(self) -> tuple[Path, ...]:
+        """What a search writes besides its key: dropped when a new search starts."""
+        return (self.trials_parquet, self.trials_csv, self.search_meta, self.dev_metrics, self.exhausted)
+
+    # retrain
+    @property
+    def retrain_dir(self) -> Path:
+        return self.stage_dir("retrain")
+
+    def retrain_init(self, arch_id: str) -> Path:
+        return self.retrain_dir / arch_id / INIT
+
+    def retrain_model(self, arch_id: str) -> Path:
+        return self.retrain_dir / arch_id / MODEL
+
+    @property
+    def retrain_file(self) -> Path:
+        return self.retrain_dir / RETRAIN_FILE
+
+    # export
+    @property
+    def export_dir(self) -> Path:
+        return self.stage_dir("export")
+
+    @property
+    def latency_json(self) -> Path:
+        return self.export_dir / LATENCY_FILE
+
+    @property
+    def exports_json(self) -> Path:
+        return self.export_dir / EXPORTS_FILE
+
+    # models, logs, Ray
+    @property
+    def model_dirs(self) -> tuple[Path, ...]:
+        """Where a run keeps the model its sub-networks are cut from, best first: supernet, else teacher."""
+        return (self.supernet_model, self.teacher_model)
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def ray_log(self) -> Path:
+        return self.logs_dir / LOG_FILE
+
+    @property
+    def ray_dir(self) -> Path:
+        """Ray's storage for this run (Train runs and the Tune experiment)."""
+        return self.root / "ray"
+
+    def train_run(self, run_name: str) -> RayDir:
+        """`ray/<run name>`: a stage's Ray Train run."""
+        return RayDir(self.ray_dir / run_name)
+
+    def search_experiment(self, name: str) -> RayDir:
+        """`ray/<name>-search`: the search's Tune experiment (`name`: the spec's name)."""
+        return RayDir(self.ray_dir / f"{name}-search")
