@@ -5,6 +5,7 @@ own, a `RayDir`); no other module spells a run path. Plain pathlib: importable f
 or torch here). The names below are the on-disk contract: existing runs stay readable only while they hold.
 
     spec.json                           the spec the run was started with (written by `raydistill run`)
+    points.parquet  points.csv          the points table: one row per model the run produced (`results.points`)
     <stage>/stage.json                  a complete stage's hash and summary (pipeline cache)
     teacher/model/  teacher/metrics.json
     supernet/init/ (+ init/reorder.json)  supernet/model/  supernet/supernet_eval.csv  supernet/metrics.json
@@ -37,6 +38,8 @@ __all__ = [
     "META_FILE",
     "METRICS_FILE",
     "PARQUET_FILE",
+    "POINTS_CSV",
+    "POINTS_PARQUET",
     "PREV_SUFFIX",
     "PROGRESS_SUFFIX",
     "RETRAIN_FILE",
@@ -49,6 +52,8 @@ __all__ = [
 ]
 
 SPEC_FILE = "spec.json"
+POINTS_PARQUET = "points.parquet"  # the run's points table (`results.points`)
+POINTS_CSV = "points.csv"
 STAGE_FILE = "stage.json"
 METRICS_FILE = "metrics.json"  # teacher/ and supernet/
 REORDER_FILE = "reorder.json"  # supernet/init/
@@ -113,6 +118,14 @@ class RunLayout:
     @property
     def spec_json(self) -> Path:
         return self.root / SPEC_FILE
+
+    @property
+    def points_parquet(self) -> Path:
+        return self.root / POINTS_PARQUET
+
+    @property
+    def points_csv(self) -> Path:
+        return self.root / POINTS_CSV
 
     def stage_dir(self, stage: str) -> Path:
         """`<stage>/`: the folder of a pipeline stage (`STAGES`)."""

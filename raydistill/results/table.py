@@ -48,6 +48,7 @@ from raydistill.errors import ArchError, RunError
 from raydistill.layout import CSV_FILE, PARQUET_FILE  # the trial table's file names in a search dir
 from raydistill.models.arch import Arch
 from raydistill.results.pareto import front_flags
+from raydistill.results.schema import coerce_frame, empty_frame, read_csv_frame
 
 __all__ = [
     "COLUMNS",
@@ -87,45 +88,6 @@ DERIVED = ("on_front",)  # computed here, never trusted from the input
 
 def _schema_error(column: str, problem: str) -> ValueError:
     return ValueError(f"trial table column {column!r} ({COLUMNS[column]}): {problem}")
-
-
-def _coerce_str(name: str, s: pd.Series) -> pd.Series:
-    bad = [v for v in s if not isinstance(v, str)]
-    if bad:
-        raise _schema_error(name, f"has non-text values such as {bad[0]!r}; give every row a string")
-    return s.astype("str")
-
-
-def _coerce_int(name: str, s: pd.Series) -> pd.Series:
-    if any(isinstance(v, (bool, np.bool_, str)) for v in s):
-        raise _schema_error(name, "has booleans or strings; give integers")
-    numbers = pd.to_numeric(s, errors="coerce")  # None -> NaN
-    if pd.api.types.is_integer_dtype(numbers):
-        return numbers.astype("int64")
-    floats = numbers.astype("float64")
-    whole = np.isfinite(floats) & (floats == np.round(floats))
-    if not whole.all():
-        raise _schema_error(name, f"has {s[~whole].iloc[0]!r}, which is not a whole number; give integers")
-    return floats.astype("int64")
-
-
-def _coerce_float(name: str, s: pd.Series) -> pd.Series:
-    if any(isinstance(v, (bool, np.bool_, str)) for v in s):
-        raise _schema_error(name, "has booleans or strings; give numbers (NaN for 'not measured')")
-    try:
-        return pd.to_numeric(s).astype("float64")  # None -> NaN
-    except (TypeError, ValueError) as e:
-        raise _schema_error(name, f"cannot be read as numbers: {e}") from None
-
-
-def _coerce_bool(name: str, s: pd.Series) -> pd.Series:
-    if s.dtype != bool and not all(isinstance(v, (bool, np.bool_)) for v in s):
-        bad = next(v for v in s if not isinstance(v, (bool, np.bool_)))
-        raise _schema_error(name, f"has {bad!r}; give True or False")
-    return s.astype("bool")
-
-
-_COERCE = {"str": _coerce_str, "int64": _coerce_int, "float64": _coerce_float, "bool": _coerce_bool}
 
 
 def _required() -> list[str]:
@@ -200,12 +162,7 @@ def validate_table(df: pd.DataFrame) -> pd.DataFrame:
         ValueError: naming the column (and trial) that breaks the schema.
     """
     _check_columns(df.columns)
-    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
-    for name, dtype in COLUMNS.items():
-        if name in DERIVED:
-            continue
-        column = df[name].reset_index(drop=True) if name in df else pd.Series([DEFAULTS[name]] * len(df))
-        out[name] = _COERCE[dtype](name, column)
+    out = coerce_frame(df, COLUMNS, DEFAULTS, "trial table", skip=DERIVED)
     _check_rows(out)
     _check_archs(out)
     out["on_front"] = front_flags(out)
@@ -242,7 +199,7 @@ def make_table(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame
 
 def empty_table() -> pd.DataFrame:
     """A trial table with no rows (every column with its schema dtype)."""
-    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in COLUMNS.items()})
+    return empty_frame(COLUMNS)
 
 
 def with_dev_metrics(df: pd.DataFrame, by_arch: Mapping[str, float]) -> pd.DataFrame:
@@ -286,14 +243,7 @@ def write_table(df: pd.DataFrame, directory: str | Path, formats: Iterable[str] 
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    floats = [c for c, t in COLUMNS.items() if t == "float64"]
-    return pd.read_csv(
-        path,
-        dtype={c: t for c, t in COLUMNS.items() if t != "float64"},
-        keep_default_na=False,
-        na_values={c: ["", "nan", "NaN"] for c in floats},
-        float_precision="round_trip",
-    )
+    return read_csv_frame(path, COLUMNS)
 
 
 def read_table(directory: str | Path) -> pd.DataFrame:

@@ -114,7 +114,7 @@ class SpaceContext:
         config: the supernet's `BertConfig` (layers, heads, FFN size, hidden size).
         widths: width multipliers the supernet was trained with (`supernet.widths`).
         depths: depth multipliers the supernet was trained with (`supernet.depths`).
-        seq_len: sequence length FLOPs are counted at (`search.flops_seq_length` or `data.max_seq_length`).
+        seq_len: sequence length FLOPs are counted at (`Spec.cost_seq_length`).
         num_labels: classifier outputs (FLOPs of the task head).
         head: "classification" or "qa" (`models.flops`).
         max_budget: the largest FLOPs budget (fraction of the teacher's encoder FLOPs, `results.pareto`

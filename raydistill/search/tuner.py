@@ -131,7 +131,7 @@ def load_setup(spec: Spec, supernet_dir: Path) -> SearchSetup:
         config=model.config,
         widths=tuple(spec.supernet.widths),
         depths=tuple(spec.supernet.depths),
-        seq_len=spec.search.flops_seq_length or spec.data.max_seq_length,
+        seq_len=spec.cost_seq_length,
         num_labels=task.num_labels,
         head=head,
         max_budget=max(spec.search.budgets),

@@ -55,7 +55,18 @@ def _missing(loc: tuple[Any, ...]) -> str:
     return f"missing required key; add `{name}:`{about}"
 
 
+# Keys that moved: the old dotted path -> where its value lives now, and why.
+MOVED = {
+    "search.flops_seq_length": ("cost.seq_length", "one cost length prices every model of a run"),
+}
+
+
 def _unknown_key(loc: tuple[Any, ...]) -> str:
+    dotted = ".".join(str(p) for p in loc)
+    if dotted in MOVED:
+        new, why = MOVED[dotted]
+        section, key = new.split(".")
+        return f"moved to `{new}` ({why}); write it as `{section}:` with `{key}:` instead"
     key = str(loc[-1])
     model = _model(annotation_at(loc[:-1])[0])
     if model is None:

@@ -170,7 +170,6 @@ class SearchSpec(_Frozen):
     sampler: Literal["nsga2", "tpe", "random", "evolution"] = "nsga2"
     num_trials: int = Field(100, gt=0)
     budgets: list[Fraction] = Field(default_factory=lambda: [0.25, 0.5, 0.75])
-    flops_seq_length: int | None = Field(None, gt=0, description="sequence length for FLOPs (default max_seq_length)")
     max_search_examples: int | None = Field(None, gt=0, description="cap on search-split examples per evaluation")
     pareto_eval_cap: int = Field(20, ge=0, description="at most this many Pareto points are evaluated on dev")
     population_size: int | None = Field(
@@ -194,6 +193,14 @@ class SearchSpec(_Frozen):
         if any(later <= earlier for earlier, later in pairwise(v)):
             raise ValueError(f"{v} is not strictly ascending; give fractions of teacher FLOPs such as [0.25, 0.5, 0.75]")
         return v
+
+
+class CostSpec(_Frozen):
+    """How every model of a run is priced: one sequence length for all FLOPs (teacher, grid, trials, students)."""
+
+    seq_length: int | None = Field(
+        None, gt=0, description="sequence length every FLOPs figure is counted at (default data.max_seq_length)"
+    )
 
 
 class ExportSpec(_Frozen):
@@ -225,8 +232,14 @@ class Spec(_Frozen):
     supernet: SupernetSpec = SupernetSpec()
     search: SearchSpec = SearchSpec()
     export: ExportSpec = ExportSpec()
+    cost: CostSpec = CostSpec()
     resources: ResourcesSpec = ResourcesSpec()
     seed: int = 42
+
+    @property
+    def cost_seq_length(self) -> int:
+        """The one sequence length the run's FLOPs are counted at (`cost.seq_length`, else `data.max_seq_length`)."""
+        return self.cost.seq_length or self.data.max_seq_length
 
     @field_validator("name")
     @classmethod

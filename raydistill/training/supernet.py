@@ -168,7 +168,7 @@ def evaluate_grid(
         model: a supported HF BERT (possibly wrapped); put in eval mode for the pass, then restored.
         widths, depths: the grid's multipliers (`Arch.from_multipliers`).
         evalset, collate: the eval set and the task's collate function.
-        seq_len: sequence length of the analytic FLOPs (batch 1; use `data.max_seq_length`).
+        seq_len: sequence length of the analytic FLOPs (batch 1; the run's `Spec.cost_seq_length`).
         batch_size: examples per forward.
         device: where the model lives (default: its parameters' device).
 
@@ -230,7 +230,7 @@ def train_supernet(spec: Spec, run_dir: Path, teacher_dir: Path) -> SupernetResu
     model.to(device)  # type: ignore[arg-type]
     table = evaluate_grid(
         model, spec.supernet.widths, spec.supernet.depths, data.dev[task.main_dev], data.collate,
-        seq_len=spec.data.max_seq_length, batch_size=spec.supernet.train.eval_batch_size, device=device,
+        seq_len=spec.cost_seq_length, batch_size=spec.supernet.train.eval_batch_size, device=device,
     )  # fmt: skip
     eval_csv = layout.supernet_eval_csv
     table.to_csv(eval_csv, index=False)

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from raydistill.layout import STAGES, RunLayout
+from tests.integration.golden.facts import GOLDEN_FILE, assert_same_facts, quickstart_facts
+from tests.unit.training.conftest import write_sst2
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -25,23 +27,28 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _overrides(model_dir: Path, runs: Path) -> list[str]:
+def _overrides(model_dir: Path, runs: Path, data: Path) -> list[str]:
     values = [
         f"teacher.model={model_dir}",
+        f"data.path={data}",  # words the tiny vocabulary knows (the shipped data would be all [UNK] to it)
         f"resources.storage_path={runs}",
         "resources.cpus_per_worker=1",
-        "teacher.train.epochs=1",
+        "teacher.train.epochs=3",
+        "teacher.train.learning_rate=5e-3",  # the tiny random model learns the task
+        "teacher.train.batch_size=8",
         "supernet.train.epochs=1",
+        "supernet.train.learning_rate=2e-3",
         "supernet.importance_examples=32",
         "search.num_trials=8",
         "search.population_size=4",
+        "resources.max_concurrent_trials=1",  # results reach the sampler in one order: the golden facts hold
     ]
     return [arg for v in values for arg in ("--set", v)]
 
 
 def test_quickstart_pipeline_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> None:
     spec = str(REPO / "searches" / "quickstart.yaml")
-    args = _overrides(tiny_model_dir, tmp_path / "runs")
+    args = _overrides(tiny_model_dir, tmp_path / "runs", write_sst2(tmp_path / "data", repeats=8))
     first = _cli("run", spec, *args, cwd=tmp_path)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     lines = first.stdout.strip().splitlines()
@@ -71,10 +78,21 @@ def test_quickstart_pipeline_end_to_end(tmp_path: Path, tiny_model_dir: Path) ->
     exports = [p for p in (tmp_path / "exports" / "quickstart").iterdir() if (p / "model.onnx").is_file()]
     assert exports
 
+    _check_golden(run_dir)
+
     again = _cli("run", spec, *args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("(cached)") == 5
     assert_every_file_is_named(RunLayout(run_dir), "quickstart")
+
+
+def _check_golden(run_dir: Path) -> None:
+    """The run computes what the recorded run computed (`golden/facts.py`); re-record with the env variable."""
+    budgets = [0.25, 0.5, 0.75]  # searches/quickstart.yaml
+    facts = quickstart_facts(run_dir, budgets)
+    if os.environ.get("RAYDISTILL_RECORD_GOLDEN") == "1":
+        GOLDEN_FILE.write_text(json.dumps(facts, indent=1) + "\n")
+    assert_same_facts(facts, json.loads(GOLDEN_FILE.read_text()))
 
 
 def _named(run: RunLayout, name: str) -> tuple[set[Path], list[Path]]:

@@ -33,6 +33,13 @@ CASES = [
         id="key-one-level-up",
     ),
     pytest.param(M + "1: x\n", 5, "1", "allowed keys: name, task, data", id="non-string-key"),
+    pytest.param(
+        M + "search:\n  flops_seq_length: 32\n",
+        6,
+        "search.flops_seq_length",
+        "moved to `cost.seq_length`",
+        id="moved-key",
+    ),
     # wrong types
     pytest.param(
         M + "search:\n  num_trials: many\n", 6, "search.num_trials", "expected an integer", id="str-for-int"

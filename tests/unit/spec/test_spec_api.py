@@ -145,3 +145,9 @@ def test_validate_paths(write, capsys) -> None:
     assert validate_paths([good], ["seed=x"]) == 2
     assert capsys.readouterr().err.startswith(f"{good}:override 1: seed: ")
     assert validate_paths([]) == 2
+
+
+def test_one_cost_length_defaults_to_the_data_length(write) -> None:  # type: ignore[no-untyped-def]
+    assert load_spec(write(MINIMAL + "data:\n  max_seq_length: 96\n")).cost_seq_length == 96
+    spec = load_spec(write(MINIMAL + "data:\n  max_seq_length: 96\ncost:\n  seq_length: 128\n"))
+    assert spec.cost_seq_length == 128
