@@ -209,8 +209,8 @@ class SupernetStep:
         """The teacher at `width` (1.0 = the full teacher), full depth, in eval mode."""
         arch = Arch.for_config(self.teacher.config, width=width)
         return elastic_forward(
-            self.teacher, arch, **inputs, output_hidden_states=self.need_hidden,
-            output_attentions=self.need_scores,
+            self.teacher, arch, inputs["input_ids"], inputs.get("attention_mask"), inputs.get("token_type_ids"),
+            output_hidden_states=self.need_hidden, output_attention_scores=self.need_scores,
         )  # fmt: skip
 
     def forward(self, model: nn.Module, arch: Arch, inputs: Batch) -> ElasticOutput:
@@ -221,7 +221,7 @@ class SupernetStep:
                 " the training loop does this for strategies registered with elastic=True"
             )
         return model(
-            arch, output_hidden_states=self.need_hidden, output_attentions=self.need_scores, **inputs
+            arch, output_hidden_states=self.need_hidden, output_attention_scores=self.need_scores, **inputs
         )
 
     def __call__(self, model: nn.Module, batch: Batch, step: int, backward: Backward) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """Elastic BERT: run any `Arch` (width, depth) over the parameters of a standard HF BERT model.
 
 No forked `modeling_bert.py`: the HF model keeps its own modules and state-dict names; `elastic_forward` reuses
-the embeddings module as is, runs the kept layers through `models.elastic.layer_forward` with prefix-sliced
-weights (DynaBERT width slicing), and applies the model's own pooler/classifier or QA head. At the full Arch
-the logits equal `transformers`' forward (tested to 1e-5).
+the embeddings module as is, runs the kept layers through `models.elastic.encoder_forward` (the stack the
+exported `hf_subnet` models run too) with prefix-sliced weights (DynaBERT width slicing), and applies the model's
+own pooler/classifier or QA head. At the full Arch the logits equal `transformers`' forward (tested to 1e-5).
 
 Supported models: `BertForSequenceClassification` (classification, regression), `BertForQuestionAnswering`
 and `BertModel` (no head; `logits` is None), optionally wrapped in `ElasticBert` and/or DDP.
@@ -11,7 +11,7 @@ and `BertModel` (no head; `logits` is None), optionally wrapped in `ElasticBert`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from transformers import BertForQuestionAnswering, BertForSequenceClassification
 
 from raydistill.errors import ModelError
 from raydistill.models.arch import Arch
-from raydistill.models.elastic import additive_mask, layer_forward, slice_layer
+from raydistill.models.elastic import EncoderOutput, TokenCountError, encoder_forward, slice_layer
 
 __all__ = [
     "ElasticBert",
@@ -38,26 +38,20 @@ _INPUT_KEYS = ("input_ids", "attention_mask", "token_type_ids")
 _LABEL_KEYS = ("labels", "start_positions", "end_positions")
 
 
-@dataclass
-class ElasticOutput:
-    """What `elastic_forward` returns.
+@dataclass(kw_only=True)
+class ElasticOutput(EncoderOutput):
+    """What `elastic_forward` returns: the `EncoderOutput` of the kept layers (last hidden state, its mask and,
+    on request, hidden states, attention scores, attention probabilities, kept token indices) plus the head's.
 
     Attributes:
-        logits: (B, C) for classification/regression; (start_logits, end_logits), each (B, L), for QA;
-            None for a bare `BertModel`.
-        last_hidden_state: (B, L, d) output of the last kept layer.
+        logits: (B, C) for classification/regression; (start_logits, end_logits), each (B, L_n), for QA (on
+            the tokens the last layer kept, see `kept_indices`); None for a bare `BertModel`.
         embeddings: (B, L, d) output of the embeddings module (after its LayerNorm and dropout).
-        hidden_states: with `output_hidden_states`: embeddings first, then one (B, L, d) per kept layer.
-        attention_scores: with `output_attentions`: one (B, h_i, L, L) per kept layer, the pre-softmax scores
-            after the additive mask (what TinyBERT's attention loss compares).
         pooled_output: (B, d) pooler output when the model has a pooler.
     """
 
     logits: Tensor | tuple[Tensor, Tensor] | None
-    last_hidden_state: Tensor
     embeddings: Tensor
-    hidden_states: tuple[Tensor, ...] | None = None
-    attention_scores: tuple[Tensor, ...] | None = None
     pooled_output: Tensor | None = None
 
 
@@ -103,7 +97,9 @@ def elastic_forward(
     *,
     head_mask: Tensor | None = None,
     output_hidden_states: bool = False,
-    output_attentions: bool = False,
+    output_attention_scores: bool = False,
+    output_attention_probs: bool = False,
+    token_counts: Sequence[Tensor | None] | None = None,
 ) -> ElasticOutput:
     """Forward the sub-network `arch` of `model` (DynaBERT width/depth slicing over shared weights).
 
@@ -117,7 +113,11 @@ def elastic_forward(
         head_mask: optional (num_layers, num_heads) of the FULL model; row `arch.layers[i]`, first
             `arch.heads[i]` entries multiply the kept heads' attention probabilities (used for importance).
         output_hidden_states: also return embeddings + every kept layer's output.
-        output_attentions: also return the pre-softmax attention scores of every kept layer.
+        output_attention_scores: also return the pre-softmax attention scores of every kept layer.
+        output_attention_probs: also return the attention probabilities of every kept layer.
+        token_counts: optional token selection, one entry per KEPT layer: None or a (B,) integer tensor of the
+            tokens each example keeps after that layer's attention (`models.elastic.select_tokens`). The explicit
+            hook for length-adaptive sub-networks; `arch.tokens` itself is not run yet.
     """
     hf = unwrap_model(model)
     kind = head_kind(hf)
@@ -130,27 +130,23 @@ def elastic_forward(
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
     x = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, L, d)
-    mask = additive_mask(attention_mask, x.dtype)  # (B, 1, 1, L)
-    embeddings, hidden, scores = x, [x], list[Tensor]()
-    for i, layer_idx in enumerate(arch.layers):
-        weights = slice_layer(bert.encoder.layer[layer_idx], arch.heads[i], arch.ffn[i])
-        hm = None if head_mask is None else head_mask[layer_idx, : arch.heads[i]]
-        out = layer_forward(
-            x, weights, mask, training=hf.training, head_mask=hm, need_scores=output_attentions
+    kept = list(zip(arch.layers, arch.heads, arch.ffn, strict=True))
+    try:
+        enc = encoder_forward(
+            x,
+            [slice_layer(bert.encoder.layer[idx], heads, ffn) for idx, heads, ffn in kept],
+            attention_mask,
+            training=hf.training,
+            head_masks=None if head_mask is None else [head_mask[idx, :heads] for idx, heads, _ in kept],
+            output_hidden_states=output_hidden_states,
+            output_attention_scores=output_attention_scores,
+            output_attention_probs=output_attention_probs,
+            token_counts=token_counts,
         )
-        x, mask = out.hidden, out.mask
-        hidden.append(x)
-        if out.scores is not None:
-            scores.append(out.scores)
-    logits, pooled = _apply_head(hf, kind, bert, x)
-    return ElasticOutput(
-        logits=logits,
-        last_hidden_state=x,
-        embeddings=embeddings,
-        hidden_states=tuple(hidden) if output_hidden_states else None,
-        attention_scores=tuple(scores) if output_attentions else None,
-        pooled_output=pooled,
-    )
+    except TokenCountError as exc:
+        raise ModelError(f"elastic_forward for Arch {arch.id}: {exc}") from exc
+    logits, pooled = _apply_head(hf, kind, bert, enc.last_hidden_state)
+    return ElasticOutput(**vars(enc), logits=logits, embeddings=x, pooled_output=pooled)
 
 
 def _apply_head(
@@ -242,7 +238,9 @@ class ElasticBert(nn.Module):
         *,
         head_mask: Tensor | None = None,
         output_hidden_states: bool = False,
-        output_attentions: bool = False,
+        output_attention_scores: bool = False,
+        output_attention_probs: bool = False,
+        token_counts: Sequence[Tensor | None] | None = None,
         **batch: Tensor,
     ) -> ElasticOutput:
         """`elastic_forward` on a batch dict (input_ids, attention_mask, token_type_ids; label keys ignored)."""
@@ -260,5 +258,7 @@ class ElasticBert(nn.Module):
             batch.get("token_type_ids"),
             head_mask=head_mask,
             output_hidden_states=output_hidden_states,
-            output_attentions=output_attentions,
+            output_attention_scores=output_attention_scores,
+            output_attention_probs=output_attention_probs,
+            token_counts=token_counts,
         )

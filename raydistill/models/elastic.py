@@ -1,18 +1,22 @@
-"""Per-layer BERT functions over explicit (already sliced) weight tensors.
+"""Per-layer BERT functions over explicit (already sliced) weight tensors, and the one encoder stack.
 
 One code path serves both the sliced supernet (`slice_layer` returns *views* of the HF parameters, so gradients
 flow into the kept prefixes only) and a materialised small model (its own, smaller tensors). Nothing here knows
-about `Arch`; `models.bert` walks the kept layers.
+about `Arch`: `models.bert.elastic_forward` and the exported `hf_subnet` models both hand their layers'
+`LayerWeights` to `encoder_forward`, so the supernet, the exported model and its ONNX graph run the same code.
 
 A layer is split into `attention_block` (self-attention + residual + LayerNorm) and `ffn_block`
-(intermediate + output + residual + LayerNorm), with `layer_forward` composing them. LAT token dropping
-(drop-and-restore) will gather the kept tokens between the two blocks: the attention output and its
-probabilities (for token significance) are both available at that point.
+(intermediate + output + residual + LayerNorm), with `layer_forward` composing them. Token selection (LAT, Kim &
+Cho 2021; Dynamic-TinyBERT) happens between the two blocks: `select_tokens` ranks tokens by the attention
+probabilities of the layer and the FFN runs on the kept tokens only. Restoring dropped tokens after the last
+layer (drop-and-restore) is not done here; `EncoderOutput.kept_indices` holds what it needs.
+
+Shipped verbatim next to every `raydistill_bert` export: import only torch here (never raydistill).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,14 +26,22 @@ from torch import Tensor
 
 __all__ = [
     "AttentionOutput",
+    "EncoderOutput",
     "LayerOutput",
     "LayerWeights",
+    "TokenCountError",
     "additive_mask",
     "attention_block",
+    "encoder_forward",
     "ffn_block",
     "layer_forward",
+    "select_tokens",
     "slice_layer",
 ]
+
+
+class TokenCountError(ValueError):
+    """`token_counts` that do not fit the layers or the batch (the callers turn it into their own error)."""
 
 
 @dataclass(frozen=True)
@@ -79,11 +91,39 @@ class AttentionOutput:
 
 @dataclass(frozen=True)
 class LayerOutput:
-    """Result of `layer_forward`."""
+    """Result of `layer_forward`; L_out = L_in unless the layer selected tokens."""
 
     hidden: Tensor  # (B, L_out, d)
-    scores: Tensor | None  # (B, h, L_in, L_in)
-    mask: Tensor  # (B, 1, 1, L_out) additive mask for the next layer
+    scores: Tensor | None  # (B, h, L_in, L_in) pre-softmax, after the additive mask
+    probs: Tensor | None  # (B, h, L_in, L_in) softmax, before dropout and head mask
+    valid: Tensor  # (B, L_out) bool: True at real tokens
+    kept: Tensor | None  # (B, L_out) positions in the layer INPUT of the kept tokens; None: no selection
+
+
+@dataclass
+class EncoderOutput:
+    """What `encoder_forward` returns (and, with the task head's fields added, `models.bert.ElasticOutput`).
+
+    Attributes:
+        last_hidden_state: (B, L_n, d) output of the last layer; L_n < L when tokens were selected.
+        attention_mask: (B, L_n) 1/0 mask of `last_hidden_state` (the input mask itself without selection).
+        hidden_states: with `output_hidden_states`: the encoder input (embeddings) first, then one (B, L_i, d)
+            per layer.
+        attention_scores: with `output_attention_scores`: one (B, h_i, L_i, L_i) per layer, pre-softmax and
+            after the additive mask (what TinyBERT's attention loss compares).
+        attention_probs: with `output_attention_probs`: one (B, h_i, L_i, L_i) per layer, the softmax of the
+            scores before dropout and head mask (HF's `attentions`).
+        kept_indices: with `token_counts`: one entry per layer, None while no layer so far selected tokens,
+            else (B, L_i') = for each position of that layer's OUTPUT, its position in the ORIGINAL input
+            sequence, -1 at padding slots (what drop-and-restore scatters back).
+    """
+
+    last_hidden_state: Tensor
+    attention_mask: Tensor
+    hidden_states: tuple[Tensor, ...] | None = None
+    attention_scores: tuple[Tensor, ...] | None = None
+    attention_probs: tuple[Tensor, ...] | None = None
+    kept_indices: tuple[Tensor | None, ...] | None = None
 
 
 def slice_layer(layer: Any, heads: int, ffn: int) -> LayerWeights:
@@ -182,35 +222,150 @@ def ffn_block(x: Tensor, w: LayerWeights, *, training: bool = False) -> Tensor:
     return F.layer_norm(out + x, x.shape[-1:], w.ffn_ln_weight, w.ffn_ln_bias, w.layer_norm_eps)  # (B, L, d)
 
 
+def select_tokens(probs: Tensor, valid: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
+    """Which tokens a layer keeps: the top `count[b]` of example b by significance, in their original order.
+
+    Significance of token j (PoWER-BERT, Goyal et al. 2020, as used by LAT, Kim & Cho 2021, and
+    Dynamic-TinyBERT): the attention probability it receives, summed over heads and over the real (unpadded)
+    queries, sig[b, j] = sum_h sum_i p[b, h, i, j]. Position 0 ([CLS]) is always kept when it is a real token;
+    padding is never chosen. Counts are clamped to [1, n_b], n_b = the real tokens of example b, so a count at
+    or above n_b keeps every real token. LAT keeps the top-k in significance order; here the kept tokens keep
+    their input order (the same set; BERT has no causal order, and positions stay comparable with the input).
+
+    Batched: every example gets K = max_b count[b] slots; its kept tokens fill the first count[b] slots and the
+    rest are padding (keep False), holding the next-ranked positions in input order (so counts at the real
+    lengths of a right-padded batch whose longest example fills L reproduce the input exactly).
+
+    Args:
+        probs: (B, h, L, L) attention probabilities of the layer (softmax, before dropout and head mask).
+        valid: (B, L) bool, True at the layer input's real tokens.
+        count: (B,) integer, how many tokens each example keeps.
+
+    Returns:
+        kept: (B, K) positions into the layer input; keep: (B, K) bool, True at the kept (real) slots.
+    """
+    B, L = valid.shape
+    significance = (probs * valid[:, None, :, None]).sum(dim=(1, 2))  # (B, L): over heads and real queries
+    pos = torch.arange(L, device=valid.device)  # (L,)
+    significance = significance.masked_fill(pos == 0, torch.inf).masked_fill(~valid, -torch.inf)  # (B, L)
+    count = torch.minimum(count.to(valid.device).long(), valid.sum(dim=-1)).clamp(min=1)  # (B,)
+    k = int(count.max())
+    ranked = significance.topk(k, dim=-1).indices  # (B, K), most significant first
+    chosen = torch.arange(k, device=valid.device) < count[:, None]  # (B, K): the top count[b] of example b
+    order = torch.where(chosen, ranked, ranked + L).sort(dim=-1).values  # (B, K): chosen first, by position
+    keep = order < L  # (B, K)
+    return torch.where(keep, order, order - L), keep
+
+
+def _gather(x: Tensor, index: Tensor) -> Tensor:
+    """x (B, L, ...) at positions index (B, K) -> (B, K, ...)."""
+    return x.gather(1, index.view(*index.shape, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:]))
+
+
 def layer_forward(
     x: Tensor,
     w: LayerWeights,
     mask: Tensor,
+    valid: Tensor,
     *,
     training: bool = False,
     head_mask: Tensor | None = None,
-    need_scores: bool = False,
-    keep_tokens: int | None = None,
+    need_probs: bool = False,
+    token_count: Tensor | None = None,
 ) -> LayerOutput:
-    """One BERT layer: `attention_block` then `ffn_block`.
+    """One BERT layer: `attention_block`, optionally `select_tokens`, then `ffn_block` on the kept tokens.
 
     Args:
-        x: (B, L, d) input; mask: (B, 1, 1, L) additive mask.
+        x: (B, L, d) input; mask: (B, 1, 1, L) additive mask of `valid`; valid: (B, L) bool real tokens.
         w: the layer's (sliced) weights.
         training: apply dropout.
         head_mask: optional (h,) per-head multiplier of the attention probabilities.
-        need_scores: return the pre-softmax scores (for attention distillation).
-        keep_tokens: LAT length reduction, the number of tokens to keep after this layer's attention. Not
-            implemented yet: it will select tokens by significance (attention probabilities summed over heads
-            and queries, [CLS] always kept), gather them from the attention output and the mask, then run
-            the FFN on the kept tokens only.
+        need_probs: return the pre-softmax scores and the probabilities (explicit softmax path).
+        token_count: optional (B,) tokens each example keeps after this layer's attention (`select_tokens`);
+            the attention output and the mask are gathered before the FFN (LAT drops after attention).
 
     Returns:
-        `LayerOutput` with the new hidden states, scores (if requested) and the mask for the next layer.
+        `LayerOutput` with the new hidden states, scores/probs (if requested or selecting) and the kept tokens.
     """
-    if keep_tokens is not None:
-        raise NotImplementedError(
-            "token dropping (Arch.tokens) is not implemented in the elastic forward yet; use tokens=None"
+    select = token_count is not None
+    att = attention_block(x, w, mask, training=training, head_mask=head_mask, need_probs=need_probs or select)
+    hidden, kept = att.hidden, None  # (B, L, d)
+    if token_count is not None and att.probs is not None:
+        kept, valid = select_tokens(att.probs, valid, token_count)  # (B, K) each
+        hidden = _gather(hidden, kept)  # (B, K, d)
+    return LayerOutput(ffn_block(hidden, w, training=training), att.scores, att.probs, valid, kept)
+
+
+def _check_counts(token_counts: Sequence[Tensor | None], layers: int, batch: int) -> None:
+    if len(token_counts) != layers:
+        raise TokenCountError(
+            f"token_counts has {len(token_counts)} entries for {layers} layers; give one per layer (None = keep all)"
         )
-    att = attention_block(x, w, mask, training=training, head_mask=head_mask, need_probs=need_scores)
-    return LayerOutput(ffn_block(att.hidden, w, training=training), att.scores, mask)
+    for i, c in enumerate(token_counts):
+        if c is not None and (c.shape != (batch,) or c.is_floating_point()):
+            raise TokenCountError(
+                f"token_counts[{i}] is a {c.dtype} tensor of shape {tuple(c.shape)}; expected None or an integer "
+                f"tensor of shape ({batch},), the tokens each example keeps"
+            )
+
+
+def encoder_forward(
+    x: Tensor,
+    layers: Sequence[LayerWeights],
+    attention_mask: Tensor,
+    *,
+    training: bool = False,
+    head_masks: Sequence[Tensor | None] | None = None,
+    output_hidden_states: bool = False,
+    output_attention_scores: bool = False,
+    output_attention_probs: bool = False,
+    token_counts: Sequence[Tensor | None] | None = None,
+) -> EncoderOutput:
+    """The BERT encoder over explicit layer weights: `layer_forward` for each layer in turn.
+
+    Without scores/probs requested, head masks or token counts, each layer runs the fused SDPA kernel; a layer
+    with any of them runs the explicit softmax (the same numbers to float rounding).
+
+    Args:
+        x: (B, L, d) embeddings.
+        layers: the weights of each layer, in order.
+        attention_mask: (B, L) 1 = token, 0 = padding.
+        training: apply dropout.
+        head_masks: optional, one per layer: None or an (h_i,) multiplier of that layer's attention probabilities.
+        output_hidden_states / output_attention_scores / output_attention_probs: what to return per layer.
+        token_counts: optional, one per layer: None (keep every token) or a (B,) integer tensor, the tokens each
+            example keeps after that layer's attention (see `select_tokens` for the rule, clamping included).
+
+    Raises:
+        TokenCountError: token_counts of the wrong length, shape or dtype.
+    """
+    if token_counts is not None:
+        _check_counts(token_counts, len(layers), x.size(0))
+    valid = attention_mask.bool()  # (B, L)
+    mask = additive_mask(attention_mask, x.dtype)  # (B, 1, 1, L)
+    origin: Tensor | None = None  # (B, L_i) positions in the input of the current tokens, -1 at padding
+    hidden, scores, probs, kept_indices = [x], list[Tensor](), list[Tensor](), list[Tensor | None]()
+    need_probs = output_attention_scores or output_attention_probs
+    for i, w in enumerate(layers):
+        count = None if token_counts is None else token_counts[i]
+        hm = None if head_masks is None else head_masks[i]
+        out = layer_forward(
+            x, w, mask, valid, training=training, head_mask=hm, need_probs=need_probs, token_count=count
+        )
+        x = out.hidden  # (B, L_i, d)
+        if out.kept is not None:
+            origin = out.kept if origin is None else origin.gather(1, out.kept)  # (B, K_i)
+            origin = origin.masked_fill(~out.valid, -1)
+            valid, mask = out.valid, additive_mask(out.valid, x.dtype)  # (B, K_i), (B, 1, 1, K_i)
+        hidden.append(x)
+        scores.extend([out.scores] if out.scores is not None else [])
+        probs.extend([out.probs] if out.probs is not None else [])
+        kept_indices.append(origin)
+    return EncoderOutput(
+        last_hidden_state=x,
+        attention_mask=attention_mask if origin is None else valid.to(attention_mask.dtype),
+        hidden_states=tuple(hidden) if output_hidden_states else None,
+        attention_scores=tuple(scores) if output_attention_scores else None,
+        attention_probs=tuple(probs) if output_attention_probs else None,
+        kept_indices=tuple(kept_indices) if token_counts is not None else None,
+    )

@@ -8,8 +8,13 @@ Here each layer is built at its own width from `layer_heads`/`layer_ffn`, and a 
 The model holds only the kept weights, at their sliced shapes, under BERT's state-dict names with the kept layers
 renumbered 0..n-1 (`bert.encoder.layer.0.attention.self.query.weight` is (h_0*dh, d)). Its forward has no
 attention code of its own: each layer hands its parameters to `models.elastic.slice_layer` (at full width, so the
-"slices" are the whole tensors) and runs `models.elastic.layer_forward`, the function the supernet trains with.
-Embeddings, pooler and task heads are HF's own `BertEmbeddings`/`BertPooler`/`nn.Linear`.
+"slices" are the whole tensors) and the encoder runs `models.elastic.encoder_forward`, the stack the supernet
+trains with. Embeddings, pooler and task heads are HF's own `BertEmbeddings`/`BertPooler`/`nn.Linear`.
+
+Outputs follow HF (`hidden_states` start with the embeddings, `attentions` are softmax probabilities, the
+`output_*` flags default to the config's) and add `attention_scores` (pre-softmax, with
+`output_attention_scores=True`) and `kept_indices` (with the optional `token_counts` selection; see
+`elastic.encoder_forward`).
 
 Config fields beyond `BertConfig` (num_attention_heads/intermediate_size keep the *source* model's values, which
 fix the head size dh = hidden_size / num_attention_heads):
@@ -30,6 +35,8 @@ then runs this very code without raydistill installed. Keep it that way: no `ray
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -56,7 +63,7 @@ from transformers.models.bert.modeling_bert import (
     BertPreTrainedModel,
 )
 
-from .elastic import LayerWeights, additive_mask, layer_forward, slice_layer
+from .elastic import LayerWeights, TokenCountError, encoder_forward, slice_layer
 
 __all__ = [
     "MODEL_TYPE",
@@ -65,8 +72,11 @@ __all__ = [
     "SubnetBertForQuestionAnswering",
     "SubnetBertForSequenceClassification",
     "SubnetBertModel",
+    "SubnetClassifierOutput",
     "SubnetError",
     "SubnetModel",
+    "SubnetModelOutput",
+    "SubnetQAOutput",
     "register_auto_classes",
 ]
 
@@ -77,6 +87,31 @@ class SubnetError(Exception):
     """A `raydistill_bert` config or call this model does not support (raydistill reports it as a ModelError).
 
     Not a ValueError, so the strict config validation passes it on unwrapped."""
+
+
+@dataclass
+class SubnetModelOutput(BaseModelOutputWithPooling):
+    """HF's base-model output plus `attention_scores` (per layer, pre-softmax) and `kept_indices` (per layer,
+    positions in the input of the tokens kept; see `elastic.EncoderOutput`)."""
+
+    attention_scores: tuple[Tensor, ...] | None = None
+    kept_indices: tuple[Tensor | None, ...] | None = None
+
+
+@dataclass
+class SubnetClassifierOutput(SequenceClassifierOutput):
+    """HF's classifier output plus the fields of `SubnetModelOutput`."""
+
+    attention_scores: tuple[Tensor, ...] | None = None
+    kept_indices: tuple[Tensor | None, ...] | None = None
+
+
+@dataclass
+class SubnetQAOutput(QuestionAnsweringModelOutput):
+    """HF's span output plus the fields of `SubnetModelOutput`."""
+
+    attention_scores: tuple[Tensor, ...] | None = None
+    kept_indices: tuple[Tensor | None, ...] | None = None
 
 
 @strict
@@ -199,7 +234,8 @@ def _check_supported(kwargs: dict[str, Any], cls_name: str) -> None:
     if given:
         raise SubnetError(
             f"{cls_name}.forward got {given}; it supports input_ids, attention_mask, token_type_ids, "
-            "output_hidden_states and output_attentions (return_dict=False is not supported either)"
+            "output_hidden_states, output_attentions, output_attention_scores and token_counts "
+            "(return_dict=False is not supported either)"
         )
 
 
@@ -235,27 +271,41 @@ class SubnetBertModel(SubnetBertPreTrainedModel):
         *,
         output_hidden_states: bool | None = None,
         output_attentions: bool | None = None,
+        output_attention_scores: bool = False,
+        token_counts: Sequence[Tensor | None] | None = None,
         **unsupported: Any,
-    ) -> BaseModelOutputWithPooling:
+    ) -> SubnetModelOutput:
         """Same contract as `BertModel.forward` for these arguments (hidden_states start with the embeddings;
-        attentions are softmax probabilities, (B, h_i, L, L) per layer)."""
+        attentions are softmax probabilities, (B, h_i, L, L) per layer), plus the pre-softmax scores and an
+        optional token selection: `token_counts`, one entry per layer, None or (B,) tokens each example keeps
+        after that layer's attention (`elastic.select_tokens`; outputs then cover the kept tokens only)."""
         _check_supported(unsupported, type(self).__name__)
         x = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, L, d)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        mask = additive_mask(attention_mask, x.dtype)  # (B, 1, 1, L)
-        hidden, probs = [x], list[Tensor]()
-        for weights in self.encoder.weights():
-            out = layer_forward(x, weights, mask, training=self.training, need_scores=bool(output_attentions))
-            x = out.hidden  # (B, L, d)
-            hidden.append(x)
-            if out.scores is not None:
-                probs.append(out.scores.softmax(dim=-1))  # (B, h_i, L, L)
-        return BaseModelOutputWithPooling(
-            last_hidden_state=x,
-            pooler_output=self.pooler(x) if self.pooler is not None else None,  # (B, d)
-            hidden_states=tuple(hidden) if output_hidden_states else None,
-            attentions=tuple(probs) if output_attentions else None,
+        config = self.config
+        want_hidden = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        want_probs = config.output_attentions if output_attentions is None else output_attentions
+        try:
+            enc = encoder_forward(
+                x,
+                self.encoder.weights(),
+                attention_mask,
+                training=self.training,
+                output_hidden_states=bool(want_hidden),
+                output_attention_scores=output_attention_scores,
+                output_attention_probs=bool(want_probs),
+                token_counts=token_counts,
+            )
+        except TokenCountError as exc:
+            raise SubnetError(f"{type(self).__name__}.forward: {exc}") from exc
+        return SubnetModelOutput(
+            last_hidden_state=enc.last_hidden_state,  # (B, L_n, d)
+            pooler_output=self.pooler(enc.last_hidden_state) if self.pooler is not None else None,  # (B, d)
+            hidden_states=enc.hidden_states,
+            attentions=enc.attention_probs,
+            attention_scores=enc.attention_scores,
+            kept_indices=enc.kept_indices,
         )
 
 
@@ -278,12 +328,16 @@ class SubnetBertForSequenceClassification(SubnetBertPreTrainedModel):
         token_type_ids: Tensor | None = None,
         labels: Tensor | None = None,
         **kwargs: Any,
-    ) -> SequenceClassifierOutput:
+    ) -> SubnetClassifierOutput:
         _no_labels(labels, type(self).__name__)
         out = self.bert(input_ids, attention_mask, token_type_ids, **kwargs)
         logits = self.classifier(self.dropout(out.pooler_output))  # (B, C)
-        return SequenceClassifierOutput(
-            logits=logits, hidden_states=out.hidden_states, attentions=out.attentions
+        return SubnetClassifierOutput(
+            logits=logits,
+            hidden_states=out.hidden_states,
+            attentions=out.attentions,
+            attention_scores=out.attention_scores,
+            kept_indices=out.kept_indices,
         )
 
 
@@ -304,15 +358,17 @@ class SubnetBertForQuestionAnswering(SubnetBertPreTrainedModel):
         start_positions: Tensor | None = None,
         end_positions: Tensor | None = None,
         **kwargs: Any,
-    ) -> QuestionAnsweringModelOutput:
+    ) -> SubnetQAOutput:
         _no_labels(start_positions if start_positions is not None else end_positions, type(self).__name__)
         out = self.bert(input_ids, attention_mask, token_type_ids, **kwargs)
         start, end = self.qa_outputs(out.last_hidden_state).unbind(dim=-1)  # (B, L) each
-        return QuestionAnsweringModelOutput(
-            start_logits=start.contiguous(),
+        return SubnetQAOutput(
+            start_logits=start.contiguous(),  # (B, L_n): on the kept tokens when token_counts selected some
             end_logits=end.contiguous(),
             hidden_states=out.hidden_states,
             attentions=out.attentions,
+            attention_scores=out.attention_scores,
+            kept_indices=out.kept_indices,
         )
 
 

@@ -288,8 +288,8 @@ def test_attention_term_compares_kept_heads_with_the_teachers_first_heads(
                  logits_weight=0.0, hidden_weight=0.0, attention_weight=1.0)  # fmt: skip
     half = Arch.for_config(student.config, width=0.5)
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
-    s = elastic_forward(student.model, half, **inputs, output_attentions=True).attention_scores
-    t = elastic_forward(step.teacher, Arch.for_config(student.config), **inputs, output_attentions=True)
+    s = elastic_forward(student.model, half, **inputs, output_attention_scores=True).attention_scores
+    t = elastic_forward(step.teacher, Arch.for_config(student.config), **inputs, output_attention_scores=True)
     keep = batch["attention_mask"].bool()
     valid = (keep[:, None, :, None] & keep[:, None, None, :]).expand(-1, 2, -1, -1)  # (B, h=2, L, L)
     expected = sum(

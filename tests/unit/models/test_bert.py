@@ -50,7 +50,7 @@ def test_full_arch_matches_transformers(kind: str, need_scores: bool, batch: dic
     model = make_model(kind)
     with torch.no_grad():
         expected = _hf_logits(model, batch)
-        out = elastic_forward(model, Arch.for_config(model.config), **batch, output_attentions=need_scores)
+        out = elastic_forward(model, Arch.for_config(model.config), **batch, output_attention_scores=need_scores)
     got = _logits(out.logits)
     assert got.shape == expected.shape
     assert torch.allclose(got, expected, atol=ATOL, rtol=0)
@@ -63,7 +63,7 @@ def test_bare_model_and_intermediates_match_transformers(batch: dict[str, Tensor
     with torch.no_grad():
         ref = model(**batch, output_hidden_states=True, output_attentions=True)
         full = Arch.for_config(model.config)
-        out = elastic_forward(model, full, **batch, output_hidden_states=True, output_attentions=True)
+        out = elastic_forward(model, full, **batch, output_hidden_states=True, output_attention_scores=True)
     assert out.logits is None
     assert torch.allclose(out.last_hidden_state, ref.last_hidden_state, atol=ATOL)
     assert torch.allclose(out.pooled_output, ref.pooler_output, atol=ATOL)
@@ -169,11 +169,11 @@ def test_dropout_follows_train_mode_like_transformers(batch: dict[str, Tensor]) 
     torch.manual_seed(5)
     expected = model(**batch).logits
     torch.manual_seed(5)  # same random stream, same dropout sites in the same order as HF (eager attention)
-    got = elastic_forward(model, full, **batch, output_attentions=True).logits
+    got = elastic_forward(model, full, **batch, output_attention_scores=True).logits
     assert torch.allclose(got, expected, atol=ATOL)
     fast = elastic_forward(model, full, **batch).logits  # fused SDPA path also drops out
     model.eval()
-    a, b = (elastic_forward(model, full, **batch, output_attentions=s).logits for s in (False, True))
+    a, b = (elastic_forward(model, full, **batch, output_attention_scores=s).logits for s in (False, True))
     assert torch.allclose(a, b, atol=ATOL) and not torch.allclose(a, fast, atol=1e-3)
     assert not torch.allclose(a, expected, atol=1e-3)
 

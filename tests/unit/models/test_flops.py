@@ -29,9 +29,9 @@ ARCHS = [
 def test_matches_pytorch_flop_counter(arch: Arch, head: str) -> None:
     model = make_model("classification" if head == "classification" else "qa", num_hidden_layers=4)
     ids = torch.randint(5, 60, (1, 16))
-    # output_attentions=True takes the explicit matmul path: the fused CPU SDPA kernel has no flop formula.
+    # output_attention_scores=True takes the explicit matmul path: the fused CPU SDPA kernel has no flop formula.
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        elastic_forward(model, arch, ids, output_attentions=True)
+        elastic_forward(model, arch, ids, output_attention_scores=True)
     measured = counter.get_total_flops()  # matmul FLOPs only (mm/addmm/bmm), = 2 x MACs
     analytic = count_flops(arch, model.config, seq_len=16, num_labels=3, head=head)
     assert abs(analytic.flops - measured) <= 0.02 * measured
