@@ -10,7 +10,7 @@ import torch
 from transformers import BertForSequenceClassification
 
 from raydistill.distill.kd import KdOptions, KdStep, kd_loss
-from raydistill.distill.strategies import get_strategy, is_elastic
+from raydistill.distill.methods import get_method
 from raydistill.errors import SpecError
 from raydistill.models.arch import Arch
 from raydistill.models.export import materialise
@@ -119,11 +119,11 @@ def _batch() -> dict[str, torch.Tensor]:
 
 
 def test_step_distils_an_exported_subnetwork_and_leaves_the_teacher_alone(tiny_model_dir: Path) -> None:
-    assert not is_elastic("kd")
-    step = get_strategy("kd")(
+    assert not get_method("kd").subnetworks
+    step = get_method("kd").build(
         {"teacher": str(tiny_model_dir), "kind": "classification", "temperature": 2.0, "alpha": 0.5},
         torch.device("cpu"),
-    )  # num_labels read from the teacher's config
+    ).step  # num_labels read from the teacher's config
     assert isinstance(step, KdStep)
     torch.manual_seed(1)
     student = materialise(BertForSequenceClassification(tiny_bert_config()), Arch((1,), (2,), (32,))).train()

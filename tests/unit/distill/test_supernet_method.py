@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from transformers import BertForSequenceClassification
 
 from raydistill.distill.losses import dynabert_loss
-from raydistill.distill.strategies import get_strategy, is_elastic
+from raydistill.distill.methods import get_method
 from raydistill.distill.supernet import SupernetStep, sample_pairs
 from raydistill.errors import SpecError
 from raydistill.models.arch import Arch
@@ -29,7 +29,7 @@ WIDTHS, DEPTHS = [1.0, 0.75, 0.5, 0.25], [1.0, 0.5]
 
 def _step(teacher_dir: Path, **options: Any) -> SupernetStep:
     base = {"teacher": str(teacher_dir), "kind": "classification", "num_labels": 2}
-    step = get_strategy("supernet")({**base, **options}, torch.device("cpu"))
+    step = get_method("supernet").build({**base, **options}, torch.device("cpu")).step
     assert isinstance(step, SupernetStep)
     return step
 
@@ -70,8 +70,8 @@ def _by_hand(
     return w["logits"] * soft_ce + w["hidden"] * hidden + w["embedding"] * emb + w["task"] * task
 
 
-def test_registered_as_an_elastic_strategy() -> None:
-    assert is_elastic("supernet") and not is_elastic("finetune")
+def test_registered_as_a_subnetwork_method() -> None:
+    assert get_method("supernet").subnetworks and not get_method("finetune").subnetworks
 
 
 def test_same_pairs_for_same_seed_and_step_and_different_across_steps() -> None:
