@@ -1,4 +1,4 @@
-"""Strategy `supernet`: sampling, pass order, the loss against hand computations, gradient summation."""
+"""Method `supernet`: sampling, pass order, the loss against hand computations, gradient summation."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from transformers import BertForSequenceClassification
 
-from raydistill.distill.losses import dynabert_loss
+from raydistill.distill.losses import LOSSES, dynabert_loss
 from raydistill.distill.methods import get_method
 from raydistill.distill.supernet import SupernetStep, sample_pairs
 from raydistill.errors import SpecError
@@ -297,3 +297,18 @@ def test_attention_term_compares_kept_heads_with_the_teachers_first_heads(
     )
     logs = step(student, batch, 0, Backward(student))
     torch.testing.assert_close(logs["loss_smallest"], expected.detach())
+
+
+def test_the_step_takes_its_losses_from_the_loss_registry(
+    tiny_model_dir: Path, student: ElasticBert, batch: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loss replaced in `LOSSES` is the one the step runs (the registry has callers)."""
+    called: list[str] = []
+    for name in ("logit_distill", "hidden_mse", "embedding_mse", "attention_mse"):
+        real = LOSSES[name]
+        monkeypatch.setitem(
+            LOSSES, name, lambda *a, _f=real, _n=name, **k: (called.append(_n), _f(*a, **k))[1]
+        )
+    step = _step(tiny_model_dir, widths=[1.0], depths=[1.0], embedding_weight=0.5, attention_weight=0.5)
+    step(student, batch, 0, RecordingBackward(student))
+    assert called == ["logit_distill", "hidden_mse", "embedding_mse"] + ["attention_mse"] * 2  # 2 layers

@@ -3,6 +3,8 @@ its own, trains in-process, is optimised, checkpointed and restored on resume, a
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,9 @@ from raydistill.training.checkpoint import METHOD_PT
 from raydistill.training.config import LoopConfig
 from raydistill.training.loop import train_loop_per_worker
 from raydistill.training.method_io import training_data
+from raydistill.training.retrain import retrain_loop_config
+from raydistill.training.supernet import supernet_loop_config
+from raydistill.training.teacher import teacher_loop_config
 from raydistill.training.trainer import _copy_model, fit
 from tests.unit.spec.conftest import MINIMAL, write  # noqa: F401  (the spec tests' `write` fixture)
 
@@ -142,3 +147,21 @@ def test_a_corpus_method_is_refused_by_the_spec_and_by_the_loop(  # type: ignore
             training_data(Method("toy_corpus", build=build_toy), make_config(), tokenizer=None)
     finally:
         del METHODS["toy_corpus"]
+
+
+def test_the_stage_builders_read_the_method_from_the_spec(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    default = load_spec(write(MINIMAL + "search:\n  retrain: {epochs: 1}\n"))
+    assert teacher_loop_config(default).method == "finetune"
+    assert supernet_loop_config(default, tmp_path).method == "supernet"
+    assert retrain_loop_config(default, tmp_path, tmp_path, 0).method == "kd"
+    chosen = load_spec(write(MINIMAL + f"  method: {TOY}\nsearch:\n  retrain: {{method: {TOY}}}\n"))
+    assert teacher_loop_config(chosen).method == TOY
+    assert retrain_loop_config(chosen, tmp_path, tmp_path, 0).method == TOY
+    other = default.model_copy(update={"supernet": default.supernet.model_copy(update={"method": "other"})})
+    assert supernet_loop_config(other, tmp_path).method == "other"
+
+
+def test_the_registry_is_read_without_torch() -> None:
+    code = "import sys, raydistill.methods_registry as r; print(sorted(r.METHODS), 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['finetune', 'kd', 'supernet'] False"
