@@ -1,7 +1,7 @@
 """The `search_sst2` benchmark's last step: re-train the NSGA-II picks with raydistill's `retrain` stage.
 
 `search.retrain` cuts each budget's chosen Arch out of the supernet and trains it further on its own by
-distillation from the fine-tuned teacher (strategy `kd`, Ray Train). The stage reads the teacher and the supernet
+distillation from the fine-tuned teacher (method `kd`, Ray Train). The stage reads the teacher and the supernet
 from `<run_dir>/teacher/model` and `<run_dir>/supernet/model`; the benchmark's search runs point their spec at
 the supernet directly, so those two paths are linked to the benchmark's models here.
 """

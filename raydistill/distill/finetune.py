@@ -1,4 +1,4 @@
-"""Strategy `finetune`: plain task fine-tuning of the teacher (BERT paper sec. 4).
+"""Method `finetune`: plain task fine-tuning of the teacher (BERT paper sec. 4).
 
 The HF heads compute the task loss from the labels in the batch: cross-entropy over classes (classification),
 MSE (regression, one output), and the mean of the start/end cross-entropies (SQuAD, BERT sec. 4.2). One forward,
@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from raydistill.distill.strategies import Backward, Batch, StepFn, model_inputs, register_strategy
+from raydistill.distill.methods import Backward, Batch, BuiltMethod, Method, model_inputs
 
 
 def finetune_step(model: nn.Module, batch: Batch, step: int, backward: Backward) -> dict[str, float | Tensor]:
@@ -24,10 +24,12 @@ def finetune_step(model: nn.Module, batch: Batch, step: int, backward: Backward)
     return {"loss": loss.detach()}
 
 
-@register_strategy("finetune")
-def make_finetune(options: Mapping[str, Any], device: torch.device) -> StepFn:
-    """Factory of the `finetune` strategy; it takes no options."""
+def make_finetune(options: Mapping[str, Any], device: torch.device) -> BuiltMethod:
+    """Build the `finetune` method; it takes no options and has no modules of its own."""
     del device
     if options:
-        raise ValueError(f"strategy 'finetune' takes no options, got {sorted(options)}")
-    return finetune_step
+        raise ValueError(f"method 'finetune' takes no options, got {sorted(options)}")
+    return BuiltMethod(finetune_step)
+
+
+METHOD = Method("finetune", build=make_finetune, evaluation="task")

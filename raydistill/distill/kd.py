@@ -1,4 +1,4 @@
-"""Strategy `kd`: vanilla knowledge distillation of any student from a frozen teacher (Hinton et al. 2015).
+"""Method `kd`: vanilla knowledge distillation of any student from a frozen teacher (Hinton et al. 2015).
 
 Per batch: the teacher's forward without gradients, the student's forward through the (possibly DDP-wrapped)
 model, one backward of
@@ -11,7 +11,7 @@ model, one backward of
   (positions outside the sequence ignored, as HF does).
 
 The task loss is computed here from the logits, never by passing `labels=` to the model: the exported
-`raydistill_bert` sub-networks compute no loss, and this strategy re-trains them (the pipeline's `retrain` stage).
+`raydistill_bert` sub-networks compute no loss, and this method re-trains them (the pipeline's `retrain` stage).
 `alpha = 1` (default) is pure distillation, TinyBERT's prediction-layer distillation (TinyBERT eq. 10).
 """
 
@@ -24,8 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from raydistill.distill.losses import logit_distill_loss
-from raydistill.distill.strategies import Backward, Batch, StepFn, model_inputs, register_strategy
+from raydistill.distill.losses import get_loss
+from raydistill.distill.methods import Backward, Batch, BuiltMethod, Method, model_inputs
 from raydistill.errors import SpecError
 from raydistill.models.bert import logits_task_loss
 
@@ -35,7 +35,7 @@ _KINDS = ("classification", "regression", "qa")
 
 @dataclass(frozen=True)
 class KdOptions:
-    """The `kd` strategy's options (plain values).
+    """The `kd` method's options (plain values).
 
     Attributes:
         teacher: HF model dir (or model name) of the fine-tuned teacher.
@@ -57,13 +57,13 @@ class KdOptions:
         valid = sorted(f.name for f in fields(cls))
         unknown, missing = sorted(set(options) - set(valid)), sorted({"teacher", "kind"} - set(options))
         if unknown or missing:
-            raise SpecError(f"strategy 'kd': unknown options {unknown}, missing {missing}; valid: {valid}")
+            raise SpecError(f"method 'kd': unknown options {unknown}, missing {missing}; valid: {valid}")
         opts = cls(**options)
         if opts.kind not in _KINDS:
-            raise SpecError(f"strategy 'kd': kind={opts.kind!r} is not one of {', '.join(_KINDS)}")
+            raise SpecError(f"method 'kd': kind={opts.kind!r} is not one of {', '.join(_KINDS)}")
         if not opts.temperature > 0 or not 0.0 <= opts.alpha <= 1.0:
             raise SpecError(
-                f"strategy 'kd': temperature={opts.temperature}, alpha={opts.alpha}; need temperature > 0 and "
+                f"method 'kd': temperature={opts.temperature}, alpha={opts.alpha}; need temperature > 0 and "
                 "0 <= alpha <= 1 (alpha=1: distillation only)"
             )
         return opts
@@ -82,7 +82,9 @@ def kd_loss(student: Logits, teacher: Logits | None, batch: Batch, opts: KdOptio
     if opts.alpha > 0:
         if teacher is None:
             raise ValueError(f"kd_loss: alpha={opts.alpha} > 0 needs the teacher's logits")
-        parts["kd"] = logit_distill_loss(student, teacher, opts.kind, opts.temperature, scale_by_t2=True)
+        parts["kd"] = get_loss("logit_distill")(
+            student, teacher, opts.kind, opts.temperature, scale_by_t2=True
+        )
     if opts.alpha < 1:
         parts["task"] = logits_task_loss(student, batch, opts.kind)
     weights = {"kd": opts.alpha, "task": 1.0 - opts.alpha}
@@ -119,9 +121,8 @@ def _teacher_labels(teacher: str) -> int:
     return int(AutoConfig.from_pretrained(resolve_model_name(teacher)).num_labels)
 
 
-@register_strategy("kd")
-def make_kd(options: Mapping[str, Any], device: torch.device) -> StepFn:
-    """Factory of the `kd` strategy: validate the options and load the frozen teacher onto `device`."""
+def make_kd(options: Mapping[str, Any], device: torch.device) -> BuiltMethod:
+    """Build the `kd` method: validate the options and load the frozen teacher onto `device`."""
     from raydistill.models.loading import load_task_model
 
     opts = KdOptions.from_options(options)
@@ -129,4 +130,7 @@ def make_kd(options: Mapping[str, Any], device: torch.device) -> StepFn:
     teacher = load_task_model(opts.teacher, opts.kind, num_labels, require_head=True)  # type: ignore[arg-type]
     teacher.to(device)  # type: ignore[arg-type]  # transformers' stub types `to` oddly
     teacher.eval().requires_grad_(False)
-    return KdStep(opts, teacher)
+    return BuiltMethod(KdStep(opts, teacher))
+
+
+METHOD = Method("kd", build=make_kd, evaluation="task")

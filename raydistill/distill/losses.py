@@ -1,5 +1,8 @@
 """Distillation losses (KD, Patient-KD, TinyBERT, DynaBERT, LAT) and their registry.
 
+Methods (`distill.methods`) look the losses they use up by name (`get_loss("logit_distill")`), so a method that
+lets its losses be chosen by name and the ones it hard-codes read the same.
+
 Conventions shared by every loss here:
 - The teacher side is always detached: no gradient ever reaches the teacher.
 - Logit losses SUM over the class (last) axis and take the MEAN over every leading axis (batch, and tokens for
@@ -131,6 +134,7 @@ def regression_mse(student: Tensor, teacher: Tensor) -> Tensor:
     return F.mse_loss(s, t)
 
 
+@register_loss("logit_distill")
 def logit_distill_loss(
     student: Any, teacher: Any, kind: str, temperature: float = 1.0, scale_by_t2: bool = False
 ) -> Tensor:

@@ -1,4 +1,4 @@
-"""Strategy `supernet`: DynaBERT / once-for-all width-depth supernet training (no Ray).
+"""Method `supernet`: DynaBERT / once-for-all width-depth supernet training (no Ray).
 
 Per batch (DynaBERT Alg. 1, OFA's sandwich rule as an option):
 1. the teacher's full forward, once, without gradients (`teacher_mode="same_width"`: one forward per width of
@@ -15,7 +15,7 @@ Per batch (DynaBERT Alg. 1, OFA's sandwich rule as an option):
 Every pass but the last runs (forward and backward) inside `backward.no_sync()`; the last pass is the full Arch
 (width 1, depth 1), so the one all-reduce of the step sums every sub-network's gradient and DDP sees a gradient
 for every parameter (depth-reduced passes leave whole layers without one). The model is the DDP-wrapped
-`ElasticBert` (registered `elastic=True`), so each sub-network forward goes through DDP.
+`ElasticBert` (registered with `subnetworks=True`), so each sub-network forward goes through DDP.
 
 The teacher is loaded from `options["teacher"]`. The stage builder passes the reordered initial model there:
 it computes the same function as the fine-tuned teacher at full width, and its width slices hold the most
@@ -34,13 +34,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from raydistill.distill.losses import (
-    attention_mse,
-    embedding_mse,
-    hidden_mse,
-    logit_distill_loss,
-)
-from raydistill.distill.strategies import Backward, Batch, StepFn, model_inputs, register_strategy, unwrap
+from raydistill.distill.losses import get_loss
+from raydistill.distill.methods import Backward, Batch, BuiltMethod, Method, model_inputs, unwrap
 from raydistill.errors import SpecError
 from raydistill.models.arch import Arch, sample_layerwise, teacher_hidden_map
 from raydistill.models.bert import ElasticBert, ElasticOutput, elastic_forward, task_loss, unwrap_model
@@ -52,7 +47,7 @@ SAMPLINGS = ("all", "sandwich", "layerwise")
 
 @dataclass(frozen=True)
 class SupernetOptions:
-    """The `supernet` strategy's options (plain values; the stage builder fills them from `SupernetSpec`).
+    """The `supernet` method's options (plain values; the stage builder fills them from `SupernetSpec`).
 
     Attributes:
         teacher: HF model dir of the teacher (see the module docstring).
@@ -90,7 +85,7 @@ class SupernetOptions:
         missing = sorted({"teacher", "kind", "num_labels"} - set(options))
         if unknown or missing:
             raise SpecError(
-                f"strategy 'supernet': unknown options {unknown}, missing {missing}; valid: {sorted(valid)}"
+                f"method 'supernet': unknown options {unknown}, missing {missing}; valid: {sorted(valid)}"
             )
         values = dict(options)
         for name in ("widths", "depths"):  # lists from JSON-able configs -> tuples (hashable, frozen)
@@ -138,6 +133,7 @@ def sample_archs(config: Any, opts: SupernetOptions, step: int) -> list[tuple[Ar
     `sample_layerwise` draws from `random.Random` seeded by (seed, step), then the full Arch. The teacher width is
     the sub-network's width under `teacher_mode="same_width"`, else 1.0 (the full teacher).
     """
+
     def teacher_width(width: float) -> float:
         return width if opts.teacher_mode == "same_width" else 1.0
 
@@ -171,22 +167,26 @@ def subnet_loss(
     """
     total = student.last_hidden_state.new_zeros(())
     if opts.logits_weight > 0:
-        total = total + opts.logits_weight * logit_distill_loss(
+        total = total + opts.logits_weight * get_loss("logit_distill")(
             student.logits, teacher.logits, opts.kind, opts.temperature
         )
     if opts.hidden_weight > 0:
         assert student.hidden_states is not None and teacher.hidden_states is not None
         layer_map = teacher_hidden_map(arch)[1:]  # one teacher hidden_states index per kept layer
-        total = total + opts.hidden_weight * hidden_mse(
+        total = total + opts.hidden_weight * get_loss("hidden_mse")(
             student.hidden_states[1:], teacher.hidden_states, layer_map
         )
     if opts.embedding_weight > 0:
-        total = total + opts.embedding_weight * embedding_mse(student.embeddings, teacher.embeddings)
+        total = total + opts.embedding_weight * get_loss("embedding_mse")(
+            student.embeddings, teacher.embeddings
+        )
     if opts.attention_weight > 0:
         assert student.attention_scores is not None and teacher.attention_scores is not None
         mask = batch.get("attention_mask")
         att = [
-            attention_mse(s, teacher.attention_scores[layer][:, : s.size(1)], mask)  # (B, h_l, L, L) each
+            get_loss("attention_mse")(
+                s, teacher.attention_scores[layer][:, : s.size(1)], mask
+            )  # (B, h_l, L, L)
             for s, layer in zip(student.attention_scores, arch.layers, strict=True)
         ]
         total = total + opts.attention_weight * torch.stack(att).sum()
@@ -217,8 +217,8 @@ class SupernetStep:
         """The sub-network's forward through the (DDP-wrapped) `ElasticBert`, so DDP sees it."""
         if not isinstance(unwrap(model), ElasticBert):
             raise TypeError(
-                f"strategy 'supernet' needs the model wrapped in ElasticBert (got {type(unwrap(model)).__name__});"
-                " the training loop does this for strategies registered with elastic=True"
+                f"method 'supernet' needs the model wrapped in ElasticBert (got {type(unwrap(model)).__name__});"
+                " the training loop does this for methods registered with subnetworks=True"
             )
         return model(
             arch, output_hidden_states=self.need_hidden, output_attention_scores=self.need_scores, **inputs
@@ -244,9 +244,8 @@ class SupernetStep:
         return {"loss": torch.stack(losses).sum(), "loss_largest": losses[-1], "loss_smallest": losses[0]}
 
 
-@register_strategy("supernet", elastic=True)
-def make_supernet(options: Mapping[str, Any], device: torch.device) -> StepFn:
-    """Factory of the `supernet` strategy: validate the options and load the frozen teacher onto `device`."""
+def make_supernet(options: Mapping[str, Any], device: torch.device) -> BuiltMethod:
+    """Build the `supernet` method: validate the options and load the frozen teacher onto `device`."""
     from raydistill.models.loading import load_task_model
 
     opts = SupernetOptions.from_options(options)
@@ -259,4 +258,7 @@ def make_supernet(options: Mapping[str, Any], device: torch.device) -> StepFn:
     teacher = load_task_model(opts.teacher, opts.kind, opts.num_labels, require_head=True)  # type: ignore[arg-type]
     teacher.to(device)  # type: ignore[arg-type]  # transformers' stub types `to` oddly
     teacher.eval().requires_grad_(False)
-    return SupernetStep(opts, teacher)
+    return BuiltMethod(SupernetStep(opts, teacher))
+
+
+METHOD = Method("supernet", build=make_supernet, evaluation="task")

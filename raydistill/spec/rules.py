@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from raydistill.methods_registry import METHODS, method_names, unknown_method
 from raydistill.spec import data_rules
 from raydistill.spec.problems import Problem
 from raydistill.spec.schema import Spec
@@ -148,6 +149,36 @@ def features_available(spec: Spec, task: Task | None) -> Iterator[Problem]:
         )
 
 
+def _stage_methods(spec: Spec) -> Iterator[tuple[str, str, bool]]:
+    """(field, method name, whether the stage trains sub-networks) of every stage that trains with a method."""
+    yield "teacher.method", spec.teacher.method, False
+    yield "supernet.method", spec.supernet.method, True
+    if spec.search.retrain is not None:
+        yield "search.retrain.method", spec.search.retrain.method, False
+
+
+def methods_fit(spec: Spec, task: Task | None) -> Iterator[Problem]:
+    """Each stage's training method is registered (`raydistill.methods_registry`) and fits the stage: it trains
+    on the task's data, and forwards sub-networks exactly when the stage is the supernet."""
+    for path, name, subnetworks in _stage_methods(spec):
+        fitting = [n for n in method_names(subnetworks=subnetworks) if METHODS[n].data == "task"]
+        entry = METHODS.get(name)
+        if entry is None:
+            yield Problem(path, unknown_method(name, fitting or method_names()))
+        elif entry.subnetworks != subnetworks or entry.data != "task":
+            yield Problem(
+                path,
+                f"method {name!r} trains {_trains(entry.subnetworks, entry.data)}, but this stage trains "
+                f"{_trains(subnetworks, 'task')}; methods for it: {', '.join(fitting) or '(none registered)'}",
+            )
+
+
+def _trains(subnetworks: bool, data: str) -> str:
+    """`sub-networks of a supernet on the task's labelled data`, ... (for `methods_fit` messages)."""
+    model = "sub-networks of a supernet" if subnetworks else "one whole model"
+    return f"{model} on the task's labelled data" if data == "task" else f"{model} on an unlabeled corpus"
+
+
 RULES: list[Rule] = [
     task_is_known,
     _with_task(data_rules.source_fits_task),
@@ -161,6 +192,7 @@ RULES: list[Rule] = [
     gpu_needs_workers,
     teacher_path_exists,
     features_available,
+    methods_fit,
 ]
 
 

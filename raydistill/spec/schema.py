@@ -101,6 +101,11 @@ class TeacherSpec(_Frozen):
 
     model: str = Field(description="HF hub name (e.g. bert-base-uncased), a local HF dir, or 'minilm-l6' (packaged)")
     finetuned: bool = Field(False, description="true: the model is already fine-tuned; only evaluate it")
+    method: str = Field(
+        "finetune",
+        description="training method (a name in raydistill.methods_registry) that trains the full model on the "
+        "task's data; finetune: task fine-tuning",
+    )
     train: OptimSpec = OptimSpec()
 
 
@@ -127,6 +132,11 @@ class SupernetSpec(_Frozen):
     """Width/depth-adaptive supernet (DynaBERT / once-for-all) and the optional length axis."""
 
     enabled: bool = True
+    method: str = Field(
+        "supernet",
+        description="training method (a name in raydistill.methods_registry) that trains sub-networks; "
+        "supernet: DynaBERT distillation of the (width, depth) grid, with the settings below",
+    )
     widths: list[Fraction] = Field(default_factory=lambda: [1.0, 0.75, 0.5, 0.25])
     depths: list[Fraction] = Field(default_factory=lambda: [1.0, 0.75, 0.5])
     reorder: bool = Field(True, description="importance-reorder heads and neurons before training (DynaBERT)")
@@ -160,6 +170,11 @@ class RetrainSpec(_Frozen):
 
     epochs: float = Field(1.0, gt=0)
     learning_rate: float = Field(2e-5, gt=0, lt=1)
+    method: str = Field(
+        "kd",
+        description="training method (a name in raydistill.methods_registry) that trains each chosen "
+        "sub-network; kd: distillation from the teacher's logits",
+    )
 
 
 class SearchSpec(_Frozen):

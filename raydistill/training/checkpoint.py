@@ -5,6 +5,7 @@ Layout of one checkpoint directory (`checkpoint_00000120`):
     config.json, model.safetensors, tokenizer files   `save_pretrained` output: loadable by `from_pretrained`
     trainer_state.json                                 step, epoch, batches done in the epoch, timing, metrics
     trainer_state.pt                                   optimizer, scheduler, RNG states (torch, CUDA, numpy, python)
+    method_state.pt                                    the state dict of the method's own modules ({} without any)
     checkpoint_files.json                              written last: every other file's size (see `is_complete`)
 
 Under Ray, rank 0 writes the directory to a temp dir and `ray.train.report` persists it to the run's storage; the
@@ -36,13 +37,16 @@ import ray.train.collective
 import torch
 from torch import nn
 
-from raydistill.distill.strategies import unwrap
+from raydistill.distill.methods import unwrap
+from raydistill.errors import RunError
 
 STATE_JSON = "trainer_state.json"
 STATE_PT = "trainer_state.pt"
+METHOD_PT = "method_state.pt"  # the method's own modules (`distill.methods.BuiltMethod.modules`)
 MANIFEST = "checkpoint_files.json"
 CHECKPOINT_PREFIX = "checkpoint_"
 KEEP_LOCAL = 2
+STATE_FILES = (STATE_JSON, STATE_PT, METHOD_PT)  # a complete checkpoint's manifest lists each (`is_complete`)
 
 
 @dataclass
@@ -114,8 +118,9 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     state: TrainState,
+    method_modules: nn.Module | None = None,
 ) -> None:
-    """Write the HF model + tokenizer and the training state into `directory`."""
+    """Write the HF model + tokenizer, the method's modules and the training state into `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     hf_model: Any = unwrap(model)  # a transformers PreTrainedModel
     hf_model.save_pretrained(directory)
@@ -123,6 +128,7 @@ def save_checkpoint(
     (directory / STATE_JSON).write_text(json.dumps(asdict(state), indent=2))
     blob = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": capture_rng()}
     torch.save(blob, directory / STATE_PT)
+    torch.save(method_modules.state_dict() if method_modules is not None else {}, directory / METHOD_PT)
     write_manifest(directory)
 
 
@@ -140,7 +146,7 @@ def is_complete(directory: Path) -> bool:
         sizes = json.loads((directory / MANIFEST).read_text())
     except (OSError, ValueError):
         return False
-    if not isinstance(sizes, dict) or not {STATE_JSON, STATE_PT} <= sizes.keys():
+    if not isinstance(sizes, dict) or not set(STATE_FILES) <= sizes.keys():
         return False
     for name, size in sizes.items():
         path = directory / name
@@ -207,6 +213,29 @@ def read_train_state(directory: Path) -> tuple[TrainState, dict[str, Any]]:
     return state, blob
 
 
+def restore_method_modules(directory: Path, modules: nn.Module | None) -> None:
+    """Load the method's modules saved in a checkpoint (`METHOD_PT`) into `modules`, in place.
+
+    Raises:
+        RunError: the checkpoint holds module state the method does not have (or lacks what it has).
+    """
+    saved = torch.load(directory / METHOD_PT, map_location="cpu", weights_only=True)
+    if modules is None:
+        if saved:
+            raise RunError(
+                f"{directory} holds state of the method's modules ({', '.join(sorted(saved))}) but this "
+                "method has none; resume with the method that wrote it, or delete the run to start afresh"
+            )
+        return
+    try:
+        modules.load_state_dict(saved)
+    except RuntimeError as exc:
+        raise RunError(
+            f"{directory}: the method's modules do not match the saved ones ({str(exc).splitlines()[0]}); "
+            "resume with the method options that wrote it, or delete the run to start afresh"
+        ) from None
+
+
 def report_checkpoint(
     metrics: dict[str, Any],
     *,
@@ -217,6 +246,7 @@ def report_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     state: TrainState,
+    method_modules: nn.Module | None = None,
 ) -> None:
     """`ray.train.report(metrics)` from every rank, with a checkpoint of the current state from rank 0."""
     name = checkpoint_name(state.step)
@@ -225,14 +255,14 @@ def report_checkpoint(
         return
     if local_run_dir is None:
         with tempfile.TemporaryDirectory() as tmp:
-            save_checkpoint(Path(tmp), model, tokenizer, optimizer, scheduler, state)
+            save_checkpoint(Path(tmp), model, tokenizer, optimizer, scheduler, state, method_modules)
             checkpoint = ray.train.Checkpoint.from_directory(tmp)
             ray.train.report(metrics, checkpoint=checkpoint, checkpoint_dir_name=name)
         return
     run_dir = Path(local_run_dir)
     final, partial = run_dir / name, run_dir / f".{name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    save_checkpoint(partial, model, tokenizer, optimizer, scheduler, state)
+    save_checkpoint(partial, model, tokenizer, optimizer, scheduler, state, method_modules)
     shutil.rmtree(final, ignore_errors=True)
     partial.rename(final)  # a crash mid-write never leaves a half checkpoint as the newest
     ray.train.report(

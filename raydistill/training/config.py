@@ -32,8 +32,8 @@ class LoopConfig:
         data: keyword arguments of `prepare_task_data` besides the task, tokenizer and seed.
         optim: `OptimSpec` fields as a plain dict (epochs, max_steps, batch_size, learning_rate, ...).
         seed: seeds weights of new heads, dropout, and the shuffling of each epoch (seed + epoch).
-        strategy: training-strategy registry name (`raydistill.distill.strategies`).
-        strategy_options: plain options handed to the strategy factory.
+        method: training-method registry name (`raydistill.methods_registry`).
+        method_options: plain options handed to the method's `build` (`distill.methods`).
         num_threads: torch intra-op threads per worker; None leaves torch's setting alone.
         use_gpu: run on the worker's GPU (NCCL between workers) instead of the CPU (gloo).
         name: run name used in log lines.
@@ -54,8 +54,8 @@ class LoopConfig:
     data: dict[str, Any] = field(default_factory=dict)
     optim: dict[str, Any] = field(default_factory=dict)
     seed: int = 42
-    strategy: str = "finetune"
-    strategy_options: dict[str, Any] = field(default_factory=dict)
+    method: str = "finetune"
+    method_options: dict[str, Any] = field(default_factory=dict)
     num_threads: int | None = None
     use_gpu: bool = False
     name: str = "train"

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from raydistill.data import NON_FINITE, EvalSet, Scores, TaskData
 from raydistill.data.collate import sequence_lengths
-from raydistill.distill.strategies import model_inputs
+from raydistill.distill.methods import model_inputs
 
 log = logging.getLogger(__name__)  # a child of the loop's logger (`runtime.progress_logger`)
 

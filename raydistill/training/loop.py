@@ -1,16 +1,17 @@
 """`train_loop_per_worker`: the one training entry point, run by every Ray Train worker (or in-process).
 
-Reads top to bottom: setup (data, model, optimizer, schedule; restored from the latest checkpoint when there is
-one) -> loop (strategy steps, progress lines, checkpoints every `checkpoint_every_steps`) -> report (evaluation and
-checkpoint at each epoch end) -> return the final metrics (rank 0's become `Result.return_value`).
+Reads top to bottom: setup (the training method `cfg.method`, its data, the model with the method's own modules,
+optimizer, schedule; restored from the latest checkpoint when there is one) -> loop (the method's steps, progress
+lines, checkpoints every `checkpoint_every_steps`) -> report (the method's evaluation and a checkpoint at each epoch
+end) -> return the final metrics (rank 0's become `Result.return_value`).
 
 The same function runs unchanged with `ScalingConfig(num_workers=0)` (in this process, no DDP) and with N Ray
 workers (DDP over gloo on CPU, NCCL on GPU, wrapped by `ray.train.torch.prepare_model`). Each rank trains on its
 shard of an epoch permutation seeded by `seed + epoch`; rank 0 evaluates on the unwrapped model while the other
 ranks wait in `ray.train.report` (a barrier), which every rank calls the same number of times.
 
-Resume: rerunning `fit` with the same run name and storage path restores weights, optimizer, scheduler, RNG and
-step from the newest complete checkpoint in the run directory (`checkpoint.resume_checkpoint_dir`: newer than
+Resume: rerunning `fit` with the same run name and storage path restores weights, the method's modules,
+optimizer, scheduler, RNG and step from the newest complete checkpoint in the run directory (`checkpoint.resume_checkpoint_dir`: newer than
 the one Ray's snapshot names when Ray had not recorded the last one yet) and skips the batches of the current
 epoch already done. Resuming assumes the same number of workers and batch size.
 """
@@ -25,20 +26,21 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from raydistill.data import TaskData, prepare_task_data
+from raydistill.data import TaskData
 from raydistill.data.collate import sequence_lengths
-from raydistill.distill.strategies import StepFn, get_strategy, is_elastic, unwrap
+from raydistill.distill.methods import BuiltMethod, Method, StepFn, WithMethodModules, get_method, unwrap
 from raydistill.models.bert import ElasticBert
 from raydistill.models.loading import load_task_model, load_tokenizer
 from raydistill.training.checkpoint import (
     TrainState,
     read_train_state,
     report_checkpoint,
+    restore_method_modules,
     restore_rng,
     resume_checkpoint_dir,
 )
 from raydistill.training.config import LoopConfig
-from raydistill.training.evaluate import evaluate_task
+from raydistill.training.method_io import evaluation_of, training_data
 from raydistill.training.optim import build_optimizer, build_scheduler, total_steps
 from raydistill.training.progress import ProgressFile
 from raydistill.training.runtime import (
@@ -52,7 +54,7 @@ from raydistill.training.runtime import (
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
-    """Train a model with a registered strategy; see the module docstring.
+    """Train a model with a registered training method; see the module docstring.
 
     Args:
         config: `LoopConfig.to_dict()` (plain values only).
@@ -71,28 +73,33 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
     log = progress_logger()
 
     tokenizer = load_tokenizer(cfg.model)
-    data = prepare_task_data(cfg.task, tokenizer, seed=cfg.seed, **cfg.data)
+    method = get_method(cfg.method)
+    evaluate = evaluation_of(method)
+    data = training_data(method, cfg, tokenizer)
     kind, num_labels = data.task.kind, data.task.num_labels
     resume_dir = resume_checkpoint_dir(cfg.run_dir, rank)
     hf_model = load_task_model(str(resume_dir or cfg.model), kind, num_labels)
     state, saved = read_train_state(resume_dir) if resume_dir else (TrainState(), None)
-    # Sub-network strategies forward an `Arch` through `ElasticBert`, which DDP must wrap (not the HF model).
-    trainable = ElasticBert(hf_model) if is_elastic(cfg.strategy) else hf_model
-    model = ray.train.torch.prepare_model(trainable, move_to_device=device)  # DDP-wrapped when world > 1
-    optimizer = build_optimizer(model, opt.learning_rate, opt.weight_decay)
     per_epoch = steps_per_epoch(data.train, opt.batch_size, world)
     total = total_steps(per_epoch, opt.epochs, opt.max_steps)
+    start_step = state.step
+    if saved is not None and rank == 0:
+        log.info(f"[{cfg.name}] resumed at step {state.step}/{total} (epoch {state.epoch})")
+    if state.step >= total:  # already complete: nothing to train, return what the last checkpoint recorded
+        hf_model.to(device)  # type: ignore[arg-type]  # transformers' stub types `to` oddly
+        return _final(hf_model, state, start_step, total, per_epoch, world, stopped=False)
+    built = method.build(cfg.method_options, device)
+    if resume_dir is not None:
+        restore_method_modules(resume_dir, built.modules)
+    trainable = _trainable(hf_model, method, built)
+    model = ray.train.torch.prepare_model(trainable, move_to_device=device)  # DDP-wrapped when world > 1
+    optimizer = build_optimizer(model, opt.learning_rate, opt.weight_decay)  # the method's modules included
     scheduler = build_scheduler(optimizer, opt.warmup_ratio, total)
     if saved is not None:
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         restore_rng(saved["rng"])
-        if rank == 0:
-            log.info(f"[{cfg.name}] resumed at step {state.step}/{total} (epoch {state.epoch})")
-    start_step = state.step
-    if state.step >= total:  # already complete: nothing to train, return what the last checkpoint recorded
-        return _final(model, state, start_step, total, per_epoch, world, stopped=False)
-    step_fn = get_strategy(cfg.strategy)(cfg.strategy_options, device)
+    step_fn = built.step
     shown = ProgressFile(cfg.progress_file if rank == 0 else None, total)  # the driver's progress line
     backward = Backward(model)
     meter = Meter(device, world, state.train_time_s, state.train_samples)
@@ -101,7 +108,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
         state.train_time_s, state.train_samples = meter.seconds, meter.samples
         report_checkpoint(
             metrics, rank=rank, local_run_dir=cfg.local_run_dir, model=hf_model, tokenizer=tokenizer,
-            optimizer=optimizer, scheduler=scheduler, state=state,
+            optimizer=optimizer, scheduler=scheduler, state=state, method_modules=built.modules,
         )  # fmt: skip
 
     # ---- loop: one pass per epoch (the first may resume mid-epoch)
@@ -143,9 +150,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
             shown.step(state.step, _log_progress(log, cfg.name, state, total, meter, scheduler))
         evaluated = rank == 0  # rank 0 scores the unwrapped model; the others wait in `report`
         state.metrics = (
-            evaluate_task(hf_model, data, opt.eval_batch_size, device=device, search=cfg.eval_search)
-            if evaluated
-            else {}
+            evaluate(hf_model, data, opt.eval_batch_size, device, cfg.eval_search) if evaluated else {}
         )
         state.metrics.update(step=state.step, epoch=state.step / per_epoch, **_throughput(meter))
         checkpoint(state.metrics)
@@ -159,6 +164,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
     return _final(model, state, start_step, total, per_epoch, world, stopped=False)
 
 
+def _trainable(hf_model: nn.Module, method: Method, built: BuiltMethod) -> nn.Module:
+    """The module DDP wraps: the HF model (in `ElasticBert` for a sub-network method, whose forward takes an
+    `Arch`), with the method's own modules beside it (`WithMethodModules`) when it has any."""
+    model = ElasticBert(hf_model) if method.subnetworks else hf_model
+    return WithMethodModules(model, built.modules) if built.modules else model
+
+
 def _train_step(
     step_fn: StepFn,
     model: nn.Module,
@@ -169,12 +181,12 @@ def _train_step(
     scheduler: Any,
     max_grad_norm: float,
 ) -> dict[str, Any]:
-    """One optimizer step: the strategy's forwards/backwards, clipping (BERT: norm 1.0), AdamW, schedule."""
+    """One optimizer step: the method's forwards/backwards, clipping (BERT: norm 1.0), AdamW, schedule."""
     backward.last_calls = 0
     logs = step_fn(model, batch, step, backward)
     if backward.last_calls != 1:
         raise RuntimeError(
-            f"the training strategy called backward(loss, is_last=True) {backward.last_calls} times at step "
+            f"the training method called backward(loss, is_last=True) {backward.last_calls} times at step "
             f"{step}; it must call it exactly once, as the last backward of the step"
         )
     nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)

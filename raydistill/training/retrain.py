@@ -3,10 +3,11 @@
 After the search, the best Arch per budget (the pick the export stage makes: `results.picks.best_arch_ids` on the
 search split) holds weights shared with every other sub-network of the supernet. Here each distinct chosen Arch
 is cut out of the supernet (`models.export.materialise`: a `raydistill_bert` model with only its weights) and
-trained further on its own with Ray Train, strategy `kd` (vanilla KD from the fine-tuned teacher, alpha = 1:
-TinyBERT's prediction-layer distillation, at `supernet.temperature`), for `search.retrain.epochs` epochs at
-`search.retrain.learning_rate`; batch size, warmup, decay and threads come from `supernet.train` (its
-`max_steps` does not apply: the epochs do). Outputs, under `run_dir/retrain` (`layout.RunLayout`):
+trained further on its own with Ray Train, method `search.retrain.method` (default `kd`: vanilla KD from the
+fine-tuned teacher, alpha = 1: TinyBERT's prediction-layer distillation, at `supernet.temperature`), for
+`search.retrain.epochs` epochs at `search.retrain.learning_rate`; batch size, warmup, decay and threads come
+from `supernet.train` (its `max_steps` does not apply: the epochs do). Outputs, under `run_dir/retrain`
+(`layout.RunLayout`):
 
     <arch id>/init/     the sub-network sliced from the supernet (HF dir + tokenizer): the run's starting point
     <arch id>/model/    the re-trained sub-network (HF dir + tokenizer); the export stage exports it
@@ -65,7 +66,8 @@ def chosen_archs(table: pd.DataFrame, budgets: Sequence[float], fixed_ratio: flo
 
 
 def retrain_loop_config(spec: Spec, init_dir: Path, teacher_dir: Path, index: int) -> LoopConfig:
-    """Strategy `kd` from `init_dir` (the sliced sub-network), distilling from `teacher_dir`."""
+    """Method `search.retrain.method` (default `kd`) from `init_dir` (the sliced sub-network), distilling from
+    `teacher_dir`."""
     if spec.search.retrain is None:
         raise ValueError("retrain_loop_config needs search.retrain to be set")
     task, train = get_task(spec.task), spec.supernet.train
@@ -87,8 +89,8 @@ def retrain_loop_config(spec: Spec, init_dir: Path, teacher_dir: Path, index: in
         data=data_kwargs(spec.data),
         optim=optim,
         seed=spec.seed,
-        strategy="kd",
-        strategy_options=options,
+        method=spec.search.retrain.method,
+        method_options=options,
         num_threads=train.num_threads,
         use_gpu=spec.resources.use_gpu,
         name=retrain_run_name(spec, index),

@@ -145,10 +145,10 @@ def train_loader(
 
 
 class Backward:
-    """The `backward(loss, is_last)` handed to strategies, with `no_sync()` for the passes before the last.
+    """The `backward(loss, is_last)` handed to methods, with `no_sync()` for the passes before the last.
 
     DDP decides whether a backward all-reduces when the forward runs, so `no_sync()` must wrap a pass's forward
-    and backward; `__call__` checks that `is_last` agrees with where it is called (see `distill.strategies`).
+    and backward; `__call__` checks that `is_last` agrees with where it is called (see `distill.methods`).
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -183,7 +183,7 @@ class Backward:
 
 
 class Meter:
-    """Train-loop throughput (eval and checkpoints excluded) and running means of the strategy's logs.
+    """Train-loop throughput (eval and checkpoints excluded) and running means of the method's logs.
 
     Log values are summed on the device and converted only by `means`, so steps never wait on `.item()`. Two
     windows run side by side: since the last progress line ("log") and since the last report ("report").

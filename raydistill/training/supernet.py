@@ -4,7 +4,7 @@ Steps (outputs under `run_dir/supernet`, `layout.RunLayout`):
 
     init/               (a) the fine-tuned teacher, importance-reordered when `supernet.reorder` (HF dir +
                         tokenizer + reorder.json); written in this (driver) process, reused when unchanged
-    (Ray Train run)     (b) strategy `supernet` from init/, at `<storage_path>/<name>/ray/<name>-supernet`;
+    (Ray Train run)     (b) method `supernet.method` (default `supernet`) from init/, at `<storage_path>/<name>/ray/<name>-supernet`;
                         rerunning an interrupted stage resumes there (same run name and storage)
     model/              (c) the trained supernet: a standard HF dir (weights + tokenizer) of the last checkpoint
     supernet_eval.csv   (d) one row per (width, depth) of the grid: arch_id, width, depth, flops, flops_ratio,
@@ -72,7 +72,8 @@ def supernet_run_name(spec: Spec) -> str:
 
 
 def supernet_loop_config(spec: Spec, init_dir: Path) -> LoopConfig:
-    """The loop config of the supernet stage: strategy `supernet` from `init_dir`, distilling from it too."""
+    """The loop config of the supernet stage: method `supernet.method` from `init_dir`, distilling from it too
+    (the options are the supernet section's settings, whichever sub-network method reads them)."""
     sn, task = spec.supernet, get_task(spec.task)
     options = {
         "teacher": str(Path(init_dir).resolve()),
@@ -97,8 +98,8 @@ def supernet_loop_config(spec: Spec, init_dir: Path) -> LoopConfig:
         data=data_kwargs(spec.data),
         optim=sn.train.model_dump(),
         seed=spec.seed,
-        strategy="supernet",
-        strategy_options=options,
+        method=sn.method,
+        method_options=options,
         num_threads=sn.train.num_threads,
         use_gpu=spec.resources.use_gpu,
         name=supernet_run_name(spec),

@@ -37,7 +37,7 @@ class TeacherResult:
 
 
 def teacher_loop_config(spec: Spec) -> LoopConfig:
-    """The loop config of the teacher stage (strategy `finetune`)."""
+    """The loop config of the teacher stage: method `teacher.method` (default `finetune`), no options."""
     train = spec.teacher.train
     return LoopConfig(
         model=resolve_model_name(spec.teacher.model),
@@ -45,7 +45,7 @@ def teacher_loop_config(spec: Spec) -> LoopConfig:
         data=data_kwargs(spec.data),
         optim=train.model_dump(),
         seed=spec.seed,
-        strategy="finetune",
+        method=spec.teacher.method,
         num_threads=train.num_threads,
         use_gpu=spec.resources.use_gpu,
         name=f"{spec.name}-teacher",

@@ -6,7 +6,7 @@
   same name resumes from the newest complete checkpoint there (`checkpoint.resume_checkpoint_dir` in the loop:
   also one written after the last that Ray's snapshot recorded, as a Ctrl-C leaves it) -- only when the loop
   config is the same (`config.RUN_CONTROL_KEYS` aside) and so are the weights in the local model dirs it names
-  (`model`, the strategy's `teacher`): `<run_name>.inputs.json` beside the run records them, and a run started
+  (`model`, the method's `teacher`): `<run_name>.inputs.json` beside the run records them, and a run started
   from other inputs (or by a version that kept no record) is moved to `<run_name>.prev` and the run starts
   afresh, so a changed spec, or a re-trained teacher or init at the same path, never continues a stale
   checkpoint.
@@ -36,6 +36,7 @@ from raydistill.models.loading import weights_digest
 from raydistill.spec.schema import Spec
 from raydistill.training.checkpoint import (
     MANIFEST,
+    METHOD_PT,
     STATE_JSON,
     STATE_PT,
     checkpoint_step,
@@ -162,9 +163,9 @@ def _newest_checkpoint(run_dir: Path, recorded: ray.train.Checkpoint | None) -> 
 
 def _inputs_key(loop_config: dict[str, Any]) -> str:
     """What a run trains from: the loop config without its `RUN_CONTROL_KEYS`, and the weights digest of each
-    local model dir it names (the init `model`, the strategy's `teacher`; hub names are keyed by name only)."""
+    local model dir it names (the init `model`, the method's `teacher`; hub names are keyed by name only)."""
     trained_from = {k: v for k, v in loop_config.items() if k not in RUN_CONTROL_KEYS}
-    named = [loop_config.get("model"), (loop_config.get("strategy_options") or {}).get("teacher")]
+    named = [loop_config.get("model"), (loop_config.get("method_options") or {}).get("teacher")]
     weights = {d: weights_digest(Path(d)) for d in named if isinstance(d, str) and Path(d).is_dir()}
     return json.dumps({"config": trained_from, "weights": weights}, sort_keys=True, default=str)
 
@@ -242,11 +243,11 @@ def fit_stage(
 
 
 def _copy_model(checkpoint_dir: Path, model_dir: Path) -> None:
-    """Copy the HF files of a checkpoint (not its optimizer/RNG state) into `model_dir`."""
+    """Copy the HF files of a checkpoint (not its optimizer/RNG state, nor the method's modules) into `model_dir`."""
     shutil.rmtree(model_dir, ignore_errors=True)
     model_dir.mkdir(parents=True)
     for item in checkpoint_dir.iterdir():
-        if item.name in (STATE_JSON, STATE_PT, MANIFEST):
+        if item.name in (STATE_JSON, STATE_PT, METHOD_PT, MANIFEST):
             continue
         target = model_dir / item.name
         if item.is_dir():

@@ -1,4 +1,4 @@
-"""The supernet strategy under 2-worker DDP (gloo) on a local 2-CPU Ray: ranks stay identical, and the summed
+"""The supernet method under 2-worker DDP (gloo) on a local 2-CPU Ray: ranks stay identical, and the summed
 sub-network gradients are synchronised exactly once per step.
 
 Run with: `pytest -m integration tests/integration/test_supernet.py` (about a minute on 2 cores).
@@ -53,8 +53,8 @@ def test_two_worker_supernet_matches_one_process_with_double_batch(
         task="sst2",
         data={"path": str(data), "max_seq_length": 16},
         optim={"max_steps": 2, "batch_size": 8, "learning_rate": 1e-3, "warmup_ratio": 0.0},
-        strategy="supernet",
-        strategy_options=options,
+        method="supernet",
+        method_options=options,
         num_threads=1,
     )
     storage = tmp_path / "ray"

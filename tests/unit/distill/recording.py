@@ -1,4 +1,4 @@
-"""A `Backward` that records each call's `is_last`, shared by the strategy tests."""
+"""A `Backward` that records each call's `is_last`, shared by the method tests."""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ import torch
 from transformers import BertForSequenceClassification
 
 from raydistill.distill.kd import KdOptions, KdStep, kd_loss
-from raydistill.distill.strategies import get_strategy, is_elastic
+from raydistill.distill.losses import LOSSES
+from raydistill.distill.methods import get_method
 from raydistill.errors import SpecError
 from raydistill.models.arch import Arch
 from raydistill.models.export import materialise
@@ -119,11 +120,12 @@ def _batch() -> dict[str, torch.Tensor]:
 
 
 def test_step_distils_an_exported_subnetwork_and_leaves_the_teacher_alone(tiny_model_dir: Path) -> None:
-    assert not is_elastic("kd")
-    step = get_strategy("kd")(
+    assert not get_method("kd").subnetworks
+    built = get_method("kd").build(
         {"teacher": str(tiny_model_dir), "kind": "classification", "temperature": 2.0, "alpha": 0.5},
         torch.device("cpu"),
     )  # num_labels read from the teacher's config
+    step = built.step
     assert isinstance(step, KdStep)
     torch.manual_seed(1)
     student = materialise(BertForSequenceClassification(tiny_bert_config()), Arch((1,), (2,), (32,))).train()
@@ -152,3 +154,14 @@ def test_pure_task_loss_never_runs_the_teacher() -> None:
     step = KdStep(_opts(alpha=0.0), Exploding())
     logs = step(student, _batch(), 0, RecordingBackward(student))
     assert set(logs) == {"loss", "task"}
+
+
+def test_the_soft_term_is_the_registered_logit_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kd_loss` calls `LOSSES["logit_distill"]`: a loss replaced in the registry is the one it runs."""
+    called: list[tuple] = []
+    monkeypatch.setitem(
+        LOSSES, "logit_distill", lambda *a, **k: (called.append(a[2:]), torch.tensor(0.25))[1]
+    )
+    s, t = torch.zeros(2, 3), torch.ones(2, 3)
+    parts = kd_loss(s, t, {"labels": torch.tensor([0, 1])}, _opts(temperature=2.0, alpha=1.0))
+    assert called == [("classification", 2.0)] and float(parts["kd"]) == 0.25

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from raydistill.training.checkpoint import STATE_JSON, STATE_PT, checkpoint_name, write_manifest
+from raydistill.training.checkpoint import METHOD_PT, STATE_JSON, STATE_PT, checkpoint_name, write_manifest
 from raydistill.training.config import LoopConfig
 from tests.unit.data.conftest import squad_articles, squad_json
 
@@ -85,6 +85,21 @@ def make_config(tiny_model_dir: Path, sst2_dir: Path) -> Callable[..., LoopConfi
     return make
 
 
+@pytest.fixture
+def dropout_model_dir(tmp_path: Path, tiny_tokenizer) -> Path:  # type: ignore[no-untyped-def]
+    """The tiny model with dropout on, so an exact resume also needs the RNG state restored."""
+    import torch
+    from transformers import BertForSequenceClassification
+
+    from tests.conftest import tiny_bert_config
+
+    torch.manual_seed(0)
+    out = tmp_path / "tiny-dropout"
+    BertForSequenceClassification(tiny_bert_config(hidden_dropout_prob=0.1)).save_pretrained(out)
+    tiny_tokenizer.save_pretrained(out)
+    return out
+
+
 def fake_checkpoint(run_dir: Path, step: int, *, manifest: bool = True) -> Path:
     """A checkpoint directory with stand-in files of fixed sizes (what `is_complete` checks, not their content)."""
     directory = run_dir / checkpoint_name(step)
@@ -93,6 +108,7 @@ def fake_checkpoint(run_dir: Path, step: int, *, manifest: bool = True) -> Path:
     (directory / "model.safetensors").write_bytes(b"w" * 1000)
     (directory / STATE_JSON).write_text(f'{{"step": {step}}}')
     (directory / STATE_PT).write_bytes(b"s" * 2000)
+    (directory / METHOD_PT).write_bytes(b"m" * 300)
     if manifest:
         write_manifest(directory)
     return directory

@@ -8,12 +8,14 @@ import pytest
 
 from raydistill.training.checkpoint import (
     MANIFEST,
+    METHOD_PT,
     STATE_PT,
     checkpoint_name,
     checkpoint_step,
     complete_checkpoints,
     is_complete,
     select_resume_checkpoint,
+    write_manifest,
 )
 
 from .conftest import fake_checkpoint
@@ -31,8 +33,12 @@ def test_a_whole_checkpoint_is_complete(tmp_path: Path) -> None:
         lambda d: (d / MANIFEST).unlink(),
         lambda d: (d / MANIFEST).write_text('{"config.json": 2, "model.safe'),  # manifest itself cut short
         lambda d: (d / MANIFEST).write_text('{"config.json": 2}'),  # lists no training state
+        lambda d: ((d / METHOD_PT).unlink(), write_manifest(d)),  # lists no state of the method's modules
     ],
-    ids=["truncated-file", "missing-file", "no-manifest", "truncated-manifest", "manifest-without-state"],
+    ids=[
+        "truncated-file", "missing-file", "no-manifest", "truncated-manifest", "manifest-without-state",
+        "manifest-without-method-state",
+    ],  # fmt: skip
 )
 def test_a_damaged_checkpoint_is_incomplete(tmp_path: Path, damage) -> None:  # type: ignore[no-untyped-def]
     directory = fake_checkpoint(tmp_path, 3)

@@ -44,18 +44,6 @@ def test_two_epochs_report_dev_metrics_and_write_hf_checkpoints(
     assert m["dev"]["dev"]["accuracy"] == pytest.approx(manual_accuracy(checkpoint_dir, sst2_dir / "dev.tsv"))
 
 
-@pytest.fixture
-def dropout_model_dir(tmp_path: Path, tiny_tokenizer) -> Path:  # type: ignore[no-untyped-def]
-    """The tiny model with dropout on, so an exact resume also needs the RNG state restored."""
-    from tests.conftest import tiny_bert_config
-
-    torch.manual_seed(0)
-    out = tmp_path / "tiny-dropout"
-    BertForSequenceClassification(tiny_bert_config(hidden_dropout_prob=0.1)).save_pretrained(out)
-    tiny_tokenizer.save_pretrained(out)
-    return out
-
-
 def test_stop_and_resume_matches_an_uninterrupted_run(
     make_config: Callable[..., LoopConfig], dropout_model_dir: Path, tmp_path: Path
 ) -> None:

@@ -1,4 +1,4 @@
-"""One optimizer step: the strategy registry, the backward contract, AdamW groups and the schedule."""
+"""One optimizer step: the method registry, the backward contract, AdamW groups and the schedule."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from raydistill.data import prepare_task_data
 from raydistill.distill.finetune import finetune_step
-from raydistill.distill.strategies import get_strategy
+from raydistill.distill.methods import get_method
 from raydistill.errors import RaydistillError
 from raydistill.models.loading import load_task_model, load_tokenizer
 from raydistill.training.loop import _train_step
@@ -56,10 +56,10 @@ def test_regression_and_qa_heads_take_a_step(tiny_model_dir: Path, stsb_dir: Pat
 
 
 def test_registry_knows_finetune_and_names_the_valid_ones() -> None:
-    step = get_strategy("finetune")({}, torch.device("cpu"))
-    assert step is finetune_step
-    with pytest.raises(RaydistillError, match=r"valid strategies: .*finetune.*Did you mean 'finetune'"):
-        get_strategy("finetuen")
+    built = get_method("finetune").build({}, torch.device("cpu"))
+    assert built.step is finetune_step and built.modules is None
+    with pytest.raises(RaydistillError, match=r"did you mean 'finetune'\? valid methods: .*finetune"):
+        get_method("finetuen")
 
 
 def test_backward_must_end_with_exactly_one_last_call(tiny_model_dir: Path, sst2_dir: Path) -> None:

@@ -77,7 +77,7 @@ def test_new_weights_at_the_same_model_path_are_not_resumed(tmp_path: Path) -> N
     model, run = tmp_path / "teacher" / "model", tmp_path / "ray" / "demo-supernet"
     model.mkdir(parents=True)
     (model / "model.safetensors").write_bytes(b"old weights")
-    config = {"model": str(model), "strategy_options": {"teacher": str(model)}, "epochs": 2}
+    config = {"model": str(model), "method_options": {"teacher": str(model)}, "epochs": 2}
     _claim_run_dir(run, config)
     (run / "checkpoint_000001").mkdir(parents=True)
     _claim_run_dir(run, config)

@@ -1,4 +1,4 @@
-"""Strategy `supernet`: sampling, pass order, the loss against hand computations, gradient summation."""
+"""Method `supernet`: sampling, pass order, the loss against hand computations, gradient summation."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from transformers import BertForSequenceClassification
 
-from raydistill.distill.losses import dynabert_loss
-from raydistill.distill.strategies import get_strategy, is_elastic
+from raydistill.distill.losses import LOSSES, dynabert_loss
+from raydistill.distill.methods import get_method
 from raydistill.distill.supernet import SupernetStep, sample_pairs
 from raydistill.errors import SpecError
 from raydistill.models.arch import Arch
@@ -29,7 +29,7 @@ WIDTHS, DEPTHS = [1.0, 0.75, 0.5, 0.25], [1.0, 0.5]
 
 def _step(teacher_dir: Path, **options: Any) -> SupernetStep:
     base = {"teacher": str(teacher_dir), "kind": "classification", "num_labels": 2}
-    step = get_strategy("supernet")({**base, **options}, torch.device("cpu"))
+    step = get_method("supernet").build({**base, **options}, torch.device("cpu")).step
     assert isinstance(step, SupernetStep)
     return step
 
@@ -70,8 +70,8 @@ def _by_hand(
     return w["logits"] * soft_ce + w["hidden"] * hidden + w["embedding"] * emb + w["task"] * task
 
 
-def test_registered_as_an_elastic_strategy() -> None:
-    assert is_elastic("supernet") and not is_elastic("finetune")
+def test_registered_as_a_subnetwork_method() -> None:
+    assert get_method("supernet").subnetworks and not get_method("finetune").subnetworks
 
 
 def test_same_pairs_for_same_seed_and_step_and_different_across_steps() -> None:
@@ -297,3 +297,18 @@ def test_attention_term_compares_kept_heads_with_the_teachers_first_heads(
     )
     logs = step(student, batch, 0, Backward(student))
     torch.testing.assert_close(logs["loss_smallest"], expected.detach())
+
+
+def test_the_step_takes_its_losses_from_the_loss_registry(
+    tiny_model_dir: Path, student: ElasticBert, batch: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loss replaced in `LOSSES` is the one the step runs (the registry has callers)."""
+    called: list[str] = []
+    for name in ("logit_distill", "hidden_mse", "embedding_mse", "attention_mse"):
+        real = LOSSES[name]
+        monkeypatch.setitem(
+            LOSSES, name, lambda *a, _f=real, _n=name, **k: (called.append(_n), _f(*a, **k))[1]
+        )
+    step = _step(tiny_model_dir, widths=[1.0], depths=[1.0], embedding_weight=0.5, attention_weight=0.5)
+    step(student, batch, 0, RecordingBackward(student))
+    assert called == ["logit_distill", "hidden_mse", "embedding_mse"] + ["attention_mse"] * 2  # 2 layers

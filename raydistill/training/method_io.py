@@ -1,0 +1,71 @@
+"""What a training method's declarations mean to the loop: the data it trains on and how it is scored.
+
+Two small registries; adding a data kind or an evaluation is a function + one entry:
+- `DATA_KINDS`: data kind (`raydistill.methods_registry.DATA_KINDS`) -> the training data of a run. Built: "task"
+  (the task's labelled data, train + dev sets + search split). Declared but not built yet: "corpus" (an unlabeled
+  text corpus, for general distillation); a method that declares it fails at the start of its run.
+- `EVALUATIONS`: evaluation name (`Method.evaluation`) -> the metrics of the trained model at each epoch end.
+  "task": the task's dev sets (and, when asked, the search split) scored on the HF model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from raydistill.data import TaskData, prepare_task_data
+from raydistill.distill.methods import Method
+from raydistill.errors import RaydistillError
+from raydistill.training.config import LoopConfig
+from raydistill.training.evaluate import evaluate_task
+
+DataBuilder = Callable[[LoopConfig, Any], TaskData]  # (loop config, tokenizer) -> data
+Evaluation = Callable[[nn.Module, TaskData, int, torch.device, bool], dict[str, Any]]
+
+
+def _task_data(cfg: LoopConfig, tokenizer: Any) -> TaskData:
+    """The task's labelled data (`prepare_task_data`), split and tokenised as the loop config says."""
+    return prepare_task_data(cfg.task, tokenizer, seed=cfg.seed, **cfg.data)
+
+
+def _task_metrics(
+    model: nn.Module, data: TaskData, batch_size: int, device: torch.device, search: bool
+) -> dict[str, Any]:
+    """`{"dev": {set: metrics}, "search": metrics}` of the HF model (`evaluate_task`)."""
+    return evaluate_task(model, data, batch_size, device=device, search=search)
+
+
+DATA_KINDS: dict[str, DataBuilder] = {"task": _task_data}
+EVALUATIONS: dict[str, Evaluation] = {"task": _task_metrics}
+
+
+def training_data(method: Method, cfg: LoopConfig, tokenizer: Any) -> TaskData:
+    """The data `method` trains on (its declared data kind, built by `DATA_KINDS`).
+
+    Raises:
+        RaydistillError: the method's data kind is not built in this version.
+    """
+    builder = DATA_KINDS.get(method.data)
+    if builder is None:
+        raise RaydistillError(
+            f"training method {method.name!r} trains on data kind {method.data!r}, which this version cannot "
+            f"build yet; built kinds: {', '.join(sorted(DATA_KINDS))}; choose a method that trains on those"
+        )
+    return builder(cfg, tokenizer)
+
+
+def evaluation_of(method: Method) -> Evaluation:
+    """The evaluation `method` declares (`EVALUATIONS`).
+
+    Raises:
+        RaydistillError: an evaluation name no entry of `EVALUATIONS` has.
+    """
+    if method.evaluation not in EVALUATIONS:
+        raise RaydistillError(
+            f"training method {method.name!r} declares evaluation {method.evaluation!r}; known evaluations: "
+            f"{', '.join(sorted(EVALUATIONS))}"
+        )
+    return EVALUATIONS[method.evaluation]
