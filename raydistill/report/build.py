@@ -1,7 +1,9 @@
-"""`build_report`: a run directory (or `ReportInputs`) -> `index.html`, `summary.md`, `pareto.csv`, `trials.parquet`.
+"""`build_report`: a run directory (or `ReportInputs`) -> `index.html`, `summary.md`, `pareto.csv`,
+`trials.parquet`, `points.csv`.
 
-Data first (`report.summary`: Pareto front, best Arch per budget, hypervolume history), then drawing
-(`report.figures`), then the writers (`report.html`, `report.markdown`), all into one output directory.
+Data first (`report.summary`: Pareto front, the picks' budget table, hypervolume history, the points), then
+drawing (`report.figures`), then the writers (`report.html`, `report.markdown`), all into one output directory.
+A run without a search gets the points figure and table, an empty `pareto.csv` and an empty `trials.parquet`.
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from raydistill.report.figures import hypervolume_figure, trials_figure
+import plotly.graph_objects as go
+
+from raydistill.layout import POINTS_CSV  # the points table copy keeps its run name
+from raydistill.report.figures import hypervolume_figure, points_figure, trials_figure
 from raydistill.report.html import render_html
 from raydistill.report.inputs import ReportInputs, load_report_inputs
 from raydistill.report.markdown import render_markdown
-from raydistill.report.summary import build_report_data
+from raydistill.report.summary import ReportData, build_report_data
 from raydistill.results.pareto import reference_for
-from raydistill.results.table import PARQUET_FILE, write_table
+from raydistill.results.table import PARQUET_FILE, empty_table, write_table
 
 __all__ = ["ReportFiles", "build_report"]
 
@@ -28,10 +33,29 @@ class ReportFiles:
     summary_md: Path
     pareto_csv: Path
     trials_parquet: Path
+    points_csv: Path
 
     def summary(self) -> str:
         """One line for the CLI: where the report is."""
-        return f"report: {self.index_html} (+ summary.md, pareto.csv, trials.parquet)"
+        return f"report: {self.index_html} (+ summary.md, pareto.csv, trials.parquet, points.csv)"
+
+
+def report_figures(inputs: ReportInputs, data: ReportData) -> dict[str, go.Figure]:
+    """The figures of the page: trade-off and hypervolume with a search, the points figure without one."""
+    if inputs.trials is None:
+        return {"points": points_figure(inputs.points, inputs.metric_name)}
+    return {
+        "trials": trials_figure(
+            inputs.trials,
+            data.front,
+            inputs.points,
+            inputs.metric_name,
+            picks=data.picks,
+            budgets=inputs.budgets,
+            fixed_ratio=inputs.fixed_ratio,
+        ),
+        "hypervolume": hypervolume_figure(data.history, reference_for(inputs.metric_name)),
+    }
 
 
 def build_report(source: str | Path | ReportInputs, out_dir: str | Path) -> ReportFiles:
@@ -40,31 +64,21 @@ def build_report(source: str | Path | ReportInputs, out_dir: str | Path) -> Repo
     Args:
         source: a run directory (read by `load_report_inputs`; see its module for the file contracts) or
             ready `ReportInputs`.
-        out_dir: where to write `index.html`, `summary.md`, `pareto.csv` and `trials.parquet`.
+        out_dir: where to write `index.html`, `summary.md`, `pareto.csv`, `trials.parquet` and `points.csv`.
 
     Raises:
         RunError: the run directory lacks a required file (the message names it and its producer).
     """
     inputs = source if isinstance(source, ReportInputs) else load_report_inputs(source)
     data = build_report_data(inputs)
-    figures = {
-        "trials": trials_figure(
-            inputs.trials,
-            data.front,
-            inputs.budgets,
-            inputs.teacher,
-            inputs.grid,
-            inputs.metric_name,
-            picks=data.picks,
-            fixed_ratio=inputs.fixed_ratio,
-        ),
-        "hypervolume": hypervolume_figure(data.history, reference_for(inputs.metric_name)),
-    }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = ReportFiles(out / "index.html", out / "summary.md", out / "pareto.csv", out / PARQUET_FILE)
-    files.index_html.write_text(render_html(inputs, data, figures), encoding="utf-8")
+    files = ReportFiles(
+        out / "index.html", out / "summary.md", out / "pareto.csv", out / PARQUET_FILE, out / POINTS_CSV
+    )
+    files.index_html.write_text(render_html(inputs, data, report_figures(inputs, data)), encoding="utf-8")
     files.summary_md.write_text(render_markdown(inputs, data), encoding="utf-8")
     data.front.to_csv(files.pareto_csv, index=False)
-    write_table(inputs.trials, out, formats=["parquet"])
+    write_table(inputs.trials if inputs.trials is not None else empty_table(), out, formats=["parquet"])
+    inputs.points.to_csv(files.points_csv, index=False)
     return files

@@ -1,8 +1,10 @@
-"""Plotly figures drawn from tables only (trial table, Pareto front, supernet grid, hypervolume history).
+"""Plotly figures drawn from tables only (trial table, Pareto front, points table, hypervolume history).
 
 Renderers, not computations: every number comes from `results` / `report.summary`; nothing here reads logs or
-files. The x axis of the trade-off plot is FLOPs as a percentage of the teacher's (`flops_ratio` x 100); its
-search-split and dev metrics are drawn in separate panels, never on one y axis.
+files or chooses a model. The x axis is FLOPs as a percentage of the teacher's (`flops_ratio` x 100). A run with
+a search gets two panels, search-split and dev metric, never on one y axis (`trials_figure`); a run without one
+gets the dev panel alone (`points_figure`). In the dev panel every kind of point (`results.points.KINDS`) has its
+own trace, marker and name.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from raydistill.models.arch import Arch
+from raydistill.report.summary import model_text
 from raydistill.results.pareto import DEFAULT_REFERENCE, budget_limit
 
-__all__ = ["arch_hover", "hypervolume_figure", "trials_figure"]
+__all__ = ["arch_hover", "hypervolume_figure", "points_figure", "trials_figure"]
 
 TEMPLATE = "plotly_white"
 COLORS = {
@@ -28,6 +31,8 @@ COLORS = {
     "dev": "#1b9e77",
     "other dev": "#7570b3",
     "grid": "#e6ab02",
+    "retrained": "#d95f02",
+    "student": "#66a61e",
 }
 PICKED: dict[str, Any] = {
     "symbol": "diamond",
@@ -69,9 +74,22 @@ def _trial_hover(row: Mapping[str, Any], metric: str) -> str:
     return "<br>".join([*lines, f"trial {row['trial_id']} ({row['status']})"])
 
 
-def _grid_hover(row: Mapping[str, Any], metric: str) -> str:
-    lines = [arch_hover(Arch.from_id(row["arch_id"])), f"width {row['width']:g}, depth {row['depth']:g}"]
-    return "<br>".join([*lines, *_cost_lines(row), f"dev {metric}: {_num(row['dev_metric'], '.4f')}"])
+def _point_hover(row: Mapping[str, Any], metric: str) -> str:
+    """A points-table row: its label, its shape (Arch per layer, or its own config), cost, metrics, method."""
+    shape = (
+        arch_hover(Arch.from_json(row["arch_json"]))
+        if row["arch_json"]
+        else model_text("", row["config_json"])
+    )
+    lines = [f"<b>{row['label']}</b>", shape, *_cost_lines(row)]
+    lines += [
+        f"search {metric}: {_num(row['search_metric'], '.4f')}",
+        f"dev {metric}: {_num(row['dev_metric'], '.4f')}",
+    ]
+    lines += [f"method: {row['method']}"]
+    if not math.isnan(row["latency_ms"]):
+        lines.append(f"latency: {row['latency_ms']:.2f} ms")
+    return "<br>".join([*lines, *([f"note: {row['note']}"] if row["note"] else [])])
 
 
 def _scatter(
@@ -91,7 +109,8 @@ def _scatter(
 
 def _picked_hover(row: Mapping[str, Any], metric: str) -> str:
     budgets = ", ".join(f"{100 * b:g}%" for b in row["budgets"])
-    return f"<b>chosen for budget {budgets}</b><br>{_trial_hover(row, metric)}"
+    trial = [f"trial {row['trial_id']}"] if row["trial_id"] else []
+    return "<br>".join([f"<b>chosen for budget {budgets}</b>", _point_hover(row, metric), *trial])
 
 
 def _search_traces(
@@ -128,53 +147,47 @@ def _search_traces(
     return traces
 
 
-def _dev_traces(
-    trials: pd.DataFrame,
-    picks: pd.DataFrame,
-    grid: pd.DataFrame | None,
-    teacher: Mapping[str, float],
-    metric: str,
-) -> list[go.Scatter]:
-    """Bottom panel (dev): the supernet grid, front Archs scored on dev but not chosen, the teacher, then the
-    picks last, so nothing is drawn over them."""
-    traces = []
-    if grid is not None and len(grid):
-        hover = [_grid_hover(r, metric) for r in grid.to_dict("records")]
-        traces.append(
-            _scatter(
-                grid, "dev_metric", "supernet grid (dev)", hover, COLORS["grid"], symbol="square", size=8
-            )
-        )
-    scored = trials[trials["dev_metric"].notna()].drop_duplicates("arch_id")
-    other = scored[~scored["arch_id"].isin(picks["arch_id"])]
-    if len(other):
-        hover = [_trial_hover(r, metric) for r in other.to_dict("records")]
-        name = "other Pareto-front Archs (dev)"
-        traces.append(
-            _scatter(other, "dev_metric", name, hover, COLORS["other dev"], symbol="circle-open", size=9)
-        )
-    traces.append(_teacher_trace(teacher, metric))
-    if len(picks):
-        hover = [_picked_hover(r, metric) for r in picks.to_dict("records")]
-        traces.append(_scatter(picks, "dev_metric", "chosen (dev)", hover, COLORS["dev"], **PICKED))
+def _dev_points(points: pd.DataFrame, kind: str, name: str, metric: str, **style: Any) -> list[go.Scatter]:
+    """One trace of the dev-scored points of `kind` (none when there are none)."""
+    rows = points[(points["kind"] == kind) & points["dev_metric"].notna()]
+    if not len(rows):
+        return []
+    hover = [_point_hover(r, metric) for r in rows.to_dict("records")]
+    trace = _scatter(rows, "dev_metric", name, hover, **style)
+    if "text" in trace.mode:  # a model of its own shape: its label is written next to it
+        trace.update(text=rows["label"].tolist(), textposition="top center")
+    return [trace]
+
+
+def _dev_traces(points: pd.DataFrame, picks: pd.DataFrame, metric: str) -> list[go.Scatter]:
+    """The dev panel, from the points table: the supernet grid, dev-scored trials that are not picks, students,
+    re-trained picks, the teacher, then the picks last, so nothing is drawn over them."""
+    trials = points[(points["kind"] == "trial") & ~points["arch_id"].isin(picks["arch_id"])]
+    others = pd.concat([points[points["kind"] != "trial"], trials.drop_duplicates("arch_id")])
+    traces = [
+        *_dev_points(others, "grid", "supernet grid (dev)", metric, color=COLORS["grid"], symbol="square", size=8),
+        *_dev_points(others, "trial", "other Pareto-front Archs (dev)", metric, color=COLORS["other dev"],
+                     symbol="circle-open", size=9),
+        *_dev_points(others, "student", "students (dev)", metric, color=COLORS["student"],
+                     symbol="triangle-up", size=12, mode="markers+text"),
+        *_dev_points(others, "retrained", "re-trained (dev)", metric, color=COLORS["retrained"],
+                     symbol="diamond-open", size=13),
+    ]  # fmt: skip
+    traces.append(_teacher_trace(points[points["kind"] == "teacher"].iloc[0].to_dict(), metric))
+    chosen = picks[picks["dev_metric"].notna()]
+    if len(chosen):
+        hover = [_picked_hover(r, metric) for r in chosen.to_dict("records")]
+        traces.append(_scatter(chosen, "dev_metric", "chosen (dev)", hover, COLORS["dev"], **PICKED))
     return traces
 
 
-def _teacher_trace(teacher: Mapping[str, float], metric: str) -> go.Scatter:
-    hover = "<br>".join(
-        [
-            "<b>teacher</b>",
-            f"FLOPs: 100% ({teacher['flops'] / 1e9:.3g} GFLOPs)",
-            f"params: {teacher['params'] / 1e6:.2f}M",
-            f"dev {metric}: {float(teacher['metric']):.4f}",
-        ]
-    )
+def _teacher_trace(teacher: Mapping[str, Any], metric: str) -> go.Scatter:
     return go.Scatter(
-        x=[100.0],
-        y=[float(teacher["metric"])],
+        x=[100 * float(teacher["flops_ratio"])],
+        y=[float(teacher["dev_metric"])],
         name="teacher (dev)",
         mode="markers",
-        hovertext=[hover],
+        hovertext=[_point_hover(teacher, metric)],
         hoverinfo="text",
         marker={"color": "black", "symbol": "star", "size": 14},
     )
@@ -192,41 +205,44 @@ def _budget_lines(fig: go.Figure, budgets: Sequence[float], fixed_ratio: float) 
         )  # fmt: skip
 
 
+def _no_picks(points: pd.DataFrame) -> pd.DataFrame:
+    return points.iloc[:0].assign(budgets=[], trial_id=[])
+
+
 def trials_figure(
     trials: pd.DataFrame,
     front: pd.DataFrame,
-    budgets: Sequence[float],
-    teacher: Mapping[str, float],
-    grid: pd.DataFrame | None = None,
+    points: pd.DataFrame,
     metric_name: str = "metric",
     *,
     picks: pd.DataFrame | None = None,
+    budgets: Sequence[float] = (),
     fixed_ratio: float = 0.0,
 ) -> go.Figure:
     """Metric vs FLOPs (% of teacher) in two panels sharing the FLOPs axis, one per data split.
 
     Top, search split (what the search ranks): every scored trial, the Pareto front and the picks. Bottom, dev
-    (scored once, after the search): the supernet grid, the other dev-scored front Archs, the teacher and the
-    picks. The two splits are never drawn on one y axis (a search-split front above the teacher's dev metric
-    would read as beating it). Dashed lines mark each budget's total-FLOPs limit
-    (`results.pareto.budget_limit`).
+    (scored once, after the search): every dev-scored point of the points table, by kind, and the picks. The
+    two splits are never drawn on one y axis (a search-split front above the teacher's dev metric would read as
+    beating it). Dashed lines mark each budget's total-FLOPs limit (`results.pareto.budget_limit`).
 
     Args:
         trials: the trial table (`results.table`); rows without a search metric are not drawn.
         front: `results.pareto_front(trials)` (drawn as a line, in its row order).
-        budgets: FLOPs budgets as fractions of the teacher's encoder FLOPs.
-        teacher: {"metric", "flops", "params"} of the teacher (a star at 100%, dev panel).
-        grid: supernet (width, depth) grid evaluation (`report.inputs.GRID_COLUMNS`), or None.
+        points: the points table (`results.points`), with its `teacher` row.
         metric_name: axis and hover label.
-        picks: the chosen trial rows with a `budgets` column (`ReportData.picks`), or None (no picks).
+        picks: the `pick` rows once per model with `budgets` and `trial_id` columns (`ReportData.picks`), or
+            None (no picks).
+        budgets: the budgets the picks were made for (fractions of the teacher's encoder FLOPs).
         fixed_ratio: the run's unshrinkable FLOPs share (`ReportInputs.fixed_ratio`), placing the budget lines.
 
     Traces, in order: top (`yaxis` y): "trials (search split)", "over budget" (if any scored infeasible trial),
-    "Pareto front (search split)", "chosen (search split)" (if picks); bottom (y2): "supernet grid (dev)" (if
-    given), "other Pareto-front Archs (dev)" (dev-scored rows of Archs that are not picks, if any), "teacher
-    (dev)", "chosen (dev)" (if picks). Later traces are drawn on top.
+    "Pareto front (search split)", "chosen (search split)" (if picks); bottom (y2): "supernet grid (dev)",
+    "other Pareto-front Archs (dev)" (dev-scored `trial` points whose Arch is not a pick), "students (dev)",
+    "re-trained (dev)" (each only when there are such points), "teacher (dev)", "chosen (dev)" (if picks).
+    Later traces are drawn on top.
     """
-    picks = picks if picks is not None else trials.iloc[:0].assign(budgets=[])
+    picks = picks if picks is not None else _no_picks(points)
     fig = make_subplots(
         rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
         subplot_titles=(f"search split: {metric_name} the search ranks by (every trial)",
@@ -234,7 +250,7 @@ def trials_figure(
     )  # fmt: skip
     for trace in _search_traces(trials, front, picks, metric_name):
         fig.add_trace(trace, row=1, col=1)
-    for trace in _dev_traces(trials, picks, grid, teacher, metric_name):
+    for trace in _dev_traces(points, picks, metric_name):
         fig.add_trace(trace, row=2, col=1)
     _budget_lines(fig, budgets, fixed_ratio)
     fig.update_layout(
@@ -249,6 +265,21 @@ def trials_figure(
     fig.update_yaxes(title_text=f"dev {metric_name}", row=2, col=1)
     fig.update_xaxes(title_text="FLOPs (% of teacher)", row=2, col=1)
     fig.update_xaxes(showticklabels=True, row=1, col=1)
+    return fig
+
+
+def points_figure(points: pd.DataFrame, metric_name: str = "metric") -> go.Figure:
+    """Dev metric vs FLOPs (% of teacher) of every dev-scored point, for a run without a search: one panel, the
+    dev traces of `trials_figure` (no picks, no budget lines)."""
+    fig = go.Figure(_dev_traces(points, _no_picks(points), metric_name))
+    fig.update_layout(
+        template=TEMPLATE,
+        title=f"dev {metric_name} vs FLOPs: the models of the run",
+        hovermode="closest",
+        legend={"orientation": "h", "y": -0.2},
+        xaxis_title="FLOPs (% of teacher)",
+        yaxis_title=f"dev {metric_name}",
+    )
     return fig
 
 

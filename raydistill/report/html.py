@@ -19,7 +19,9 @@ from raydistill.report.summary import (
     budget_note,
     display_budget_table,
     display_front_table,
+    display_points_table,
     latency_note,
+    no_search_note,
     retrain_note,
 )
 
@@ -64,25 +66,44 @@ def figures_html(figures: Mapping[str, go.Figure]) -> list[str]:
     ]
 
 
-def render_html(inputs: ReportInputs, data: ReportData, figures: Mapping[str, go.Figure]) -> str:
-    """The whole `index.html` text."""
+def _budget_section(inputs: ReportInputs, data: ReportData, notes: str) -> list[str]:
+    """The best Arch per budget (the `pick` rows), with the notes on its columns and the budget rule."""
     e = html.escape
-    facts = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in data.facts)
-    notes = " ".join(n for n in (retrain_note(inputs), latency_note(inputs)) if n)
-    front = display_front_table(data, inputs.metric_name)
-    sections = [
-        f"<h1>raydistill report: {e(inputs.name)}</h1>",
-        f'<table class="facts">{facts}</table>',
+    return [
         "<h2>Best Arch per budget</h2>",
         html_table(display_budget_table(data, inputs.metric_name)),
         '<p class="note">Picked by the search-split metric; dev is evaluated once, for the chosen Archs only.'
         + (f" {e(notes)}" if notes else "")
         + "</p>",
         f'<p class="note">{e(budget_note(inputs))}</p>',
-        *(f'<div class="figure">{fragment}</div>' for fragment in figures_html(figures)),
-        "<h2>Pareto front (search split)</h2>",
-        html_table(front) if len(front) else "<p>No trial finished with status <code>ok</code>.</p>",
     ]
+
+
+def render_html(inputs: ReportInputs, data: ReportData, figures: Mapping[str, go.Figure]) -> str:
+    """The whole `index.html` text: facts, budget table (when the run has picks), figures, Pareto front (when
+    it has a search), then every model of the run (the points table)."""
+    e = html.escape
+    facts = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in data.facts)
+    notes = " ".join(n for n in (retrain_note(inputs), latency_note(inputs)) if n)
+    sections = [f"<h1>raydistill report: {e(inputs.name)}</h1>", f'<table class="facts">{facts}</table>']
+    if len(data.budgets):
+        sections += _budget_section(inputs, data, notes)
+    no_search = no_search_note(inputs)
+    if no_search:
+        sections.append(f"<p>{e(no_search)}</p>")
+    sections += [f'<div class="figure">{fragment}</div>' for fragment in figures_html(figures)]
+    if inputs.has_search:
+        front = display_front_table(data, inputs.metric_name)
+        sections += [
+            "<h2>Pareto front (search split)</h2>",
+            html_table(front) if len(front) else "<p>No trial finished with status <code>ok</code>.</p>",
+        ]
+    sections += [
+        "<h2>Models of the run (points table)</h2>",
+        html_table(display_points_table(data, inputs.metric_name)),
+    ]
+    if notes and not len(data.budgets):
+        sections.append(f'<p class="note">{e(notes)}</p>')
     body = "\n".join(sections)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

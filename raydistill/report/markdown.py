@@ -10,7 +10,9 @@ from raydistill.report.summary import (
     budget_note,
     display_budget_table,
     display_front_table,
+    display_points_table,
     latency_note,
+    no_search_note,
     retrain_note,
 )
 
@@ -29,11 +31,8 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(inputs: ReportInputs, data: ReportData) -> str:
-    """The whole `summary.md` text: facts, best Arch per budget, Pareto front, list of companion files."""
-    parts = [f"# raydistill report: {inputs.name}", ""]
-    parts += [f"- **{label}**: {value}" for label, value in data.facts]
-    parts += [
+def _budget_section(inputs: ReportInputs, data: ReportData, notes: list[str]) -> list[str]:
+    parts = [
         "",
         "## Best Arch per budget",
         "",
@@ -45,15 +44,35 @@ def render_markdown(inputs: ReportInputs, data: ReportData) -> str:
         "",
         budget_note(inputs),
     ]
-    for note in (retrain_note(inputs), latency_note(inputs)):
-        if note:
+    for note in notes:
+        parts += ["", note]
+    return parts
+
+
+def render_markdown(inputs: ReportInputs, data: ReportData) -> str:
+    """The whole `summary.md` text: facts, best Arch per budget (when the run has picks), Pareto front (when it
+    has a search), every model of the run (the points table), list of companion files."""
+    parts = [f"# raydistill report: {inputs.name}", ""]
+    parts += [f"- **{label}**: {value}" for label, value in data.facts]
+    notes = [n for n in (retrain_note(inputs), latency_note(inputs)) if n]
+    if len(data.budgets):
+        parts += _budget_section(inputs, data, notes)
+    no_search = no_search_note(inputs)
+    if no_search:
+        parts += ["", no_search]
+    if inputs.has_search:
+        parts += ["", "## Pareto front (search split)", ""]
+        front = display_front_table(data, inputs.metric_name)
+        parts += [markdown_table(front) if len(front) else "No trial finished with status `ok`."]
+    parts += ["", "## Models of the run (points table)", ""]
+    parts += [markdown_table(display_points_table(data, inputs.metric_name))]
+    if not len(data.budgets):
+        for note in notes:
             parts += ["", note]
-    parts += ["", "## Pareto front (search split)", ""]
-    front = display_front_table(data, inputs.metric_name)
-    parts += [markdown_table(front) if len(front) else "No trial finished with status `ok`."]
     parts += [
         "",
-        "Files: `index.html` (figures), `pareto.csv` (front rows), `trials.parquet` (all trials).",
+        "Files: `index.html` (figures), `pareto.csv` (front rows), `trials.parquet` (all trials), "
+        "`points.csv` (every model).",
         "",
     ]
     return "\n".join(parts)

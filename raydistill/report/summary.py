@@ -1,29 +1,26 @@
-"""The report's data: best Arch per budget, the Pareto front, hypervolume history and header facts.
+"""The report's data: best Arch per budget, the Pareto front, hypervolume history, the points and header facts.
 
 Built once from `ReportInputs` (pure pandas, no drawing); the HTML and markdown writers only format these
-tables, so both show the same numbers. Choices follow `results.pareto`: the Pareto front and the pick per
-budget use the search-split metric (never dev: dev is only reported for the chosen Archs, ALGORITHMS.md "LAT").
+tables, so both show the same numbers. Nothing here chooses a model: the per-budget picks are the points table's
+`pick` rows (computed once, by the picks stage, with the search-split metric; dev is only reported for them,
+ALGORITHMS.md "LAT"); the Pareto front and hypervolume are those of the trial table, when the run has one.
 Budgets price encoder FLOPs (`results.pareto` "Budgets"): a budget b admits total-FLOPs ratios up to
 `budget_limit(b, inputs.fixed_ratio)`, which the budget table shows as `flops_limit` and `budget_note` states.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from raydistill.report.inputs import ReportInputs
-from raydistill.results.pareto import (
-    best_per_budget,
-    budget_limit,
-    hypervolume_history,
-    pareto_front,
-    reference_for,
-)
+from raydistill.results.pareto import budget_limit, hypervolume_history, pareto_front, reference_for
+from raydistill.results.table import empty_table
 
 __all__ = [
     "ReportData",
@@ -31,7 +28,10 @@ __all__ = [
     "build_report_data",
     "display_budget_table",
     "display_front_table",
+    "display_points_table",
     "latency_note",
+    "model_text",
+    "no_search_note",
     "retrain_note",
 ]
 
@@ -46,7 +46,6 @@ BUDGET_COLUMNS = [
     "dev_metric",
     "dev_minus_teacher",
 ]
-FRONT_COLUMNS = ["trial_id", "arch_id", "flops_ratio", "params", "search_metric", "dev_metric"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,13 +53,15 @@ class ReportData:
     """Tables a report shows (raw numbers, not text).
 
     Attributes:
-        budgets: one row per budget (`BUDGET_COLUMNS`, plus `latency_ms` when latency was given, and
-            `retrained_dev` / `retrained_minus_teacher` when the run re-trained its picks); a budget nothing
-            fits has empty ids and NaN numbers.
-        front: the Pareto-front rows of the trial table (all table columns), sorted by FLOPs ratio.
-        picks: the trial rows chosen for some budget (all table columns, each trial once, by FLOPs ratio) with
-            a `budgets` column: the budgets (fractions) each one is the pick of.
-        history: `results.hypervolume_history` of the trial table.
+        budgets: one row per `pick` row, by budget (`BUDGET_COLUMNS`, plus `latency_ms` when some point has a
+            measured latency, and `retrained_dev` / `retrained_minus_teacher` when the run re-trained its picks);
+            no rows when the run has no picks.
+        front: the Pareto-front rows of the trial table (all table columns), sorted by FLOPs ratio; no rows
+            without a search.
+        picks: the `pick` rows, once per model (by FLOPs ratio), with a `budgets` column (the budgets, as
+            fractions, each one is the pick of) and a `trial_id` column (a trial that evaluated its Arch, or "").
+        history: `results.hypervolume_history` of the trial table (no rows without a search).
+        points: the points table (every model of the run, in table order).
         facts: (label, value text) pairs for the report header.
     """
 
@@ -68,76 +69,120 @@ class ReportData:
     front: pd.DataFrame
     picks: pd.DataFrame
     history: pd.DataFrame
+    points: pd.DataFrame
     facts: list[tuple[str, str]]
 
 
-def _picks(inputs: ReportInputs) -> dict[float, pd.Series | None]:
-    return best_per_budget(inputs.trials, inputs.budgets, fixed_ratio=inputs.fixed_ratio)
+def _trial_ids(trials: pd.DataFrame) -> dict[str, str]:
+    """Arch id -> the first `ok` trial that evaluated it (a front row first), to name a pick's trial."""
+    ok = trials[trials["status"] == "ok"]
+    ranked = pd.concat([ok[ok["on_front"]], ok[~ok["on_front"]]])
+    return dict(zip(ranked["arch_id"][::-1], ranked["trial_id"][::-1], strict=True))
 
 
-def _pick_rows(picks: dict[float, pd.Series | None], trials: pd.DataFrame) -> pd.DataFrame:
-    """The chosen trial rows, once each (sorted by FLOPs ratio), with the budgets they are the pick of."""
-    budgets: dict[Any, list[float]] = {}
-    for budget, pick in picks.items():
-        if pick is not None:
-            budgets.setdefault(pick.name, []).append(budget)
-    rows = trials.loc[list(budgets)].assign(budgets=list(budgets.values()))
-    return rows.sort_values("flops_ratio", kind="stable")
+def _model_key(row: pd.Series) -> str:
+    return str(row["arch_id"]) or str(row["label"])
 
 
-def _budget_table(inputs: ReportInputs, picks: dict[float, pd.Series | None]) -> pd.DataFrame:
-    rows = []
+def _pick_rows(inputs: ReportInputs, trial_ids: dict[str, str]) -> pd.DataFrame:
+    """The `pick` rows, once per model (sorted by FLOPs ratio), with the budgets they are the pick of."""
+    picks = inputs.rows("pick").sort_values("budget", kind="stable")
+    keys = [_model_key(row) for _, row in picks.iterrows()]
+    budgets: dict[str, list[float]] = {}
+    for key, budget in zip(keys, picks["budget"], strict=True):
+        budgets.setdefault(key, []).append(float(budget))
+    once = picks[~pd.Series(keys, index=picks.index).duplicated()]
+    once = once.assign(
+        budgets=list(budgets.values()), trial_id=[trial_ids.get(str(a), "") for a in once["arch_id"]]
+    )
+    return once.sort_values("flops_ratio", kind="stable")
+
+
+def _by_arch(rows: pd.DataFrame, column: str) -> dict[str, float]:
+    """Arch id -> `column` of the first row of that Arch where it is set."""
+    out: dict[str, float] = {}
+    for arch_id, value in zip(rows["arch_id"], rows[column], strict=True):
+        if arch_id and not math.isnan(value):
+            out.setdefault(str(arch_id), float(value))
+    return out
+
+
+def _budget_table(inputs: ReportInputs, trial_ids: dict[str, str]) -> pd.DataFrame:
     teacher_metric = float(inputs.teacher["metric"])
-    for budget, pick in picks.items():
-        row: dict[str, Any] = {c: math.nan for c in BUDGET_COLUMNS} | {"budget": budget}
-        row["flops_limit"] = budget_limit(budget, inputs.fixed_ratio)
-        row |= {"trial_id": "", "arch_id": ""}
-        if pick is not None:
-            row |= {c: pick[c] for c in FRONT_COLUMNS}
-            row["dev_minus_teacher"] = float(pick["dev_metric"]) - teacher_metric
-        if inputs.latency is not None:
-            row["latency_ms"] = float(inputs.latency.get(row["arch_id"], {}).get("latency_ms", math.nan))
-        if inputs.retrained is not None:
-            after = float(inputs.retrained.get(row["arch_id"], {}).get("dev_after", math.nan))
+    retrained = _by_arch(inputs.rows("retrained"), "dev_metric") if len(inputs.rows("retrained")) else None
+    with_latency = bool(inputs.points["latency_ms"].notna().any())
+    # the export measures the model it exports: the pick, or its re-trained weights
+    latency = _by_arch(inputs.points[inputs.points["kind"].isin(["pick", "retrained"])], "latency_ms")
+    rows = []
+    for _, pick in inputs.rows("pick").sort_values("budget", kind="stable").iterrows():
+        arch_id = str(pick["arch_id"])
+        row: dict[str, Any] = {
+            "budget": float(pick["budget"]),
+            "flops_limit": budget_limit(pick["budget"], inputs.fixed_ratio),
+            "trial_id": trial_ids.get(arch_id, ""),
+            "arch_id": arch_id or str(pick["label"]),
+            **{c: pick[c] for c in ("flops_ratio", "params", "search_metric", "dev_metric")},
+            "dev_minus_teacher": float(pick["dev_metric"]) - teacher_metric,
+        }
+        if with_latency:
+            own = float(pick["latency_ms"])
+            row["latency_ms"] = own if not math.isnan(own) else latency.get(arch_id, math.nan)
+        if retrained is not None:
+            after = retrained.get(arch_id, math.nan)
             row |= {"retrained_dev": after, "retrained_minus_teacher": after - teacher_metric}
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=BUDGET_COLUMNS)
 
 
-def _facts(inputs: ReportInputs, history: pd.DataFrame) -> list[tuple[str, str]]:
-    t = inputs.trials
+def _count_kinds(points: pd.DataFrame) -> str:
+    counts = points["kind"].value_counts(sort=False)
+    return f"{len(points)} (" + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + ")"
+
+
+def _search_facts(inputs: ReportInputs, trials: pd.DataFrame, history: pd.DataFrame) -> list[tuple[str, str]]:
+    t = trials
     shown = [s for s in ("ok", "infeasible", "failed", "error") if s != "failed" or (t["status"] == s).any()]
     counts = ", ".join(f"{(t['status'] == s).sum()} {s}" for s in shown)
-    teacher = inputs.teacher
     hv = history["hypervolume"].iloc[-1] if len(history) else 0.0
     reference = reference_for(inputs.metric_name)
+    budgets = ", ".join(_percent(b) for b in inputs.budgets) + " of the teacher's encoder FLOPs"
     return [
-        ("run", inputs.name),
-        ("task", inputs.task),
-        (f"teacher dev {inputs.metric_name}", _metric(teacher["metric"])),
-        ("teacher size", f"{_gflops(teacher['flops'])} GFLOPs, {_millions(teacher['params'])} params"),
         ("sampler", inputs.sampler_label),
         ("trials", f"{len(t)} ({counts}); {int(t['on_front'].sum())} on the Pareto front"),
-        ("budgets", ", ".join(_percent(b) for b in inputs.budgets) + " of the teacher's encoder FLOPs"),
+        ("budgets", budgets if inputs.budgets else "no picks in the points table"),
         ("hypervolume", f"{hv:.4f} (reference: {inputs.metric_name} {reference[0]:g}, FLOPs 100%)"),
     ]
 
 
+def _facts(inputs: ReportInputs, trials: pd.DataFrame, history: pd.DataFrame) -> list[tuple[str, str]]:
+    teacher = inputs.teacher
+    facts = [
+        ("run", inputs.name),
+        ("task", inputs.task),
+        (f"teacher dev {inputs.metric_name}", _metric(teacher["metric"])),
+        ("teacher size", f"{_gflops(teacher['flops'])} GFLOPs, {_millions(teacher['params'])} params"),
+    ]
+    search = _search_facts(inputs, trials, history) if inputs.has_search else [("search", "none")]
+    return [*facts, *search, ("models", _count_kinds(inputs.points))]
+
+
 def build_report_data(inputs: ReportInputs) -> ReportData:
-    """Compute every table of the report from `inputs`."""
-    history = hypervolume_history(inputs.trials, reference=reference_for(inputs.metric_name))
-    picks = _picks(inputs)
+    """Compute every table of the report from `inputs` (reading the picks, never choosing them)."""
+    trials = inputs.trials if inputs.trials is not None else empty_table()
+    history = hypervolume_history(trials, reference=reference_for(inputs.metric_name))
+    trial_ids = _trial_ids(trials)
     return ReportData(
-        budgets=_budget_table(inputs, picks),
-        front=pareto_front(inputs.trials),
-        picks=_pick_rows(picks, inputs.trials),
+        budgets=_budget_table(inputs, trial_ids),
+        front=pareto_front(trials),
+        picks=_pick_rows(inputs, trial_ids),
         history=history,
-        facts=_facts(inputs, history),
+        points=inputs.points,
+        facts=_facts(inputs, trials, history),
     )
 
 
 def budget_note(inputs: ReportInputs) -> str:
-    """The budget rule in words, with this run's numbers (shown next to the budget table)."""
+    """The budget rule in words, with this run's numbers (shown next to the budget table; needs a budget)."""
     fixed = 100 * inputs.fixed_ratio
     b = inputs.budgets[0]
     return (
@@ -150,23 +195,29 @@ def budget_note(inputs: ReportInputs) -> str:
 
 
 def latency_note(inputs: ReportInputs) -> str | None:
-    """How latency was measured (batch size, sequence length, device, runtime), from the latency entries."""
-    if not inputs.latency:
+    """What the latency column holds, when some model's latency was measured."""
+    if not inputs.points["latency_ms"].notna().any():
         return None
-    keys = ("batch_size", "seq_len", "device", "runtime")
-    setups = sorted({", ".join(f"{k} {e[k]}" for k in keys if k in e) for e in inputs.latency.values()})
-    setups = [s for s in setups if s]
-    where = "; ".join(setups) if setups else "setup not recorded"
-    return f"Latency: median milliseconds of the exported sub-network ({where})."
+    return "Latency: median milliseconds of the exported model, as the export stage measured it."
 
 
 def retrain_note(inputs: ReportInputs) -> str | None:
     """What the re-trained columns mean, when the run re-trained its picks."""
-    if inputs.retrained is None:
+    if not len(inputs.rows("retrained")):
         return None
     return (
         "Re-trained: each chosen Arch was cut out of the supernet and trained further on its own by distillation "
         "from the teacher (`search.retrain`); the exported model holds the re-trained weights."
+    )
+
+
+def no_search_note(inputs: ReportInputs) -> str | None:
+    """What the report leaves out when the run had no search (no trial table), else None."""
+    if inputs.has_search:
+        return None
+    return (
+        "No search ran in this run (it has no trial table): there is no Pareto front, no hypervolume and no "
+        "per-budget pick; the report shows the models the run produced."
     )
 
 
@@ -207,7 +258,7 @@ def _text(value: Any) -> str:
     return "-" if _missing(value) else str(value)
 
 
-def _display(df: pd.DataFrame, columns: list[tuple[str, str, Callable[[Any], str]]]) -> pd.DataFrame:
+def _display(df: pd.DataFrame, columns: Sequence[tuple[str, str, Callable[[Any], str]]]) -> pd.DataFrame:
     """Strings for display: (source column, label, formatter) for each column present in `df`."""
     return pd.DataFrame({label: [fmt(v) for v in df[col]] for col, label, fmt in columns if col in df})
 
@@ -248,3 +299,40 @@ def display_front_table(data: ReportData, metric_name: str) -> pd.DataFrame:
             ("trial_id", "trial", _text),
         ],
     )
+
+
+def model_text(arch_id: str, config_json: str) -> str:
+    """A point's shape in one line: its Arch id, else its own config (`layers 4, hidden 256, ...`)."""
+    if arch_id:
+        return arch_id
+    try:
+        config = json.loads(config_json)
+    except ValueError:
+        return config_json
+    if not isinstance(config, dict):
+        return config_json
+    return ", ".join(f"{k} {v}" for k, v in config.items())
+
+
+def display_points_table(data: ReportData, metric_name: str) -> pd.DataFrame:
+    """Every model of the run (the points table, in its order) as display text; `note` only when one is set."""
+    table = data.points.assign(
+        model=[
+            model_text(a, c) for a, c in zip(data.points["arch_id"], data.points["config_json"], strict=True)
+        ]
+    )
+    columns = [
+        ("label", "model", _text),
+        ("kind", "kind", _text),
+        ("method", "method", _text),
+        ("model", "Arch / config", _text),
+        ("flops", "GFLOPs", _gflops),
+        ("flops_ratio", "FLOPs (% teacher)", _percent2),
+        ("params", "params", _millions),
+        ("search_metric", f"search {metric_name}", _metric),
+        ("dev_metric", f"dev {metric_name}", _metric),
+        ("latency_ms", "latency (ms)", _ms),
+    ]
+    if (table["note"] != "").any():
+        columns.append(("note", "note", _text))
+    return _display(table, columns)

@@ -23,6 +23,7 @@ from raydistill.models.flops import count_flops
 from raydistill.report.inputs import ReportInputs
 from raydistill.report.summary import build_report_data
 from raydistill.results.pareto import budget_limit
+from raydistill.results.points import make_points
 from raydistill.results.table import make_table, write_table
 from raydistill.search.final import best_arch_ids, dev_candidates
 from raydistill.search.records import read_fixed_ratio, search_meta, write_meta
@@ -90,9 +91,19 @@ def test_retrain_and_report_take_the_grid_points() -> None:
 
     table = _table()
     assert chosen_archs(table, BUDGETS, CTX.fixed_ratio) == {WIDTH[b].id: [b] for b in BUDGETS}
-    teacher = {"metric": 0.9, "flops": 2 * CTX.teacher_macs, "params": 1}
-    inputs = ReportInputs(name="r", task="sst2", metric_name="accuracy", teacher=teacher, trials=table,
-                          budgets=BUDGETS, fixed_ratio=CTX.fixed_ratio)  # fmt: skip
+    # the report reads the picks (the points table's `pick` rows) and the rule (the teacher row) it is given
+    flops, fixed = 2 * CTX.teacher_macs, 2 * CTX.teacher_flops.fixed_macs
+    teacher = {"label": "teacher", "kind": "teacher", "stage": "teacher", "method": "finetune", "seq_length": 16,
+               "flops": flops, "encoder_flops": flops - fixed, "flops_ratio": 1.0, "params": 1,
+               "dev_metric": 0.9, "metric_name": "accuracy", "model_dir": "", "config_json": "{}",
+               "arch_id": "", "arch_json": ""}  # fmt: skip
+    picks = [
+        {**teacher, "label": f"pick {b:g}", "kind": "pick", "stage": "picks", "budget": b, "config_json": "",
+         "arch_id": arch_id, "arch_json": Arch.from_id(arch_id).to_json()}
+        for b, arch_id in best_arch_ids(table, BUDGETS, CTX.fixed_ratio).items() if arch_id
+    ]  # fmt: skip
+    inputs = ReportInputs(name="r", task="sst2", points=make_points([teacher, *picks]), trials=table)
+    assert inputs.fixed_ratio == pytest.approx(CTX.fixed_ratio)
     budgets = build_report_data(inputs).budgets
     assert budgets["arch_id"].tolist() == [WIDTH[b].id for b in BUDGETS]
     assert budgets["flops_limit"].tolist() == pytest.approx(

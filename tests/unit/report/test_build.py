@@ -9,11 +9,23 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from raydistill.layout import RunLayout
 from raydistill.report.build import build_report
 from raydistill.report.inputs import ReportInputs
 from raydistill.report.summary import build_report_data, latency_note
+from raydistill.results.pareto import best_per_budget
+from raydistill.results.points import POINT_COLUMNS, make_points, write_points
+from raydistill.results.schema import read_csv_frame
 from raydistill.results.table import empty_table, read_table
-from tests.unit.report.conftest import TEACHER, make_trials
+from tests.unit.report.conftest import (
+    FIXED_RATIO,
+    make_run_points,
+    make_trials,
+    point,
+    teacher_point,
+    trial_point,
+    write_spec,
+)
 
 PLOTLY_BANNER = re.compile(r"\* plotly\.js v\d")  # the licence header at the top of the bundled library
 
@@ -34,12 +46,11 @@ def test_budget_table_data(inputs: ReportInputs) -> None:
     assert math.isnan(latency[0]) and latency[1] == 3.2 and math.isnan(latency[2])
 
 
-def test_budget_nothing_fits_and_no_latency(inputs: ReportInputs) -> None:
-    small = ReportInputs(**{**vars(inputs), "budgets": [0.1, 0.5], "latency": None})
-    table = build_report_data(small).budgets
-    assert table.loc[0, "arch_id"] == "" and math.isnan(table.loc[0, "search_metric"])
-    assert table.loc[1, "trial_id"] == "t1"
-    assert "latency_ms" not in table and latency_note(small) is None
+def test_no_latency_column_when_nothing_was_measured(inputs: ReportInputs) -> None:
+    unmeasured = ReportInputs(**{**vars(inputs), "points": inputs.points.assign(latency_ms=math.nan)})
+    table = build_report_data(unmeasured).budgets
+    assert "latency_ms" not in table and latency_note(unmeasured) is None
+    assert table["trial_id"].tolist() == ["t0", "t1", "t3"]
 
 
 def test_facts_and_latency_note(inputs: ReportInputs) -> None:
@@ -47,8 +58,10 @@ def test_facts_and_latency_note(inputs: ReportInputs) -> None:
     assert facts["trials"] == "7 (5 ok, 1 infeasible, 1 error); 3 on the Pareto front"
     assert facts["teacher dev accuracy"] == "0.9100" and facts["sampler"] == "nsga2"
     assert facts["hypervolume"].startswith("0.6825 ")
-    assert latency_note(inputs) == (
-        "Latency: median milliseconds of the exported sub-network (batch_size 1, seq_len 128, device cpu)."
+    assert facts["models"] == "11 (1 teacher, 4 grid, 3 trial, 3 pick)"
+    assert (
+        latency_note(inputs)
+        == "Latency: median milliseconds of the exported model, as the export stage measured it."
     )
 
 
@@ -63,7 +76,9 @@ def test_facts_count_failed_trials_when_there_are_some(inputs: ReportInputs) -> 
 # ------------------------------------------------------------------ files
 def test_hypervolume_of_a_correlation_metric_starts_at_minus_one(inputs: ReportInputs) -> None:
     trials = inputs.trials.assign(metric_name="mcc", search_metric=inputs.trials["search_metric"] - 1.0)
-    mcc = ReportInputs(**{**vars(inputs), "metric_name": "mcc", "trials": trials})
+    mcc = ReportInputs(
+        **{**vars(inputs), "points": inputs.points.assign(metric_name="mcc"), "trials": trials}
+    )
     data = build_report_data(mcc)
     # every point moved down by 1 and the reference with it: the same area as the accuracy run's
     assert dict(data.facts)["hypervolume"] == "0.6825 (reference: mcc -1, FLOPs 100%)"
@@ -129,27 +144,107 @@ def test_build_from_run_dir(run_dir: Path, tmp_path: Path) -> None:
     assert str(files.index_html) in files.summary()
 
 
-def test_report_without_trials(tmp_path: Path) -> None:
+def test_report_of_a_search_where_nothing_finished(tmp_path: Path) -> None:
+    """A trial table without an `ok` row and no picks: the front section says so, no budget section."""
     inputs = ReportInputs(
-        name="empty",
-        task="sst2",
-        metric_name="accuracy",
-        teacher=TEACHER,
-        trials=empty_table(),
-        budgets=[0.5],
+        name="empty", task="sst2", points=make_points([teacher_point()]), trials=empty_table()
     )
     files = build_report(inputs, tmp_path)
-    assert "| 50.0% | 50.00% | nothing fits |" in files.summary_md.read_text(encoding="utf-8")
-    assert "No trial finished with status `ok`." in files.summary_md.read_text(encoding="utf-8")
+    text = files.summary_md.read_text(encoding="utf-8")
+    assert "No trial finished with status `ok`." in text and "## Best Arch per budget" not in text
+    assert "- **budgets**: no picks in the points table" in text.splitlines()
     assert len(pd.read_csv(files.pareto_csv)) == 0
+
+
+def _student_run(tmp_path: Path) -> Path:
+    """A run directory with a teacher and one distilled student, and no search."""
+    run = tmp_path / "kd-run"
+    write_spec(run, "kd-run")
+    student = point(
+        "student tiny", "student", "student", "kd", config_json='{"layers": 2, "hidden": 128}',
+        flops=400_000, flops_ratio=0.2, params=2_000_000, dev_metric=0.86, latency_ms=1.5,
+    )  # fmt: skip
+    write_points(RunLayout(run), [teacher_point(), student])
+    return run
+
+
+def test_a_run_without_a_search_reports_its_points(tmp_path: Path) -> None:
+    """Acceptance (issue 13): the report renders from a points table with no trials (teacher + one model)."""
+    files = build_report(_student_run(tmp_path), tmp_path / "report")
+    page = files.index_html.read_text(encoding="utf-8")
+    md = files.summary_md.read_text(encoding="utf-8")
+    for text in (page, md):
+        assert "teacher" in text and "student tiny" in text and "layers 2, hidden 128" in text
+        assert "No search ran in this run" in text
+        assert "Best Arch per budget" not in text and "Pareto front (search split)" not in text
+    assert (
+        "| student tiny | student | kd | layers 2, hidden 128 | 0.0004 | 20.00% | 2.00M | n/a | 0.8600 | 1.50 |"
+        in md
+    )
+    assert (
+        "- **search**: none" in md.splitlines()
+        and "- **models**: 2 (1 teacher, 1 student)" in md.splitlines()
+    )
+    assert page.count("Plotly.newPlot(") == 1 and 'id="fig-points"' in page  # no hypervolume without trials
+    assert len(pd.read_csv(files.pareto_csv)) == 0 and len(read_table(tmp_path / "report")) == 0
+    assert pd.read_csv(files.points_csv)["label"].tolist() == ["teacher", "student tiny"]
+
+
+def test_the_budget_table_shows_the_pick_rows_and_recomputes_nothing(tmp_path: Path) -> None:
+    """A pick row best_per_budget would not choose (t2 for 50%; t1 scores better there) is what the report
+    shows: the report reads the picks, it does not pick."""
+    trials = make_trials()
+    recomputed = best_per_budget(trials, [0.5], fixed_ratio=FIXED_RATIO)[0.5]
+    assert recomputed is not None and recomputed["trial_id"] == "t1"
+    t2 = trials.set_index("trial_id").loc["t2"]
+    inputs = ReportInputs(name="r", task="sst2", points=make_run_points({0.25: "t0", 0.5: "t2", 0.75: "t3"}),
+                          trials=trials)  # fmt: skip
+    data = build_report_data(inputs)
+    assert data.budgets["trial_id"].tolist() == ["t0", "t2", "t3"]
+    assert data.budgets.loc[1, "arch_id"] == t2["arch_id"] and data.budgets.loc[1, "search_metric"] == 0.83
+    assert data.picks["trial_id"].tolist() == ["t0", "t2", "t3"]
+    md = build_report(inputs, tmp_path).summary_md.read_text(encoding="utf-8")
+    assert f"| 50.0% | 51.00% | {t2['arch_id']} |" in md
+
+
+def test_the_points_table_lists_every_model(inputs: ReportInputs, tmp_path: Path) -> None:
+    files = build_report(inputs, tmp_path)
+    md = files.summary_md.read_text(encoding="utf-8").splitlines()
+    start = md.index("## Models of the run (points table)")
+    assert md[start + 2] == (
+        "| model | kind | method | Arch / config | GFLOPs | FLOPs (% teacher) | params | search accuracy "
+        "| dev accuracy | latency (ms) |"
+    )
+    rows = [line.split(" | ")[0].lstrip("| ") for line in md[start + 4 : start + 4 + len(inputs.points)]]
+    assert rows == inputs.points["label"].tolist()
+    assert (
+        "| pick 0.5 | pick | supernet | L3@1,3,5-H6x3-F1536x3 | 0.0009 | 45.00% | 5.50M | 0.8500 | 0.8400 | 3.20 |"
+        in md
+    )
+    copy = make_points(
+        read_csv_frame(files.points_csv, POINT_COLUMNS)
+    )  # read as `read_points` reads points.csv
+    pd.testing.assert_frame_equal(copy, inputs.points)
+
+
+def test_a_note_reaches_the_points_table(inputs: ReportInputs, tmp_path: Path) -> None:
+    points = inputs.points.copy()
+    points.loc[points["label"] == "trial t0", "note"] = "constant predictions"
+    md = build_report(ReportInputs(**{**vars(inputs), "points": points}), tmp_path).summary_md.read_text()
+    assert "| latency (ms) | note |" in md and "| constant predictions |" in md
+    assert "| note |" not in build_report(inputs, tmp_path / "plain").summary_md.read_text()
 
 
 def test_retrained_columns_and_note(inputs: ReportInputs, tmp_path: Path) -> None:
     """A run that re-trained its picks shows the re-trained dev metric next to the sliced one."""
     from raydistill.report.summary import retrain_note
 
-    retrained = {"L3@1,3,5-H6x3-F1536x3": {"dev_after": 0.905, "dev_before": 0.84, "budget": 0.5}}
-    with_retrain = ReportInputs(**{**vars(inputs), "retrained": retrained})
+    t1 = inputs.trials.set_index("trial_id").loc["t1"].to_dict()
+    retrained = trial_point(t1, "retrained", f"retrained {t1['arch_id']}", dev_metric=0.905) | {
+        "stage": "retrain"
+    }
+    points = make_points([*inputs.points.to_dict("records"), retrained])
+    with_retrain = ReportInputs(**{**vars(inputs), "points": points})
     table = build_report_data(with_retrain).budgets
     after = table["retrained_dev"].tolist()
     assert math.isnan(after[0]) and after[1] == 0.905 and math.isnan(after[2])
@@ -158,6 +253,7 @@ def test_retrained_columns_and_note(inputs: ReportInputs, tmp_path: Path) -> Non
     assert "| dev accuracy re-trained | re-trained vs teacher |" in text
     assert "| 0.8400 | -0.0700 | 0.9050 | -0.0050 |" in text and retrain_note(with_retrain) in text
     assert "retrained_dev" not in build_report_data(inputs).budgets and retrain_note(inputs) is None
+    assert "| retrained L3@1,3,5-H6x3-F1536x3 | retrained | supernet |" in text  # and in the points table
 
 
 def test_the_budget_rule_is_stated_next_to_the_table(inputs: ReportInputs, tmp_path: Path) -> None:
@@ -185,6 +281,6 @@ def test_tables_scroll_sideways_instead_of_being_cut(inputs: ReportInputs, tmp_p
     assert "overflow-x: auto" in rule and "max-width: 100%" in rule
     tables = re.findall(r"<table[^>]*>", page)
     data_tables = [t for t in tables if 'class="data"' in t]
-    assert len(data_tables) == 2  # budget table and Pareto front
-    assert page.count('<div class="table-scroll"><table class="data">') == 2
+    assert len(data_tables) == 3  # budget table, Pareto front, points
+    assert page.count('<div class="table-scroll"><table class="data">') == 3
     assert not re.search(r"(width|max-width)\s*:\s*800px", css)

@@ -1,51 +1,99 @@
-"""`load_report_inputs` reads the documented run-directory files; missing or malformed files name themselves."""
+"""`load_report_inputs` reads the points table, the trial table (when the run searched) and the spec's name and
+task; missing or malformed files name themselves and the command that writes them."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from raydistill.errors import RunError
+from raydistill.layout import RunLayout
 from raydistill.report.inputs import ReportInputs, load_report_inputs
-from tests.unit.report.conftest import FIXED_RATIO, LATENCY, TEACHER, make_grid, make_trials
+from raydistill.results.points import write_points
+from tests.unit.report.conftest import (
+    FIXED_RATIO,
+    TEACHER,
+    make_run_points,
+    make_trials,
+    point,
+    teacher_point,
+    write_spec,
+)
 from tests.unit.results.conftest import BUDGETS
 
 
-def test_loads_every_file(run_dir: Path) -> None:
+def test_loads_the_points_and_the_trials(run_dir: Path) -> None:
     inputs = load_report_inputs(run_dir)
-    assert (inputs.name, inputs.task, inputs.metric_name, inputs.sampler) == (
+    assert (inputs.name, inputs.task, inputs.metric_name, inputs.sampler_label) == (
         "demo-run",
         "sst2",
         "accuracy",
-        "nsga2",
+        "nsga2",  # from the trial table
     )
-    assert dict(inputs.teacher) == TEACHER and inputs.budgets == tuple(BUDGETS)
-    assert inputs.fixed_ratio == FIXED_RATIO
+    assert inputs.budgets == tuple(BUDGETS)  # the pick rows' budgets
+    assert inputs.fixed_ratio == pytest.approx(FIXED_RATIO)  # (teacher flops - encoder flops) / flops
+    teacher = inputs.teacher
+    assert (teacher["metric"], teacher["flops"], teacher["params"]) == tuple(TEACHER.values())
     pd.testing.assert_frame_equal(inputs.trials, make_trials())
-    pd.testing.assert_frame_equal(inputs.grid, make_grid())  # extra grid columns dropped
-    assert inputs.latency == LATENCY
+    pd.testing.assert_frame_equal(inputs.points, make_run_points())
+    assert inputs.has_search
 
 
-def test_optional_files_may_be_absent(run_dir: Path) -> None:
-    shutil.rmtree(run_dir / "supernet")
-    shutil.rmtree(run_dir / "export")
-    inputs = load_report_inputs(run_dir)
-    assert inputs.grid is None and inputs.latency is None
+def test_a_run_without_a_search_has_no_trials_and_no_budgets(tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    write_spec(run, "r")
+    write_points(RunLayout(run), [teacher_point()])
+    inputs = load_report_inputs(run)
+    assert inputs.trials is None and not inputs.has_search and inputs.budgets == ()
+    assert inputs.sampler_label == "-" and inputs.name == "r"
+
+
+def test_csv_fallback_for_points(run_dir: Path) -> None:
+    RunLayout(run_dir).points_parquet.unlink()
+    pd.testing.assert_frame_equal(load_report_inputs(run_dir).points, make_run_points())
 
 
 def test_csv_fallback_for_trials(run_dir: Path) -> None:
-    (run_dir / "search" / "trials.parquet").unlink()
+    RunLayout(run_dir).trials_parquet.unlink()
     pd.testing.assert_frame_equal(load_report_inputs(run_dir).trials, make_trials())
 
 
-def test_missing_trials_names_file_and_command(run_dir: Path) -> None:
-    (run_dir / "search" / "trials.parquet").unlink()
-    (run_dir / "search" / "trials.csv").unlink()
-    with pytest.raises(RunError, match=r"search/trials\.parquet not found; .*raydistill run SPEC"):
+def test_missing_points_names_file_and_command(run_dir: Path) -> None:
+    layout = RunLayout(run_dir)
+    layout.points_parquet.unlink()
+    layout.points_csv.unlink()
+    with pytest.raises(RunError, match=r"points\.parquet not found; run `raydistill run SPEC`"):
+        load_report_inputs(run_dir)
+
+
+def test_points_without_a_teacher_name_the_file(run_dir: Path) -> None:
+    points = make_run_points()
+    write_points(RunLayout(run_dir), points[points["kind"] != "teacher"])
+    with pytest.raises(RunError, match=r"points\.parquet: no `teacher` row; the teacher stage writes it"):
+        load_report_inputs(run_dir)
+
+
+def test_a_broken_points_file_names_itself(run_dir: Path) -> None:
+    layout = RunLayout(run_dir)
+    layout.points_parquet.unlink()
+    layout.points_csv.write_text("label,kind\nteacher,teacher\n")
+    with pytest.raises(RunError, match=r"points\.csv: not a valid points table: .*missing column"):
+        load_report_inputs(run_dir)
+
+
+def test_missing_or_broken_spec(run_dir: Path) -> None:
+    spec = RunLayout(run_dir).spec_json
+    spec.write_text("{not json")
+    with pytest.raises(RunError, match=r"spec\.json: not valid JSON"):
+        load_report_inputs(run_dir)
+    spec.write_text(json.dumps({"name": "demo-run"}))
+    with pytest.raises(RunError, match=r"spec\.json: expected a JSON object with text `name` and `task`"):
+        load_report_inputs(run_dir)
+    spec.unlink()
+    with pytest.raises(RunError, match=r"spec\.json not found; `raydistill run SPEC` writes it"):
         load_report_inputs(run_dir)
 
 
@@ -54,119 +102,27 @@ def test_missing_run_dir(tmp_path: Path) -> None:
         load_report_inputs(tmp_path / "nope")
 
 
-def test_missing_or_broken_meta(run_dir: Path) -> None:
-    meta_path = run_dir / "search" / "meta.json"
-    meta = json.loads(meta_path.read_text())
-    meta_path.write_text("{not json")
-    with pytest.raises(RunError, match=r"meta\.json: not valid JSON"):
-        load_report_inputs(run_dir)
-    del meta["budgets"], meta["teacher"]["flops"]
-    meta_path.write_text(json.dumps(meta))
-    with pytest.raises(RunError, match=r"missing key\(s\) \['budgets', 'teacher.flops'\]"):
-        load_report_inputs(run_dir)
-    meta_path.unlink()
-    with pytest.raises(RunError, match=r"search/meta\.json not found"):
-        load_report_inputs(run_dir)
-
-
-def test_meta_without_the_budget_rule_says_how_to_redo_the_search(run_dir: Path) -> None:
-    meta_path = run_dir / "search" / "meta.json"
-    meta = json.loads(meta_path.read_text())
-    del meta["fixed_ratio"]
-    meta_path.write_text(json.dumps(meta))
-    with pytest.raises(RunError, match=r"meta\.json: no fixed_ratio .*delete .*search and rerun"):
-        load_report_inputs(run_dir)
-    meta_path.write_text(json.dumps(meta | {"fixed_ratio": 1.5}))
-    with pytest.raises(RunError, match=r"fixed_ratio 1\.5 must be a number in \[0, 1\)"):
-        load_report_inputs(run_dir)
-
-
-def test_bad_grid_and_latency_name_the_file(run_dir: Path) -> None:
-    grid_path = run_dir / "supernet" / "supernet_eval.csv"
-    make_grid().drop(columns="dev_metric").to_csv(grid_path, index=False)
-    with pytest.raises(RunError, match=r"supernet_eval\.csv: missing column\(s\) \['dev_metric'\]"):
-        load_report_inputs(run_dir)
-    make_grid().assign(arch_id="w0.5-d0.5").to_csv(grid_path, index=False)
-    with pytest.raises(RunError, match=r"supernet_eval\.csv: .*arch id 'w0.5-d0.5'"):
-        load_report_inputs(run_dir)
-    make_grid().to_csv(grid_path, index=False)
-    (run_dir / "export" / "latency.json").write_text(json.dumps({"L1-H1-F1": {"ms": 3}}))
-    with pytest.raises(RunError, match=r"latency\.json: entry for 'L1-H1-F1'.*latency_ms"):
+def test_trials_scored_with_another_metric_are_refused(run_dir: Path) -> None:
+    points = make_run_points().assign(metric_name="f1")
+    write_points(RunLayout(run_dir), points)
+    with pytest.raises(RunError, match=r"trials were scored with \['accuracy'\] but .* metric is 'f1'"):
         load_report_inputs(run_dir)
 
 
 def test_report_inputs_checks_fields() -> None:
-    base = dict(
-        name="r", task="sst2", metric_name="accuracy", teacher=TEACHER, trials=make_trials(), budgets=[0.5]
-    )
-    with pytest.raises(RunError, match=r"lacks \['params'\]"):
-        ReportInputs(**base | {"teacher": {"metric": 0.9, "flops": 10}})
-    with pytest.raises(RunError, match=r"budgets \[1.5\] must be fractions in \(0, 1\]"):
-        ReportInputs(**base | {"budgets": [1.5]})
-    with pytest.raises(RunError, match=r"scored with \['accuracy'\] but the report's metric is 'f1'"):
-        ReportInputs(**base | {"metric_name": "f1"})
+    base = dict(name="r", task="sst2", points=make_run_points(), trials=make_trials())
+    two = pd.concat([make_run_points(), make_run_points().head(1).assign(label="teacher 2")])
+    with pytest.raises(RunError, match=r"hold 2 `teacher` rows; give exactly one"):
+        ReportInputs(**base | {"points": two})
+    with pytest.raises(RunError, match=r"report points: .*column 'kind'"):
+        ReportInputs(**base | {"points": make_run_points().assign(kind="nope")})
     with pytest.raises(RunError, match="report trials: .*missing column"):
         ReportInputs(**base | {"trials": make_trials().drop(columns="status")})
-    assert ReportInputs(**base | {"budgets": [0.75, 0.25]}).budgets == (0.25, 0.75)
-    assert ReportInputs(**base).sampler_label == "nsga2"
-
-
-def test_retrain_file_is_read_and_checked(run_dir: Path) -> None:
-    (run_dir / "retrain").mkdir()
-    entry = {"L3@1,3,5-H6x3-F1536x3": {"dev_after": 0.9, "dev_before": 0.84}}
-    (run_dir / "retrain" / "retrain.json").write_text(json.dumps(entry))
-    assert load_report_inputs(run_dir).retrained == entry
-    (run_dir / "retrain" / "retrain.json").write_text(json.dumps({"L1-H1-F1": {"dev": 0.9}}))
-    with pytest.raises(RunError, match=r"retrain\.json: entry for 'L1-H1-F1'.*dev_after"):
-        load_report_inputs(run_dir)
-
-
-@pytest.mark.parametrize(
-    ("file", "text", "message"),
-    [
-        ("retrain/retrain.json", "[1]", r"retrain\.json: expected a JSON object keyed by arch id, got list"),
-        ("export/latency.json", "[]", r"latency\.json: expected a JSON object keyed by arch id, got list"),
-        ("supernet/supernet_eval.csv", "", r"supernet_eval\.csv: not a readable CSV"),
-    ],
-)
-def test_malformed_side_files_name_themselves(run_dir: Path, file: str, text: str, message: str) -> None:
-    (run_dir / file).parent.mkdir(exist_ok=True)
-    (run_dir / file).write_text(text)
-    with pytest.raises(RunError, match=message):
-        load_report_inputs(run_dir)
-
-
-def test_malformed_teacher_metrics_names_the_file(run_dir: Path) -> None:
-    meta_path = run_dir / "search" / "meta.json"
-    meta = json.loads(meta_path.read_text())
-    del meta["teacher"]["metric"]  # then the report reads the teacher stage's metrics.json
-    meta_path.write_text(json.dumps(meta))
-    (run_dir / "teacher").mkdir()
-    (run_dir / "teacher" / "metrics.json").write_text("[0.9]")
-    with pytest.raises(RunError, match=r"teacher/metrics\.json: expected a JSON object"):
-        load_report_inputs(run_dir)
-    (run_dir / "teacher" / "metrics.json").write_text(json.dumps({"main_value": 0.9}))
-    assert load_report_inputs(run_dir).teacher["metric"] == 0.9
-
-
-def test_outputs_of_stages_the_latest_spec_turned_off_are_not_read(run_dir: Path) -> None:
-    (run_dir / "retrain").mkdir()
-    (run_dir / "retrain" / "retrain.json").write_text(json.dumps({"L1-H1-F1": {"dev_after": 0.9}}))
-    spec = {"search": {"retrain": {"epochs": 1}}, "export": {"enabled": True}}
-    (run_dir / "spec.json").write_text(json.dumps(spec))
-    inputs = load_report_inputs(run_dir)
-    assert inputs.retrained is not None and inputs.latency == LATENCY
-    (run_dir / "spec.json").write_text(
-        json.dumps({"search": {"retrain": None}, "export": {"enabled": False}})
+    student = point(
+        "student s", "student", "s", "kd", config_json="{}", flops=100_000, flops_ratio=0.05, params=1
     )
-    inputs = load_report_inputs(run_dir)
-    assert inputs.retrained is None and inputs.latency is None  # left from earlier runs: stale
-
-
-def test_a_missing_teacher_metric_names_the_teacher_file(run_dir: Path) -> None:
-    meta_path = run_dir / "search" / "meta.json"
-    meta = json.loads(meta_path.read_text())
-    del meta["teacher"]["metric"]
-    meta_path.write_text(json.dumps(meta))
-    with pytest.raises(RunError, match=r"teacher/metrics\.json not found .*rerun `raydistill run SPEC`"):
-        load_report_inputs(run_dir)
+    mixed = [*make_run_points().to_dict("records"), student | {"metric_name": "f1"}]
+    with pytest.raises(RunError, match=r"scored with \['accuracy', 'f1'\]"):
+        ReportInputs(**base | {"points": mixed})
+    assert ReportInputs(**base).sampler_label == "nsga2"
+    assert ReportInputs(**base, sampler="tpe").sampler_label == "tpe"
