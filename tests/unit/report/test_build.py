@@ -256,6 +256,16 @@ def test_retrained_columns_and_note(inputs: ReportInputs, tmp_path: Path) -> Non
     assert "| retrained L3@1,3,5-H6x3-F1536x3 | retrained | supernet |" in text  # and in the points table
 
 
+def test_latency_measured_on_the_retrained_weights_shows_on_the_budget_row(inputs: ReportInputs) -> None:
+    """With re-training on, the export measures the re-trained model: its row's latency fills the budget row."""
+    t3 = inputs.trials.set_index("trial_id").loc["t3"].to_dict()
+    retrained = trial_point(t3, "retrained", "retrained t3", dev_metric=0.89, latency_ms=7.5)
+    points = make_points([*inputs.points.to_dict("records"), retrained | {"stage": "retrain"}])
+    table = build_report_data(ReportInputs(**{**vars(inputs), "points": points})).budgets
+    assert table["latency_ms"].tolist()[1:] == [3.2, 7.5] and math.isnan(table.loc[0, "latency_ms"])
+    assert table["retrained_dev"].tolist()[2] == 0.89
+
+
 def test_the_budget_rule_is_stated_next_to_the_table(inputs: ReportInputs, tmp_path: Path) -> None:
     files = build_report(inputs, tmp_path)
     rule = "(2.00% of the teacher's FLOPs) are a fixed cost every sub-network pays"
