@@ -220,6 +220,31 @@ def export(
 
 @app.command()
 @_user_errors
+def disk(
+    run: Annotated[str, typer.Argument(help="run directory (runs/NAME) or run name")],
+    prune: Annotated[
+        bool, typer.Option("--prune", help="delete what is superseded (.prev runs, old checkpoints); never a result")
+    ] = False,
+) -> None:
+    """Show a run's disk use by part and what of it is superseded; --prune deletes that."""
+    from raydistill.disk import human_size, measure
+    from raydistill.disk import prune as prune_run
+    from raydistill.runs import find_run
+
+    use = measure(find_run(run))
+    if not prune:
+        for line in use.table():
+            typer.echo(line)
+        typer.echo(f"--prune would free {human_size(use.superseded_size)} ({use.what()})")
+        return
+    freed = prune_run(use)
+    for path in use.superseded:
+        typer.echo(f"removed {path.relative_to(use.root)}")
+    typer.echo(f"freed {human_size(freed)} ({use.what()}); {human_size(use.size - freed)} left in {use.root}")
+
+
+@app.command()
+@_user_errors
 def evaluate(
     export_dir: Annotated[Path, typer.Argument(help="export directory (written by `raydistill export` or a run)")],
     data: Annotated[str, typer.Option("--data", help="data dir in the task's format, one data file, or builtin:NAME")],
