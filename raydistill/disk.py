@@ -23,7 +23,7 @@ leaves only folders the snapshot no longer names, which a later `measure` report
 of a shape this module does not know keeps every checkpoint of its run.
 
 Prune a run only while no command is running on it. Plain pathlib and json; the checkpoint rules come from
-`training.checkpoint` (imported on first use: it loads torch and Ray).
+`raydistill.checkpoint_files` (no torch, no Ray: the command starts fast).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from raydistill.checkpoint_files import CHECKPOINT_PREFIX, is_complete, step_checkpoints
 from raydistill.layout import PREV_SUFFIX, STAGES, RunLayout
 
 __all__ = ["DiskUse", "Part", "human_size", "measure", "prune", "superseded_checkpoints"]
@@ -180,8 +181,6 @@ def superseded_checkpoints(run_dir: Path) -> list[Path]:
     Those older than the newest complete checkpoint and the half-written ones (any step), except what Ray's
     snapshot needs to resume (`_kept_by_ray`); the newest complete checkpoint is always kept.
     """
-    from raydistill.training.checkpoint import CHECKPOINT_PREFIX, is_complete, step_checkpoints
-
     kept = _kept_by_ray(run_dir)
     if kept is None:
         return []

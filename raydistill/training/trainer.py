@@ -30,11 +30,7 @@ import ray.train
 from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from raydistill.errors import Interrupted, RaydistillError, RunError
-from raydistill.layout import RayDir, RunLayout
-from raydistill.models.loading import weights_digest
-from raydistill.spec.schema import Spec
-from raydistill.training.checkpoint import (
+from raydistill.checkpoint_files import (
     MANIFEST,
     METHOD_PT,
     STATE_JSON,
@@ -42,6 +38,10 @@ from raydistill.training.checkpoint import (
     checkpoint_step,
     complete_checkpoints,
 )
+from raydistill.errors import Interrupted, RaydistillError, RunError
+from raydistill.layout import RayDir, RunLayout
+from raydistill.models.loading import weights_digest
+from raydistill.spec.schema import Spec
 from raydistill.training.config import RUN_CONTROL_KEYS
 from raydistill.training.progress import watch_progress
 from raydistill.training.runtime import note

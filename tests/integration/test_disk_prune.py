@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from raydistill.checkpoint_files import checkpoint_name, complete_checkpoints
 from raydistill.disk import SNAPSHOT_FILE, measure, prune
 from raydistill.layout import RunLayout
-from raydistill.training.checkpoint import checkpoint_name, complete_checkpoints
 from raydistill.training.config import LoopConfig
 from raydistill.training.loop import train_loop_per_worker
 from raydistill.training.trainer import fit
@@ -23,7 +23,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_leftover_plac
 
 
 def _listed(run_dir: Path) -> list[str]:
-    return [r["checkpoint_dir_name"] for r in json.loads((run_dir / SNAPSHOT_FILE).read_text())["checkpoint_results"]]
+    return [
+        r["checkpoint_dir_name"]
+        for r in json.loads((run_dir / SNAPSHOT_FILE).read_text())["checkpoint_results"]
+    ]
 
 
 def test_a_pruned_ray_run_resumes_from_its_newest_checkpoint(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -41,11 +44,16 @@ def test_a_pruned_ray_run_resumes_from_its_newest_checkpoint(tiny_model_dir: Pat
         return fit(train_loop_per_worker, config.to_dict(), run_name=run.path.name, storage_path=layout.ray_dir,
                    num_workers=num_workers)  # fmt: skip
 
-    train(config.with_updates(optim={**config.optim, "learning_rate": 5e-4}, stop_after_steps=2), num_workers=0)
+    train(
+        config.with_updates(optim={**config.optim, "learning_rate": 5e-4}, stop_after_steps=2), num_workers=0
+    )
     stopped = train(config.with_updates(stop_after_steps=4))  # the first run is set aside: other inputs
     assert stopped.metrics["step"] == 4 and run.prev.is_dir()
     two, four = checkpoint_name(2), checkpoint_name(4)
-    assert [p.name for p in complete_checkpoints(run.path)] == [two, four] and _listed(run.path) == [two, four]
+    assert [p.name for p in complete_checkpoints(run.path)] == [two, four] and _listed(run.path) == [
+        two,
+        four,
+    ]
 
     use = measure(layout.root)
     assert set(use.superseded) == {run.path / two, run.prev}

@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from raydistill.training.checkpoint import is_complete
+from raydistill.checkpoint_files import is_complete
 from raydistill.training.config import LoopConfig
 from raydistill.training.loop import train_loop_per_worker
 from raydistill.training.trainer import fit

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from raydistill.checkpoint_files import checkpoint_name
 from raydistill.disk import SNAPSHOT_FILE, human_size, measure, prune, size_of, superseded_checkpoints
 from raydistill.layout import RunLayout
-from raydistill.training.checkpoint import checkpoint_name
 from tests.unit.training.conftest import fake_checkpoint
 
 NAME = "demo"
@@ -97,7 +97,9 @@ def test_the_parts_add_up_to_every_byte_of_the_run(layout: RunLayout) -> None:
     assert len(sizes) == len(use.parts)  # each part once
 
 
-def test_superseded_is_exactly_the_prev_folders_and_the_old_or_half_written_checkpoints(layout: RunLayout) -> None:
+def test_superseded_is_exactly_the_prev_folders_and_the_old_or_half_written_checkpoints(
+    layout: RunLayout,
+) -> None:
     use = measure(layout.root)
     teacher = layout.train_run(f"{NAME}-teacher")
     expected = {
@@ -113,7 +115,9 @@ def test_superseded_is_exactly_the_prev_folders_and_the_old_or_half_written_chec
     assert use.what() == "2 .prev folders, 4 old or half-written checkpoints"
 
 
-def test_prune_deletes_exactly_the_superseded_and_leaves_every_other_file_byte_identical(layout: RunLayout) -> None:
+def test_prune_deletes_exactly_the_superseded_and_leaves_every_other_file_byte_identical(
+    layout: RunLayout,
+) -> None:
     use = measure(layout.root)
     before = _files(layout.root)
     expected_freed = use.superseded_size
@@ -185,7 +189,8 @@ def test_table_lists_each_part_and_the_total(layout: RunLayout) -> None:
 
 
 @pytest.mark.parametrize(
-    ("n", "text"), [(0, "0 B"), (999, "999 B"), (1000, "1.0 kB"), (1_534_000, "1.5 MB"), (2 * 10**12, "2.0 TB")]
+    ("n", "text"),
+    [(0, "0 B"), (999, "999 B"), (1000, "1.0 kB"), (1_534_000, "1.5 MB"), (2 * 10**12, "2.0 TB")],
 )
 def test_human_size(n: int, text: str) -> None:
     assert human_size(n) == text

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from raydistill.training.checkpoint import METHOD_PT, STATE_JSON, STATE_PT, checkpoint_name, write_manifest
+from raydistill.checkpoint_files import METHOD_PT, STATE_JSON, STATE_PT, checkpoint_name, write_manifest
 from raydistill.training.config import LoopConfig
 from tests.unit.data.conftest import squad_articles, squad_json
 

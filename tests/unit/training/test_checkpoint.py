@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from raydistill.training.checkpoint import (
+from raydistill.checkpoint_files import (
     MANIFEST,
     METHOD_PT,
     STATE_PT,
@@ -36,7 +36,11 @@ def test_a_whole_checkpoint_is_complete(tmp_path: Path) -> None:
         lambda d: ((d / METHOD_PT).unlink(), write_manifest(d)),  # lists no state of the method's modules
     ],
     ids=[
-        "truncated-file", "missing-file", "no-manifest", "truncated-manifest", "manifest-without-state",
+        "truncated-file",
+        "missing-file",
+        "no-manifest",
+        "truncated-manifest",
+        "manifest-without-state",
         "manifest-without-method-state",
     ],  # fmt: skip
 )

@@ -11,8 +11,8 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, BertForSequenceClassification
 
+from raydistill.checkpoint_files import STATE_PT, complete_checkpoints, is_complete, step_checkpoints
 from raydistill.errors import DataError
-from raydistill.training.checkpoint import STATE_PT, complete_checkpoints, is_complete, step_checkpoints
 from raydistill.training.config import LoopConfig
 from raydistill.training.loop import train_loop_per_worker
 from raydistill.training.trainer import fit
@@ -37,7 +37,10 @@ def test_two_epochs_report_dev_metrics_and_write_hf_checkpoints(
     assert set(m["dev"]) == {"dev"} and set(m["search"]) == {"accuracy"}
     checkpoint_dir = Path(result.checkpoint.path)
     assert checkpoint_dir.name == "checkpoint_00000010" and checkpoint_dir.parent == result.path
-    assert [p.name for p in complete_checkpoints(result.path)] == ["checkpoint_00000009", "checkpoint_00000010"]
+    assert [p.name for p in complete_checkpoints(result.path)] == [
+        "checkpoint_00000009",
+        "checkpoint_00000010",
+    ]
     assert isinstance(
         AutoModelForSequenceClassification.from_pretrained(checkpoint_dir), BertForSequenceClassification
     )

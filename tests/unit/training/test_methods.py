@@ -14,12 +14,12 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
+from raydistill.checkpoint_files import METHOD_PT
 from raydistill.distill.methods import Backward, Batch, BuiltMethod, Method, model_inputs
 from raydistill.errors import RaydistillError, SpecError
 from raydistill.methods_registry import METHODS, register_method
 from raydistill.spec import load_spec
 from raydistill.training import loop as loop_module
-from raydistill.training.checkpoint import METHOD_PT
 from raydistill.training.config import LoopConfig
 from raydistill.training.loop import train_loop_per_worker
 from raydistill.training.method_io import training_data

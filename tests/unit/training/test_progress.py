@@ -23,7 +23,9 @@ def test_rank_0_progress_reaches_the_active_console(tmp_path: Path) -> None:
     frames = out.getvalue().split("\r\x1b[K")
     assert "older run" not in out.getvalue()
     assert frames[-2] == "[1/2] teacher: step 1/10 10%"
-    assert frames[-1].startswith("[1/2] teacher: step 5/10 50% ETA ") and frames[-1].endswith("| loss 0.5000\n")
+    assert frames[-1].startswith("[1/2] teacher: step 5/10 50% ETA ") and frames[-1].endswith(
+        "| loss 0.5000\n"
+    )
 
 
 def test_a_writer_without_a_path_or_a_writable_file_writes_nothing(tmp_path: Path) -> None:

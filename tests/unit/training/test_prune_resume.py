@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from raydistill.checkpoint_files import checkpoint_name, complete_checkpoints
 from raydistill.disk import measure, prune
 from raydistill.layout import RunLayout
-from raydistill.training.checkpoint import checkpoint_name, complete_checkpoints
 from raydistill.training.config import LoopConfig
 from raydistill.training.loop import train_loop_per_worker
 from raydistill.training.trainer import fit
@@ -26,7 +26,11 @@ def test_a_pruned_run_resumes_from_its_newest_checkpoint_and_finishes(
                    num_workers=0)  # fmt: skip
 
     config = make_config(optim={"checkpoint_every_steps": 3})
-    train(make_config(optim={"checkpoint_every_steps": 3, "learning_rate": 5e-4}).with_updates(stop_after_steps=2))
+    train(
+        make_config(optim={"checkpoint_every_steps": 3, "learning_rate": 5e-4}).with_updates(
+            stop_after_steps=2
+        )
+    )
     stopped = train(config.with_updates(stop_after_steps=7))
     assert stopped.metrics["step"] == 7 and run.prev.is_dir()  # the first run, set aside: other inputs
     kept = [p.name for p in complete_checkpoints(run.path)]

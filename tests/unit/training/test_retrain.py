@@ -72,7 +72,9 @@ def run_dir(tmp_path: Path, tiny_model_dir: Path) -> Path:
         shutil.copytree(tiny_model_dir, run / stage / "model")
     rows = [_row(1, SMALL, 0.3, 0.7, 0.6), _row(2, MEDIUM, 0.6, 0.8, 0.7), _row(3, FULL, 1.0, 0.9, 0.9)]
     write_table(make_table(rows), run / "search")
-    (run / "search" / "meta.json").write_text(json.dumps({"fixed_ratio": 0.0}))  # the budget rule's fixed cost
+    (run / "search" / "meta.json").write_text(
+        json.dumps({"fixed_ratio": 0.0})
+    )  # the budget rule's fixed cost
     return run
 
 
@@ -150,7 +152,9 @@ def test_a_run_that_trained_something_else_restarts(run_dir: Path, sst2_dir: Pat
     assert not ray_run.exists()  # another setting: start again
 
 
-def test_an_arch_picked_for_two_budgets_is_exported_once(run_dir: Path, sst2_dir: Path, tmp_path: Path) -> None:
+def test_an_arch_picked_for_two_budgets_is_exported_once(
+    run_dir: Path, sst2_dir: Path, tmp_path: Path
+) -> None:
     spec = _spec(sst2_dir, tmp_path, retrain=False)
     spec = spec.model_copy(update={"search": spec.search.model_copy(update={"budgets": [0.3, 0.5, 0.75]})})
     summary = export_best(spec, run_dir)  # SMALL (ratio 0.3) is the best within 0.3 and within 0.5

@@ -10,13 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from raydistill.training.checkpoint import (
-    TrainState,
-    capture_rng,
-    checkpoint_name,
-    read_train_state,
-    restore_rng,
-)
+from raydistill.checkpoint_files import checkpoint_name
+from raydistill.training.checkpoint import TrainState, capture_rng, read_train_state, restore_rng
 from raydistill.training.runtime import Meter, hide_user_error_tracebacks, steps_per_epoch, train_loader
 
 
@@ -114,7 +109,7 @@ def test_rng_capture_and_restore_replays_every_generator() -> None:
 
 
 def test_train_state_round_trip(tmp_path: Path) -> None:
-    from raydistill.training.checkpoint import STATE_JSON, STATE_PT
+    from raydistill.checkpoint_files import STATE_JSON, STATE_PT
 
     state = TrainState(
         step=7, epoch=1, batch_in_epoch=2, train_time_s=1.5, train_samples=56, metrics={"a": 1.0}

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import ray.train
 
+from raydistill.checkpoint_files import STATE_PT
 from raydistill.errors import DataError, RunError
 from raydistill.layout import INPUTS_SUFFIX
 from raydistill.spec.schema import OptimSpec
-from raydistill.training.checkpoint import STATE_PT
 from raydistill.training.trainer import (
     _claim_run_dir,
     _clean_error,
@@ -87,7 +87,9 @@ def test_new_weights_at_the_same_model_path_are_not_resumed(tmp_path: Path) -> N
     assert not run.exists() and (run.parent / "demo-supernet.prev" / "checkpoint_000001").is_dir()
 
 
-def test_ray_trains_ctrl_c_exit_becomes_an_interrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ray_trains_ctrl_c_exit_becomes_an_interrupted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Ray Train's SIGINT handler aborts the run, then calls `sys.exit` inside `fit`: the CLI must see an
     `Interrupted` (exit 130, resume hint), not a silent exit 1."""
     from raydistill.errors import Interrupted
