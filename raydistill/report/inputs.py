@@ -11,7 +11,8 @@ run's name and task from its spec:
 `search/trials.parquet` (optional; `search/trials.csv` is read when the parquet file is absent)
     The trial table, schema in `raydistill.results.table`, written by the search stage. Absent when the run had
     no search: the report then says so and shows the points alone.
-`spec.json` (required), written by `raydistill run` at every start: the run's `name` and `task`.
+`spec.json` (required), written by `raydistill run` at every start: the run's `name` and `task` (and, for a run
+    with a search, `search.budgets`: a budget no sub-network fits has no pick row).
 
 A missing required file raises `RunError` naming the file and the command that produces it; a malformed one
 raises `RunError` naming the file and what it should hold.
@@ -46,6 +47,8 @@ class ReportInputs:
         points: the points table (`results.points` schema; validated and coerced here); needs one `teacher` row.
         trials: the trial table (`results.table` schema; validated and coerced here), or None: no search ran.
         sampler: the search sampler; None = the distinct values of `trials.sampler`.
+        searched_budgets: the budgets the search was asked for (`search.budgets`); a budget no sub-network fits
+            has no pick row and is shown as such.
 
     Derived from `points` (properties): `metric_name`, `teacher`, `fixed_ratio`, `budgets`, `rows(kind)`.
     """
@@ -55,6 +58,7 @@ class ReportInputs:
     points: pd.DataFrame
     trials: pd.DataFrame | None = None
     sampler: str | None = None
+    searched_budgets: Sequence[float] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -110,8 +114,9 @@ class ReportInputs:
 
     @property
     def budgets(self) -> Sequence[float]:
-        """The budgets the run has picks for (the `pick` rows'), ascending; empty when it had no search."""
-        return tuple(budgets_of(self.points))
+        """The budgets of the run, ascending: those of the `pick` rows and those the search was asked for (a
+        budget nothing fits has no pick row); empty when it had no search."""
+        return tuple(sorted(set(budgets_of(self.points)) | {float(b) for b in self.searched_budgets}))
 
     @property
     def has_search(self) -> bool:
@@ -125,8 +130,8 @@ class ReportInputs:
         return self.sampler or ", ".join(sorted(samplers)) or "-"
 
 
-def _read_spec(layout: RunLayout) -> tuple[str, str]:
-    """(name, task) of the run's latest spec (`spec.json`)."""
+def _read_spec(layout: RunLayout) -> tuple[str, str, list[float]]:
+    """(name, task, search budgets) of the run's latest spec (`spec.json`)."""
     path = layout.spec_json
     if not path.is_file():
         raise RunError(f"{path} not found; `raydistill run SPEC` writes it when a run starts")
@@ -138,7 +143,8 @@ def _read_spec(layout: RunLayout) -> tuple[str, str]:
         raise RunError(
             f"{path}: expected a JSON object with text `name` and `task`; rerun `raydistill run SPEC`"
         )
-    return spec["name"], spec["task"]
+    budgets = (spec.get("search") or {}).get("budgets") or []
+    return spec["name"], spec["task"], [float(b) for b in budgets if isinstance(b, (int, float))]
 
 
 def _read_points(layout: RunLayout) -> pd.DataFrame:
@@ -164,10 +170,12 @@ def load_report_inputs(run_dir: str | Path) -> ReportInputs:
         )
     layout = RunLayout(run_dir)
     points = _read_points(layout)
-    name, task = _read_spec(layout)
+    name, task, budgets = _read_spec(layout)
     searched = layout.trials_parquet.is_file() or layout.trials_csv.is_file()
     trials = read_table(layout.search_dir) if searched else None
     try:
-        return ReportInputs(name=name, task=task, points=points, trials=trials)
+        return ReportInputs(
+            name=name, task=task, points=points, trials=trials, searched_budgets=budgets if searched else ()
+        )
     except RunError as e:
         raise RunError(f"{layout.points_parquet} / {layout.search_dir}: {e}") from None

@@ -113,12 +113,21 @@ def _budget_table(inputs: ReportInputs, trial_ids: dict[str, str]) -> pd.DataFra
     with_latency = bool(inputs.points["latency_ms"].notna().any())
     # the export measures the model it exports: the pick, or its re-trained weights
     latency = _by_arch(inputs.points[inputs.points["kind"].isin(["pick", "retrained"])], "latency_ms")
+    picks = {float(row["budget"]): row for _, row in inputs.rows("pick").iterrows()}
     rows = []
-    for _, pick in inputs.rows("pick").sort_values("budget", kind="stable").iterrows():
+    for budget in inputs.budgets:
+        row: dict[str, Any] = {c: math.nan for c in BUDGET_COLUMNS} | {
+            "budget": budget,
+            "trial_id": "",
+            "arch_id": "",
+        }
+        row["flops_limit"] = budget_limit(budget, inputs.fixed_ratio)
+        pick = picks.get(budget)
+        if pick is None:  # nothing fits this budget: the table says so
+            rows.append(row)
+            continue
         arch_id = str(pick["arch_id"])
-        row: dict[str, Any] = {
-            "budget": float(pick["budget"]),
-            "flops_limit": budget_limit(pick["budget"], inputs.fixed_ratio),
+        row |= {
             "trial_id": trial_ids.get(arch_id, ""),
             "arch_id": arch_id or str(pick["label"]),
             **{c: pick[c] for c in ("flops_ratio", "params", "search_metric", "dev_metric")},

@@ -294,3 +294,16 @@ def test_tables_scroll_sideways_instead_of_being_cut(inputs: ReportInputs, tmp_p
     assert len(data_tables) == 3  # budget table, Pareto front, points
     assert page.count('<div class="table-scroll"><table class="data">') == 3
     assert not re.search(r"(width|max-width)\s*:\s*800px", css)
+
+
+def test_a_budget_nothing_fits_is_shown_as_such(tmp_path: Path) -> None:
+    """A searched budget without a pick row (no sub-network fits it) keeps its line in the budget table."""
+    points = make_run_points({0.5: "t2", 0.75: "t3"})
+    inputs = ReportInputs(
+        name="r", task="sst2", points=points, trials=make_trials(), searched_budgets=[0.1, 0.5, 0.75]
+    )
+    assert inputs.budgets == (0.1, 0.5, 0.75)
+    data = build_report_data(inputs)
+    assert data.budgets["arch_id"].tolist()[0] == "" and math.isnan(data.budgets.loc[0, "dev_metric"])
+    md = build_report(inputs, tmp_path).summary_md.read_text(encoding="utf-8")
+    assert "| 10.0% |" in md and "nothing fits" in md
