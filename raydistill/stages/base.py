@@ -75,6 +75,9 @@ class Stage:
         reads_data: its key includes the content digest of the task's data files.
         prices: it writes FLOPs, counted at `cost.seq_length` (part of its key, not of its run key).
         run_exclude: dotted paths of `sections` that do not shape its Ray runs (left out of the run key).
+        run_needs: the needs whose run keys enter its run key (None: all of them); e.g. retrain's runs depend on
+            the picks only through the Arch, which is part of each run's own key (`StageRun.sub_key`).
+        after_all: it needs every other registered stage (the report), a stage added later included.
         enabled: whether the spec turns the stage on.
         outputs: what it writes outside the run dir; the stage reruns when one is missing.
     """
@@ -88,5 +91,7 @@ class Stage:
     reads_data: bool = False
     prices: bool = False
     run_exclude: tuple[str, ...] = ()
+    run_needs: tuple[str, ...] | None = None
+    after_all: bool = False
     enabled: Callable[[Spec], bool] = _always
     outputs: Callable[[Spec], list[Path]] = field(default=_no_outputs)

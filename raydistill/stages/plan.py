@@ -113,7 +113,8 @@ def plan_run(spec: Spec, layout: RunLayout, stages: Sequence[Stage], until: str 
             continue
         needs = [done[n] for n in stage.needs if n in done]
         inputs = stage_inputs(stage, spec, {n.name: n.key for n in needs}, data)
-        run_inputs = stage_inputs(stage, spec, {n.name: n.run_key for n in needs}, data, for_runs=True)
+        run_needs = [n for n in needs if stage.run_needs is None or n.name in stage.run_needs]
+        run_inputs = stage_inputs(stage, spec, {n.name: n.run_key for n in run_needs}, data, for_runs=True)
         key, run_key = digest(stage.name, inputs), digest(stage.name, run_inputs)
         record = read_record(layout, stage.name)
         reason, cause = _why(stage, spec, key, inputs, record, needs)
@@ -144,6 +145,9 @@ def _why(
     moved = [n.name for n in needs if old_needs.get(n.name) != n.key]
     if moved:
         return f"{moved[0]} changed", stage.name
+    gone = sorted(set(old_needs) - {n.name for n in needs})
+    if gone:
+        return f"{gone[0]} is off", stage.name
     if any(not p.exists() for p in stage.outputs(spec)):
         return "output missing", stage.name
     if record["key"] != key:

@@ -1,11 +1,13 @@
 """The stage registry: `register_stage(stage)` adds one; `stage_graph()` lists them in run order.
 
 The order is a topological sort of `needs` (ties keep registration order), so a stage runs after every stage it
-needs. Registering is one line (`STAGE = register_stage(Stage(...))` in the stage's module, imported by
+needs; a stage declared `after_all` (the report) needs every other one. Registering is one line (`STAGE = register_stage(Stage(...))` in the stage's module, imported by
 `stages/__init__.py`).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from raydistill.errors import RunError
 from raydistill.stages.base import Stage
@@ -27,7 +29,10 @@ def stage_graph() -> list[Stage]:
     Raises:
         RunError: a stage needs one that is not registered, or the needs form a cycle.
     """
-    stages = dict(_REGISTRY)
+    stages = {
+        name: replace(s, needs=tuple(n for n in _REGISTRY if n != name)) if s.after_all else s
+        for name, s in _REGISTRY.items()
+    }
     for stage in stages.values():
         unknown = [n for n in stage.needs if n not in stages]
         if unknown:
