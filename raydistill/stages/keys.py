@@ -88,7 +88,12 @@ def _at(node: Any, dotted: str, whole: str) -> Any:
 
 
 def stage_inputs(
-    stage: Stage, spec: Spec, needs: Mapping[str, str], data: Mapping[str, str] | None, *, for_runs: bool = False
+    stage: Stage,
+    spec: Spec,
+    needs: Mapping[str, str],
+    data: Mapping[str, str] | None,
+    *,
+    for_runs: bool = False,
 ) -> dict[str, Any]:
     """What a stage's key (or, `for_runs`, its run key) is computed from: `{spec, derived, needs, data}`.
 
@@ -128,7 +133,11 @@ def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     after = _leaves(new.get("spec") or {}, "") | _leaves(new.get("derived") or {}, "")
     paths = sorted(p for p in set(before) | set(after) if before.get(p, None) != after.get(p, None) or
                    (p in before) != (p in after))  # fmt: skip
-    out = [f"{', '.join(paths[:2])}{f' and {len(paths) - 2} more' if len(paths) > 2 else ''} changed"] if paths else []
+    out = (
+        [f"{', '.join(paths[:2])}{f' and {len(paths) - 2} more' if len(paths) > 2 else ''} changed"]
+        if paths
+        else []
+    )
     if (old.get("data") or None) != (new.get("data") or None):
         out.append(DATA_CHANGED)
     return out

@@ -38,7 +38,9 @@ def run(ctx: StageRun) -> dict[str, Any]:
             "model_dir": str(layout.supernet_model), "note": "" if math.isfinite(dev) else "not scored on dev",
         })  # fmt: skip
         dev_text = f"{dev:.4f}" if math.isfinite(dev) else "none"
-        parts.append(f"<={budget:g}x: {arch_id} {trial['metric_name']} {trial['search_metric']:.4f} (dev {dev_text})")
+        parts.append(
+            f"<={budget:g}x: {arch_id} {trial['metric_name']} {trial['search_metric']:.4f} (dev {dev_text})"
+        )
     replace_points(layout, "picks", rows)
     return {"headline": f"{len({r['arch_id'] for r in rows})} sub-networks | " + " | ".join(parts)}
 

@@ -118,7 +118,9 @@ def plan_run(spec: Spec, layout: RunLayout, stages: Sequence[Stage], until: str 
         key, run_key = digest(stage.name, inputs), digest(stage.name, run_inputs)
         record = read_record(layout, stage.name)
         reason, cause = _why(stage, spec, key, inputs, record, needs)
-        planned = PlannedStage(stage, "run" if reason else "cached", reason, key, run_key, inputs, record, cause)
+        planned = PlannedStage(
+            stage, "run" if reason else "cached", reason, key, run_key, inputs, record, cause
+        )
         done[stage.name] = planned
         out.append(planned)
     return Plan(out)

@@ -20,7 +20,9 @@ def run(ctx: StageRun) -> dict[str, Any]:
     from raydistill.report import build_report, load_report_inputs
 
     files = build_report(load_report_inputs(ctx.run_dir), report_dir_for(ctx.spec))
-    names = ", ".join(p.name for p in (files.index_html, files.summary_md, files.pareto_csv, files.trials_parquet))
+    names = ", ".join(
+        p.name for p in (files.index_html, files.summary_md, files.pareto_csv, files.trials_parquet)
+    )
     return {"headline": names, "index_html": str(files.index_html)}
 
 

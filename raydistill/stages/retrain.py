@@ -45,7 +45,10 @@ STAGE = register_stage(
         sections=("task", "data", "seed", "search.retrain", "supernet.train", "supernet.temperature"),
         reads_data=True,
         prices=True,
-        run_needs=("teacher", "supernet"),  # each run's key adds its Arch: the same pick retrains the same way
+        run_needs=(
+            "teacher",
+            "supernet",
+        ),  # each run's key adds its Arch: the same pick retrains the same way
         enabled=lambda spec: spec.search.enabled and spec.search.retrain is not None,
     )
 )

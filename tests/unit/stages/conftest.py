@@ -44,7 +44,12 @@ def record_plan(spec: Spec, plan: Plan) -> None:
         if p.status == "skipped":
             continue
         layout.stage_dir(p.name).mkdir(parents=True, exist_ok=True)
-        record = {"key": p.key, "run_key": p.run_key, "inputs": p.inputs, "summary": {"headline": f"{p.name} ok"}}
+        record = {
+            "key": p.key,
+            "run_key": p.run_key,
+            "inputs": p.inputs,
+            "summary": {"headline": f"{p.name} ok"},
+        }
         layout.stage_file(p.name).write_text(json.dumps(record))
         for out in p.stage.outputs(spec):  # a folder (exports/<name>) or a file (reports/<name>/index.html)
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -56,7 +56,9 @@ def test_the_plan_line_names_what_runs_and_why(tmp_path: Path, recorded: Spec) -
         "picks, retrain, export, report run (needs search)"  # fmt: skip
 
 
-def test_budgets_below_the_largest_and_the_dev_cap_reuse_the_tune_search(tmp_path: Path, recorded: Spec) -> None:
+def test_budgets_below_the_largest_and_the_dev_cap_reuse_the_tune_search(
+    tmp_path: Path, recorded: Spec
+) -> None:
     before = {p.name: p for p in plan_of(recorded).stages}
     moved = plan_of(make_spec(tmp_path, **{"search.budgets": [0.3, 0.75]}))
     assert "search" not in _running(moved)  # only the picks move
@@ -90,7 +92,9 @@ def test_data_file_content_reruns_the_stages_that_read_the_data(tmp_path: Path) 
     assert plan["picks"].reason == plan["export"].reason == "needs search"  # the first reader they need
 
 
-def test_a_missing_output_or_record_reruns_the_stage_and_those_after_it(tmp_path: Path, recorded: Spec) -> None:
+def test_a_missing_output_or_record_reruns_the_stage_and_those_after_it(
+    tmp_path: Path, recorded: Spec
+) -> None:
     (tmp_path / "exports" / "plan").rmdir()
     assert plan_of(recorded).text().endswith("export runs (output missing); report runs (needs export)")
     (Path(recorded.resources.storage_path) / "plan" / "picks" / "stage.json").unlink()
