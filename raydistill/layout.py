@@ -6,18 +6,19 @@ or torch here). The names below are the on-disk contract: existing runs stay rea
 
     spec.json                           the spec the run was started with (written by `raydistill run`)
     points.parquet  points.csv          the points table: one row per model the run produced (`results.points`)
-    <stage>/stage.json                  a complete stage's hash and summary (pipeline cache)
+    <stage>/stage.json                  a complete stage's key, what went into it, its summary (`stages.plan`)
     teacher/model/  teacher/metrics.json
-    supernet/init/ (+ init/reorder.json)  supernet/model/  supernet/supernet_eval.csv  supernet/metrics.json
+    supernet/init/ (+ init/reorder.json: the key it was made under)  supernet/model/  supernet/supernet_eval.csv  supernet/metrics.json
     search/trials.parquet  search/trials.csv  search/meta.json  search/dev_metrics.json
-    search/search_key.json  search/exhausted.json
+    search/exhausted.json
+    picks/                              the picks stage's stage.json (its rows are in the points table)
     retrain/<arch id>/init/  retrain/<arch id>/model/  retrain/retrain.json
     export/latency.json  export/exports.json
     report/                             the report stage's stage.json (the report itself goes to reports/<name>/)
     logs/ray.log                        Ray's output for a command run without --verbose
-    ray/                                Ray's storage: Train runs `ray/<run name>` (+ `.prev`, `.inputs.json`,
-                                        `.progress.jsonl` beside each) and the Tune experiment `ray/<name>-search`
-                                        (+ `.prev`)
+    ray/                                Ray's storage: Train runs `ray/<run name>` and the Tune experiment
+                                        `ray/<name>-search`, each with `.prev`, `.inputs.json` (the run key it
+                                        was started under) and, for Train runs, `.progress.jsonl` beside it
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ __all__ = [
     "EXHAUSTED_FILE",
     "EXPORTS_FILE",
     "INPUTS_SUFFIX",
-    "KEY_FILE",
     "LATENCY_FILE",
     "LOG_FILE",
     "META_FILE",
@@ -62,17 +62,16 @@ PARQUET_FILE = "trials.parquet"  # search/ (the trial table; `results.table`)
 CSV_FILE = "trials.csv"
 META_FILE = "meta.json"
 DEV_FILE = "dev_metrics.json"
-KEY_FILE = "search_key.json"
 EXHAUSTED_FILE = "exhausted.json"
 RETRAIN_FILE = "retrain.json"  # retrain/
 LATENCY_FILE = "latency.json"  # export/
 EXPORTS_FILE = "exports.json"
 LOG_FILE = "ray.log"  # logs/
 PREV_SUFFIX = ".prev"  # a Ray folder set aside when its inputs changed
-INPUTS_SUFFIX = ".inputs.json"  # beside a Train run: the loop config it was started with
+INPUTS_SUFFIX = ".inputs.json"  # beside a Ray folder: the run key it was started under
 PROGRESS_SUFFIX = ".progress.jsonl"  # beside a Train run: rank 0's progress lines
 
-STAGES = ("teacher", "supernet", "search", "retrain", "export", "report")  # one folder each, pipeline order
+STAGES = ("teacher", "supernet", "search", "picks", "retrain", "export", "report")  # one folder each, run order
 MODEL = "model"
 INIT = "init"
 
@@ -90,7 +89,7 @@ class RayDir:
 
     @property
     def inputs(self) -> Path:
-        """A Train run's record of what it was started from."""
+        """The key the folder's run was started under (a run is resumed only under the same key)."""
         return self.path.with_name(self.path.name + INPUTS_SUFFIX)
 
     @property
@@ -195,16 +194,12 @@ class RunLayout:
         return self.search_dir / DEV_FILE
 
     @property
-    def search_key(self) -> Path:
-        return self.search_dir / KEY_FILE
-
-    @property
     def exhausted(self) -> Path:
         return self.search_dir / EXHAUSTED_FILE
 
     @property
     def search_outputs(self) -> tuple[Path, ...]:
-        """What a search writes besides its key: dropped when a new search starts."""
+        """What a search writes: dropped when a new search starts."""
         return (self.trials_parquet, self.trials_csv, self.search_meta, self.dev_metrics, self.exhausted)
 
     # retrain

@@ -1,16 +1,15 @@
-"""`run_pipeline(spec)`: the stages in order, each cached by a content hash of its inputs and resumable.
+"""`run_pipeline(spec)`: plan the stage graph (`stages`), print the plan, run what is not cached.
 
-A stage writes its outputs under `<storage_path>/<name>/<stage>/` and, once complete, a `stage.json` holding the
-hash of the spec sections it depends on. Rerunning the same spec skips complete stages whose hash matches; an
-interrupted stage resumes from the newest complete checkpoint of its Ray Train run. Changing a section re-runs the
-stages that depend on it (and, through the hash chain, every later stage).
+A stage writes its outputs under `<storage_path>/<name>/<stage>/` and, once complete, a `stage.json` holding its
+key (its own spec sections, its needs' keys, the data files' digest: `stages.keys`) and what went into it.
+Rerunning the same spec skips stages whose key matches; an interrupted stage resumes from the newest complete
+checkpoint of its Ray runs (kept only when started under the same run key). Changing a section reruns exactly
+the stages that read it and the stages that need them; the plan line says which and why.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,19 +19,11 @@ from typing import Any
 from raydistill import console
 from raydistill.errors import DataError, RunError
 from raydistill.layout import RunLayout
-from raydistill.spec import Spec, spec_hash
+from raydistill.spec import Spec
+from raydistill.stages import PlannedStage, Stage, StageRun, plan_run, stage_graph
+from raydistill.stages.report import report_dir_for
 
-
-@dataclass(frozen=True)
-class Stage:
-    """One pipeline stage: which spec sections it reads, and the function that runs it."""
-
-    name: str
-    sections: tuple[str, ...]
-    run: Callable[[Spec, Path], dict[str, Any]]
-    enabled: Callable[[Spec], bool] = lambda spec: True
-    exclude: tuple[str, ...] = ()  # dotted paths inside `sections` the stage does not read (a later stage does)
-    outputs: Callable[[Spec], list[Path]] = lambda spec: []  # written outside the run dir; cached only if present
+__all__ = ["PipelineResult", "StageOutcome", "log_file_for", "report_dir_for", "run_dir_for", "run_pipeline"]
 
 
 @dataclass
@@ -80,100 +71,6 @@ def short_headline(summary: dict[str, Any], default: str = "done") -> str:
     return str(summary.get("headline", default)).split(" | ", 1)[0]
 
 
-def _teacher_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
-    from raydistill.training.teacher import train_teacher
-
-    result = train_teacher(spec, run_dir)
-    main = result.metrics["main_metric"]
-    value = result.metrics["main_value"]
-    headline = f"dev {main}={_value_text(value)}"
-    return {"headline": headline, "model_dir": str(result.model_dir), **result.metrics}
-
-
-def _value_text(value: float) -> str:
-    """A metric for a headline; NaN is a failed evaluation (the model's outputs held NaN or inf)."""
-    return f"{value:.4f}" if math.isfinite(value) else f"{value} (failed: NaN or inf outputs)"
-
-
-def _supernet_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
-    from raydistill.training.supernet import train_supernet
-
-    result = train_supernet(spec, run_dir, RunLayout(run_dir).teacher_model)
-    grid = {(g["width"], g["depth"]): g["dev_metric"] for g in result.metrics["grid"]}
-    smallest = min(grid)
-    headline = (
-        f"dev {result.metrics['main_metric']} full={_value_text(result.metrics['main_value'])} "
-        f"w{smallest[0]:g}/d{smallest[1]:g}={_value_text(grid[smallest])} ({len(grid)} sub-networks)"
-    )
-    return {"headline": headline, "model_dir": str(result.model_dir), "eval_csv": str(result.eval_csv)}
-
-
-def _search_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
-    from raydistill.search import run_search
-
-    result = run_search(spec, RunLayout(run_dir).supernet_model, run_dir)
-    return {"headline": result.headline, "best": {f"{b:g}": a for b, a in result.best.items()}}
-
-
-def _retrain_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
-    from raydistill.training.retrain import retrain_best
-
-    return retrain_best(spec, run_dir)
-
-
-def _export_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
-    from raydistill.runs import export_best
-
-    return export_best(spec, run_dir)
-
-
-def _report_stage(spec: Spec, run_dir: Path) -> dict[str, Any]:
-    from raydistill.report import build_report, load_report_inputs
-
-    files = build_report(load_report_inputs(run_dir), report_dir_for(spec))
-    names = ", ".join(p.name for p in (files.index_html, files.summary_md, files.pareto_csv, files.trials_parquet))
-    return {"headline": names, "index_html": str(files.index_html)}
-
-
-STAGES: list[Stage] = [
-    Stage("teacher", ("task", "data", "teacher", "seed"), _teacher_stage),
-    Stage("supernet", ("supernet",), _supernet_stage, enabled=lambda spec: spec.supernet.enabled),
-    Stage(
-        "search",
-        ("search",),
-        _search_stage,
-        enabled=lambda spec: spec.search.enabled,
-        exclude=("search.retrain",),
-    ),
-    Stage(
-        "retrain",
-        ("search.retrain",),  # and, through the hash chain, everything the search read
-        _retrain_stage,
-        enabled=lambda spec: spec.search.enabled and spec.search.retrain is not None,
-    ),
-    # export runs before the report so the report can show each chosen Arch's measured latency
-    Stage(
-        "export",
-        ("export",),
-        _export_stage,
-        enabled=lambda spec: spec.export.enabled,
-        outputs=lambda spec: [Path(spec.export.dir) / spec.name],
-    ),
-    Stage(
-        "report",
-        (),
-        _report_stage,
-        enabled=lambda spec: spec.search.enabled,
-        outputs=lambda spec: [report_dir_for(spec) / "index.html"],
-    ),
-]
-
-
-def report_dir_for(spec: Spec) -> Path:
-    """`reports/<name>/` (relative to the working directory, like `exports/`)."""
-    return Path("reports") / spec.name
-
-
 def run_dir_for(spec: Spec) -> Path:
     """`<storage_path>/<name>`, absolute (Ray needs absolute storage paths)."""
     root = spec.resources.storage_path
@@ -217,64 +114,64 @@ def _check_data(spec: Spec) -> None:
         raise DataError("\n".join(f"{p.path}: {p.message}" for p in errors))
 
 
-def _stage_hash(spec: Spec, stage: Stage, upstream: str) -> str:
-    """Hash of the stage's own spec sections chained with the previous stage's hash."""
-    own = spec_hash(spec, *stage.sections, exclude=stage.exclude)
-    return hashlib.sha256(f"{stage.name}:{own}:{upstream}".encode()).hexdigest()
-
-
-def _cached(marker: Path, digest: str) -> dict[str, Any] | None:
-    if not marker.is_file():
-        return None
-    try:
-        record = json.loads(marker.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return record["summary"] if record.get("hash") == digest else None
-
-
 def run_pipeline(
     spec: Spec, *, until: str | None = None, echo: Callable[[str], None] = print
 ) -> PipelineResult:
-    """Run the enabled stages in order (up to and including `until`), skipping cached ones.
+    """Plan the stage graph, print the plan, then run the stages that are not cached (up to `until` and what it
+    needs).
 
-    Each stage is numbered among the enabled ones (`[2/5] supernet`); a running stage tells the active console
-    (live progress), and `echo` gets one line as each stage ends (or is served from cache).
+    Each stage is numbered among the planned ones (`[2/5] supernet`); a running stage tells the active console
+    (live progress), and `echo` gets the plan line first, then one line as each stage ends (or is served from
+    cache). A stage's rows of the points table are dropped when the spec turns the stage off.
     """
-    names = [s.name for s in STAGES]
-    if until is not None and until not in names:
-        raise RunError(f"--stage {until!r} is not a stage; choose one of: {', '.join(names)}")
     spec = _absolute_data_path(spec)
+    graph = stage_graph()
+    layout = RunLayout(run_dir_for(spec))
+    plan = plan_run(spec, layout, graph, until)  # an unknown `until` fails here, before anything is written
     _check_data(spec)
-    run_dir = run_dir_for(spec)
-    layout = RunLayout(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    layout.root.mkdir(parents=True, exist_ok=True)
     layout.spec_json.write_text(spec.model_dump_json(indent=2))
-    selected = STAGES[: names.index(until) + 1] if until else STAGES
-    enabled = [stage for stage in selected if stage.enabled(spec)]
+    _drop_points_of_disabled(spec, layout, graph)
+    echo(plan.text())
+    active = [p for p in plan.stages if p.status != "skipped"]
     outcomes: list[StageOutcome] = []
-    upstream = ""
-    for stage in selected:
-        if stage not in enabled:
-            outcomes.append(StageOutcome(stage.name, "skipped", 0.0))
+    for planned in plan.stages:
+        if planned.status == "skipped":
+            outcomes.append(StageOutcome(planned.name, "skipped", 0.0))
             continue
-        prefix = f"[{enabled.index(stage) + 1}/{len(enabled)}] {stage.name}"
-        digest = _stage_hash(spec, stage, upstream)
-        upstream = digest
-        stage_dir, stage_file = layout.stage_dir(stage.name), layout.stage_file(stage.name)
-        cached = _cached(stage_file, digest)
-        if cached is not None and all(p.exists() for p in stage.outputs(spec)):
-            echo(f"{prefix}: {short_headline(cached)} (cached)")
-            outcomes.append(StageOutcome(stage.name, "cached", 0.0, cached))
+        prefix = f"[{active.index(planned) + 1}/{len(active)}] {planned.name}"
+        if planned.status == "cached" and planned.record is not None:
+            summary = planned.record.get("summary") or {}
+            echo(f"{prefix}: {short_headline(summary)} (cached)")
+            outcomes.append(StageOutcome(planned.name, "cached", 0.0, summary))
             continue
-        console.stage(prefix)
-        stage_file.unlink(missing_ok=True)  # its outputs are about to change: never reuse them
-        start = time.perf_counter()
-        summary = stage.run(spec, run_dir)
-        seconds = time.perf_counter() - start
-        stage_dir.mkdir(parents=True, exist_ok=True)
-        record = {"hash": digest, "seconds": seconds, "summary": summary}
-        stage_file.write_text(json.dumps(record, indent=2, default=str))
-        echo(f"{prefix}: {short_headline(summary)} (ran in {seconds:.0f} s)")
-        outcomes.append(StageOutcome(stage.name, "ran", seconds, summary))
-    return PipelineResult(spec.name, run_dir, outcomes)
+        outcomes.append(_run_stage(planned, StageRun(spec, layout, planned.key, planned.run_key), prefix, echo))
+    return PipelineResult(spec.name, layout.root, outcomes)
+
+
+def _run_stage(planned: PlannedStage, ctx: StageRun, prefix: str, echo: Callable[[str], None]) -> StageOutcome:
+    """Run one stage and record it (`<stage>/stage.json`: its key, what went into it, its summary)."""
+    console.stage(prefix)
+    stage_file = ctx.layout.stage_file(planned.name)
+    stage_file.unlink(missing_ok=True)  # its outputs are about to change: never reuse them
+    start = time.perf_counter()
+    summary = planned.stage.run(ctx)
+    seconds = time.perf_counter() - start
+    stage_file.parent.mkdir(parents=True, exist_ok=True)
+    record = {"key": planned.key, "run_key": planned.run_key, "inputs": planned.inputs, "seconds": seconds,
+              "summary": summary}  # fmt: skip
+    stage_file.write_text(json.dumps(record, indent=2, default=str))
+    echo(f"{prefix}: {short_headline(summary)} (ran in {seconds:.0f} s)")
+    return StageOutcome(planned.name, "ran", seconds, summary)
+
+
+def _drop_points_of_disabled(spec: Spec, layout: RunLayout, graph: list[Stage]) -> None:
+    """Rows of the points table written by a stage the spec now turns off go (they describe another run)."""
+    from raydistill.results.points import read_points, replace_points
+
+    if not (layout.points_parquet.is_file() or layout.points_csv.is_file()):
+        return
+    written = set(read_points(layout)["stage"])
+    for stage in graph:
+        if stage.name in written and not stage.enabled(spec):
+            replace_points(layout, stage.name, [])

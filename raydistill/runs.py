@@ -90,71 +90,74 @@ def export_dir_name(budgets: Sequence[float], arch_id: str) -> str:
     return "budget" + "+".join(f"{round(b * 100):02d}" for b in sorted(budgets)) + f"-{arch_id}"
 
 
-def _picks_by_arch(spec, run_dir: Path) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
-    """Arch id -> the budgets it is the best pick of (search split, the run's budget rule), budgets ascending."""
-    from raydistill.results import read_table
-    from raydistill.results.picks import best_arch_ids, read_fixed_ratio
-
-    search_dir = RunLayout(run_dir).search_dir
-    table = read_table(search_dir)
-    picks = best_arch_ids(table, spec.search.budgets, read_fixed_ratio(search_dir))
-    by_arch: dict[str, list[float]] = {}
-    for budget, arch_id in sorted(picks.items()):
-        if arch_id is not None:
-            by_arch.setdefault(arch_id, []).append(budget)
-    return by_arch
-
-
 def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  # spec: Spec
-    """Export stage: the best Arch per budget (search split) as HF dir + ONNX, with measured CPU latency.
+    """Export stage: the Arch of each `pick` row of the points table as HF dir + ONNX, with measured CPU latency.
 
-    An Arch that is the pick of several budgets is exported once (`export_dir_name`); every budget points at
-    its directory in `<run_dir>/export/exports.json` (`{budget: dir}`), and the directory's `export.json`
-    lists the budgets under `budgets`.
-    An Arch re-trained by the retrain stage (`search.retrain` set and `<run_dir>/retrain/<arch id>/model`
-    present) is exported from its re-trained model, whole; the others are sliced out of the supernet.
-    Writes `exports/<name>/budget<NN>-<arch id>/` per Arch (under `export.dir`) and `<run_dir>/export/
-    latency.json` (`{arch_id: {latency_ms, batch_size, seq_len, runtime, threads, device}}`: median of repeats
-    after warm-up, tokenizer excluded, batch 1 at `data.max_seq_length`; ONNX Runtime when exported, else torch).
+    Reads only the points table (`results.points`): the picks (stage `picks`) and the `retrained` rows. An Arch
+    that is the pick of several budgets is exported once (`export_dir_name`); every budget points at its
+    directory in `<run_dir>/export/exports.json` (`{budget: dir}`), and the directory's `export.json` lists the
+    budgets under `budgets`. An Arch with a `retrained` row whose model is present is exported from its
+    re-trained model, whole; the others are sliced out of the supernet.
+    Writes `exports/<name>/budget<NN>-<arch id>/` per Arch (under `export.dir`), `<run_dir>/export/latency.json`
+    (`{arch_id: {latency_ms, batch_size, seq_len, runtime, threads, device}}`: median of repeats after warm-up,
+    tokenizer excluded, batch 1 at `data.max_seq_length`; ONNX Runtime when exported, else torch), and sets
+    `latency_ms` and `export_dir` on the pick (and retrained) rows of the points table.
     """
-    from raydistill.models.export import own_arch
-    from raydistill.models.latency import time_onnx, time_torch_model
+    from raydistill.results.points import picks_by_arch, read_points, update_points
 
     layout = RunLayout(run_dir)
-    by_arch = _picks_by_arch(spec, run_dir)
-    seq_len = spec.data.max_seq_length
+    points = read_points(layout)
+    by_arch = picks_by_arch(points)
+    retrained_rows = points[points["kind"] == "retrained"]
+    retrained_dirs = dict(zip(retrained_rows["arch_id"], retrained_rows["model_dir"], strict=True))
     model_dir = run_model_dir(run_dir)
-    model = _load_model(model_dir)
-    tokenizer = _tokenizer(model_dir)
+    model, tokenizer = _load_model(model_dir), _tokenizer(model_dir)
     exported: dict[str, str] = {}
     latency: dict[str, dict] = {}
     retrained: list[str] = []
+    updates: dict[str, dict] = {}
     for arch_id, budgets in by_arch.items():
         target = Path(spec.export.dir) / spec.name / export_dir_name(budgets, arch_id)
-        source_dir = layout.retrain_model(arch_id)
-        if spec.search.retrain is not None and (source_dir / "config.json").is_file():
-            small = _load_model(source_dir)
-            result = _export(small, own_arch(small.config), target, _tokenizer(source_dir),
-                             spec.export.formats, seq_len, spec.task)  # fmt: skip
-            retrained.append(arch_id)
-        else:
-            result = _export(model, parse_arch(arch_id), target, tokenizer, spec.export.formats, seq_len, spec.task)
+        source = retrained_dirs.get(arch_id)
+        own = source if source and (Path(source) / "config.json").is_file() else None
+        retrained += [arch_id] if own else []
+        result, latency[arch_id] = _export_one(spec, model, tokenizer, arch_id, target, own)
         _add_budgets(result.out_dir, budgets)
         exported |= {f"{budget:g}": str(result.out_dir) for budget in budgets}
-        if result.onnx_path is not None:
-            stats = time_onnx(result.onnx_path, batch_size=1, seq_len=seq_len, vocab_size=model.config.vocab_size)
-            runtime = "onnxruntime"
-        else:
-            stats = time_torch_model(_load_model(result.out_dir), batch_size=1, seq_len=seq_len)
-            runtime = "torch"
-        latency[arch_id] = {"latency_ms": stats.median_ms, "batch_size": 1, "seq_len": seq_len,
-                            "runtime": runtime, "threads": stats.threads, "device": "cpu"}  # fmt: skip
+        labels = points.loc[(points["kind"] == "pick") & (points["arch_id"] == arch_id), "label"].tolist()
+        labels += [f"retrained {arch_id}"] if arch_id in retrained else []
+        updates |= {label: {"latency_ms": latency[arch_id]["latency_ms"], "export_dir": str(result.out_dir)}
+                    for label in labels}  # fmt: skip
     layout.export_dir.mkdir(parents=True, exist_ok=True)
     layout.latency_json.write_text(json.dumps(latency, indent=2))
     layout.exports_json.write_text(json.dumps(exported, indent=2))
+    update_points(layout, updates)
     note = f" ({len(retrained)} re-trained)" if retrained else ""
     return {"headline": f"{len(by_arch)} sub-networks exported to {Path(spec.export.dir) / spec.name}{note}",
             "exports": exported, "retrained": retrained}  # fmt: skip
+
+
+def _export_one(spec, model, tokenizer, arch_id: str, target: Path, retrained_dir: str | None):  # type: ignore[no-untyped-def]
+    """Export one Arch (from its re-trained model when `retrained_dir`, else sliced from `model`) and time it:
+    (export result, latency record)."""
+    from raydistill.models.export import own_arch
+    from raydistill.models.latency import time_onnx, time_torch_model
+
+    seq_len = spec.data.max_seq_length
+    if retrained_dir is not None:
+        small = _load_model(Path(retrained_dir))
+        result = _export(small, own_arch(small.config), target, _tokenizer(Path(retrained_dir)),
+                         spec.export.formats, seq_len, spec.task)  # fmt: skip
+    else:
+        result = _export(model, parse_arch(arch_id), target, tokenizer, spec.export.formats, seq_len, spec.task)
+    if result.onnx_path is not None:
+        stats = time_onnx(result.onnx_path, batch_size=1, seq_len=seq_len, vocab_size=model.config.vocab_size)
+        runtime = "onnxruntime"
+    else:
+        stats = time_torch_model(_load_model(result.out_dir), batch_size=1, seq_len=seq_len)
+        runtime = "torch"
+    return result, {"latency_ms": stats.median_ms, "batch_size": 1, "seq_len": seq_len,
+                    "runtime": runtime, "threads": stats.threads, "device": "cpu"}  # fmt: skip
 
 
 def _add_budgets(out_dir: Path, budgets: Sequence[float]) -> None:
@@ -165,7 +168,6 @@ def _add_budgets(out_dir: Path, budgets: Sequence[float]) -> None:
     record = json.loads(manifest.read_text())
     record["budgets"] = [float(b) for b in budgets]
     manifest.write_text(json.dumps(record, indent=2) + "\n")
-
 
 
 def _tokenizer(model_dir: Path):  # type: ignore[no-untyped-def]

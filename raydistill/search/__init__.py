@@ -20,7 +20,7 @@ from typing import Any
 _EXPORTS = {
     "evaluator": ["cap_evalset", "evaluate_arch", "worst_value"],
     "evolution": ["EvolutionSearcher"],
-    "final": ["best_arch_ids", "dev_candidates", "evaluate_on_dev", "main_dev_values"],
+    "final": ["dev_candidates", "evaluate_on_dev", "main_dev_values"],
     "samplers": ["SAMPLERS", "ConstrainedOptunaSearch", "SamplerOptions", "make_searcher"],
     "spaces": [
         "COST_KEY",

@@ -1,13 +1,13 @@
 """Final evaluation: the chosen sub-networks, scored on dev exactly once each, after the search is over.
 
-The search only ever sees the search split. Afterwards the best Arch per budget and (up to
-`search.pareto_eval_cap`) Archs of the Pareto front are evaluated on the dev set(s), once per distinct Arch,
+The search only ever sees the search split. Afterwards (up to `search.pareto_eval_cap`) Archs of the Pareto front,
+its best one always, are evaluated on the dev set(s), once per distinct Arch,
 and their dev metric fills the table's `dev_metric` column (every row of the same Arch gets the same value).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -18,24 +18,25 @@ from torch import nn
 from raydistill.data import TaskData
 from raydistill.models.arch import Arch
 from raydistill.results.pareto import pareto_front
-from raydistill.results.picks import best_arch_ids
 from raydistill.search.evaluator import evaluate_arch
 
-__all__ = ["best_arch_ids", "dev_candidates", "evaluate_on_dev", "main_dev_values"]
+__all__ = ["dev_candidates", "evaluate_on_dev", "main_dev_values"]
 
 DevMetrics = dict[str, dict[str, dict[str, float]]]  # arch id -> dev set name -> metric -> value
 
 
 
 
-def dev_candidates(table: pd.DataFrame, budgets: Sequence[float], cap: int, fixed_ratio: float) -> list[Arch]:
-    """The Archs to score on dev: best per budget, then at most `cap` Pareto-front Archs, no Arch twice.
+def dev_candidates(table: pd.DataFrame, cap: int) -> list[Arch]:
+    """The Archs to score on dev: the front's best (the best within the largest budget, as every `ok` trial fits
+    it), then at most `cap` Pareto-front Archs, no Arch twice. No budget below the largest enters: moving those
+    budgets reuses the search (the picks stage copies dev metrics from here; a pick off these has none).
 
-    When the front (sorted by cost) is longer than `cap`, `cap` points evenly spread along it are taken, so
-    the dev curve spans the whole cost range.
+    When the front (sorted by cost) is longer than `cap`, `cap` points evenly spread along it are taken (its
+    cheapest and its best among them), so the dev curve spans the whole cost range.
     """
-    ids = [i for i in best_arch_ids(table, budgets, fixed_ratio).values() if i is not None]
     front = pareto_front(table, "search_metric", "flops_ratio")["arch_id"].drop_duplicates().tolist()
+    ids = front[-1:]  # the best on the search split: the front's most costly point
     if cap < len(front):
         spread = np.linspace(0, len(front) - 1, cap)  # cap evenly spaced positions (none when cap is 0)
         front = [front[i] for i in sorted({int(round(x)) for x in spread})]

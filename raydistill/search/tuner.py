@@ -2,8 +2,9 @@
 
 Flow: load the supernet and the task data once in the driver -> price every proposal analytically (spaces)
 -> Tune trials evaluate feasible proposals on the search split (`search_trial`, weights shared once through
-the object store, actors reused) -> trial table -> the best Arch per budget and part of the Pareto front
-evaluated on dev, once each -> `search/trials.parquet`, `trials.csv`, `meta.json`, `dev_metrics.json`.
+the object store, actors reused) -> trial table -> Archs of the Pareto front (at most `search.pareto_eval_cap`,
+its best always) evaluated on dev, once each -> `search/trials.parquet`, `trials.csv`, `meta.json`,
+`dev_metrics.json`. The budget picks are the picks stage's (`stages.picks`), made from the trial table.
 
 Outputs under `run_dir`:
 
@@ -11,15 +12,15 @@ Outputs under `run_dir`:
     search/meta.json                    name, task, metric, budgets, sampler, space, teacher FLOPs/params,
                                         fixed_ratio (the FLOPs share budgets do not price, `results.pareto`)
     search/dev_metrics.json             every dev metric of each Arch scored on dev
-    search/search_key.json              the inputs the Tune experiment was started with
     ray/<name>-search/                  the Tune experiment (stable name, no timestamps)
+    ray/<name>-search.inputs.json       the key it was started under (the search stage's run key)
 
 No Arch is proposed twice (`proposals`); when the space has fewer new sub-networks than `search.num_trials`,
 the search ends early (`search/exhausted.json` records it) and the stage finishes normally.
 
-Resume: when `ray/<name>-search` exists and was started with the same inputs, `Tuner.restore(...,
+Resume: when `ray/<name>-search` exists and was started under the same key, `Tuner.restore(...,
 resume_errored=True)` continues it: finished trials are kept, not re-evaluated. Tune cannot change a saved
-experiment (its trial count, sampler or space are part of its pickled state), so when the inputs differ the
+experiment (its trial count, sampler or space are part of its pickled state), so when the key differs the
 old experiment is moved to `<name>-search.prev` and the search starts afresh (logged). A damaged experiment
 (a file Tune's restore reads is empty, unreadable or missing: `experiment.damage`, or `Tuner.restore` fails)
 is set aside the same way, with one line saying why.
@@ -44,12 +45,12 @@ from torch import nn
 
 from raydistill.data import TaskData, prepare_task_data
 from raydistill.errors import Interrupted, RunError
-from raydistill.layout import RunLayout
+from raydistill.layout import RayDir, RunLayout
 from raydistill.models.loading import load_task_model, load_tokenizer
 from raydistill.results.table import make_table, with_dev_metrics, write_table
 from raydistill.search.evaluator import cap_evalset
 from raydistill.search.experiment import damage, describe, set_aside
-from raydistill.search.final import best_arch_ids, dev_candidates, evaluate_on_dev, main_dev_values, summarize
+from raydistill.search.final import dev_candidates, evaluate_on_dev, main_dev_values, summarize
 from raydistill.search.progress import SearchProgress
 from raydistill.search.proposals import read_exhausted
 from raydistill.search.records import search_meta, trial_rows, write_meta
@@ -57,7 +58,7 @@ from raydistill.search.samplers import SamplerOptions, make_searcher, population
 from raydistill.search.session import ensure_ray, quiet_tune, trial_resources
 from raydistill.search.spaces import DefineByRun, SpaceContext, get_space, grid_points
 from raydistill.search.trainable import TrialPayload, search_trial, state_to_numpy
-from raydistill.spec.schema import Spec
+from raydistill.spec import Spec, spec_hash
 from raydistill.training.config import data_kwargs
 from raydistill.training.runtime import note, progress_logger
 
@@ -78,7 +79,6 @@ class SearchResult:
         table: the trial table (`results.table` schema), dev metrics filled for the chosen Archs.
         directory: `run_dir/search`.
         meta: the contents of `meta.json`.
-        best: budget -> arch id of the best Arch within it on the search split (None if nothing fits).
         trials_run_now: trials that ran in this call (the others were restored from an interrupted call).
         wall_time_s: seconds this call took.
     """
@@ -86,27 +86,26 @@ class SearchResult:
     table: pd.DataFrame
     directory: Path
     meta: dict[str, Any]
-    best: dict[float, str | None]
     trials_run_now: int
     wall_time_s: float
 
     @property
     def headline(self) -> str:
-        """One line: trials, then per budget the best Arch's search and dev metric (NaN dev: failed on dev)."""
+        """One line: trials, evaluated, failed, and the best on the search split (and its dev metric)."""
         metric = self.meta["metric_name"]
         ok = int((self.table["status"] == "ok").sum())
         failed = int((self.table["status"] == "failed").sum())
-        parts = []
-        for budget, arch_id in self.best.items():
-            if arch_id is None:
-                parts.append(f"<={budget:g}x: nothing fits")
-                continue
-            row = self.table[self.table["arch_id"] == arch_id].iloc[0]
-            dev = row["dev_metric"]
-            dev_text = f"{dev:.4f}" if math.isfinite(dev) else "failed: NaN or inf outputs"
-            parts.append(f"<={budget:g}x: {arch_id} {metric} {row['search_metric']:.4f} (dev {dev_text})")
         failures = f", {failed} failed (NaN or inf outputs)" if failed else ""
-        return f"{len(self.table)} trials, {ok} evaluated{failures} | " + " | ".join(parts)
+        scored = self.table[self.table["status"] == "ok"].sort_values("search_metric", ascending=False)
+        if not len(scored):
+            return f"{len(self.table)} trials, {ok} evaluated{failures}"
+        best = scored.iloc[0]
+        dev = best["dev_metric"]
+        dev_text = f"{dev:.4f}" if math.isfinite(dev) else "not scored"
+        return (
+            f"{len(self.table)} trials, {ok} evaluated{failures} | best {best['arch_id']} {metric} "
+            f"{best['search_metric']:.4f} (dev {dev_text})"
+        )
 
 
 @dataclass
@@ -139,52 +138,33 @@ def load_setup(spec: Spec, supernet_dir: Path) -> SearchSetup:
     return SearchSetup(model=model, data=data, ctx=ctx, metric=task.main_metric, head=head)
 
 
-def _fingerprint(directory: Path) -> list[list[Any]]:
-    """Names, sizes and modification times of the supernet's files (changes when it is retrained)."""
-    return [
-        [p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(directory.iterdir()) if p.is_file()
-    ]
+def default_key(spec: Spec) -> str:
+    """The key of a search started without the stage's run key (`run_search(key=None)`): what the search
+    stage's run key reads of the spec (only the largest budget; not the dev cap, nor the re-training)."""
+    sections = ("task", "data", "seed", "search", "supernet", "cost")
+    own = spec_hash(spec, *sections, exclude=("search.budgets", "search.retrain", "search.pareto_eval_cap"))
+    return f"{own}:{max(spec.search.budgets)}"
 
 
-def _search_key(spec: Spec, supernet_dir: Path) -> dict[str, Any]:
-    """The inputs a saved Tune experiment is only valid for.
-
-    Of the budgets only the largest counts (it decides feasibility and the sampler's constraint); the others
-    only change the picks, made after the trials (`_final`), so moving them re-uses every finished trial.
-    """
-    search = spec.search.model_dump(exclude={"enabled", "pareto_eval_cap", "retrain", "budgets"})
-    return {
-        "search": search,
-        "max_budget": max(spec.search.budgets),
-        "widths": list(spec.supernet.widths),
-        "depths": list(spec.supernet.depths),
-        "task": spec.task,
-        "data": spec.data.model_dump(mode="json"),
-        "seed": spec.seed,
-        "supernet": _fingerprint(supernet_dir),
-    }
-
-
-def _reuse_or_replace(experiment: Path, layout: RunLayout, key: dict[str, Any]) -> bool:
-    """True when `experiment` can be resumed with `key`. Else start afresh: move an old experiment (inputs
-    changed, or damaged) to `.prev`, drop the run's stale search outputs, and record `key`."""
-    key_path = layout.search_key
+def _reuse_or_replace(experiment: Path, layout: RunLayout, key: str) -> bool:
+    """True when `experiment` can be resumed under `key`. Else start afresh: move an old experiment (another
+    key, or damaged) to `.prev`, drop the run's stale search outputs, and record `key`."""
+    record = RayDir(experiment).inputs
     if tune.Tuner.can_restore(str(experiment)):
-        old = json.loads(key_path.read_text()) if key_path.is_file() else None
+        same = record.is_file() and record.read_text() == _key_text(key)
         problem = damage(experiment)
-        if old == key and problem is None:
+        if same and problem is None:
             return True
-        changed = sorted(k for k in key if old is None or old.get(k) != key.get(k))
-        reason = (
-            f"search inputs changed ({', '.join(changed)})"
-            if changed
-            else f"saved search cannot be resumed ({problem})"
-        )
+        reason = "search inputs changed" if not same else f"saved search cannot be resumed ({problem})"
         _replace(experiment, reason)
     elif experiment.exists():
         shutil.rmtree(experiment)  # a start that never saved any state
-    _start_afresh(layout, key)
+    _start_afresh(layout, experiment, key)
     return False
+
+
+def _key_text(key: str) -> str:
+    return json.dumps({"key": key})
 
 
 def _replace(experiment: Path, reason: str) -> None:
@@ -193,12 +173,13 @@ def _replace(experiment: Path, reason: str) -> None:
     note(f"{reason}; previous search kept at {backup}; starting afresh")
 
 
-def _start_afresh(layout: RunLayout, key: dict[str, Any]) -> None:
-    """Drop the outputs of an older search in the run and record the inputs of the new one."""
+def _start_afresh(layout: RunLayout, experiment: Path, key: str) -> None:
+    """Drop the outputs of an older search in the run and record the key of the new one."""
     for stale in layout.search_outputs:
         stale.unlink(missing_ok=True)
     layout.search_dir.mkdir(parents=True, exist_ok=True)
-    layout.search_key.write_text(json.dumps(key, indent=2))
+    experiment.parent.mkdir(parents=True, exist_ok=True)
+    RayDir(experiment).inputs.write_text(_key_text(key))
 
 
 def _trainable(spec: Spec, setup: SearchSetup) -> Any:
@@ -283,18 +264,17 @@ class _Outcome:
     errors: list[str]
 
 
-def _run_tuner(spec: Spec, setup: SearchSetup, supernet_dir: Path, run_dir: Path) -> _Outcome:
-    """Run (or resume) the Tune experiment."""
+def _run_tuner(spec: Spec, setup: SearchSetup, key: str, run_dir: Path) -> _Outcome:
+    """Run (or resume) the Tune experiment started under `key`."""
     started = time.time()
     layout = RunLayout(run_dir)
     experiment = layout.search_experiment(spec.name).path
-    key = _search_key(spec, supernet_dir)
     trainable = _trainable(spec, setup)
     tuner = None
     if _reuse_or_replace(experiment, layout, key):
         tuner = _restore(experiment, trainable)
         if tuner is None:
-            _start_afresh(layout, key)
+            _start_afresh(layout, experiment, key)
     if tuner is None:
         tuner = _new_tuner(spec, setup, trainable, layout)
     with quiet_tune():
@@ -312,7 +292,7 @@ def _run_tuner(spec: Spec, setup: SearchSetup, supernet_dir: Path, run_dir: Path
 
 def _final(spec: Spec, setup: SearchSetup, table: pd.DataFrame, dev_file: Path) -> pd.DataFrame:
     """Score the chosen Archs on dev once each, write `dev_metrics.json`, return the table with them."""
-    archs = dev_candidates(table, spec.search.budgets, spec.search.pareto_eval_cap, setup.ctx.fixed_ratio)
+    archs = dev_candidates(table, spec.search.pareto_eval_cap)
     use_cuda = spec.resources.use_gpu and torch.cuda.is_available()
     model = setup.model.to("cuda") if use_cuda else setup.model
     dev = evaluate_on_dev(model, archs, setup.data, batch_size=spec.supernet.train.eval_batch_size)
@@ -320,13 +300,15 @@ def _final(spec: Spec, setup: SearchSetup, table: pd.DataFrame, dev_file: Path) 
     return with_dev_metrics(table, main_dev_values(dev, setup.data))
 
 
-def run_search(spec: Spec, supernet_dir: Path, run_dir: Path) -> SearchResult:
+def run_search(spec: Spec, supernet_dir: Path, run_dir: Path, key: str | None = None) -> SearchResult:
     """Search the supernet's sub-networks for the best metric per FLOPs budget (see the module docstring).
 
     Args:
         spec: the experiment (reads `search`, `supernet` lists, `data`, `task`, `resources`, `seed`).
         supernet_dir: Hugging Face dir of the trained supernet (weights + tokenizer).
         run_dir: the run's directory; outputs go to `run_dir/search`, the Tune experiment to `run_dir/ray`.
+        key: the search stage's run key: a saved experiment is resumed only when started under it (None:
+            `default_key(spec)`).
 
     Raises:
         SearchInterrupted: the search stopped early (the partial table is written); rerun to resume.
@@ -339,7 +321,7 @@ def run_search(spec: Spec, supernet_dir: Path, run_dir: Path) -> SearchResult:
     out = layout.search_dir
     setup = load_setup(spec, supernet_dir)
     ensure_ray(spec.resources.address)
-    outcome = _run_tuner(spec, setup, supernet_dir, run_dir)
+    outcome = _run_tuner(spec, setup, key if key is not None else default_key(spec), run_dir)
     table = make_table(outcome.rows)
     if outcome.errors and len(outcome.errors) == len(table):
         raise RunError(
@@ -376,7 +358,6 @@ def run_search(spec: Spec, supernet_dir: Path, run_dir: Path) -> SearchResult:
         table=table,
         directory=out,
         meta=meta,
-        best=best_arch_ids(table, spec.search.budgets, setup.ctx.fixed_ratio),
         trials_run_now=outcome.ran_now,
         wall_time_s=time.time() - start,
     )

@@ -1,7 +1,7 @@
 """Stage `retrain`: re-train each budget's chosen sub-network as a small model of its own, by distillation.
 
-After the search, the best Arch per budget (the pick the export stage makes: `results.picks.best_arch_ids` on the
-search split) holds weights shared with every other sub-network of the supernet. Here each distinct chosen Arch
+After the search, the best Arch per budget (the `pick` rows of the run's points table, written once by the picks
+stage) holds weights shared with every other sub-network of the supernet. Here each distinct chosen Arch
 is cut out of the supernet (`models.export.materialise`: a `raydistill_bert` model with only its weights) and
 trained further on its own with Ray Train, method `search.retrain.method` (default `kd`: vanilla KD from the
 fine-tuned teacher, alpha = 1: TinyBERT's prediction-layer distillation, at `supernet.temperature`), for
@@ -15,8 +15,8 @@ from `supernet.train` (its `max_steps` does not apply: the epochs do). Outputs, 
                         sliced sub-network (the search table's `dev_metric`) and of the re-trained one
 
 Run `i` (0-based, in budget order) is the Ray Train run `<name>-retrain-<i>` under `<storage_path>/<name>/ray`;
-rerunning an interrupted stage resumes it, unless run `i` now trains another Arch, init or setting (`trainer.fit`
-keys each run by its loop config and init weights and restarts a stale one).
+rerunning an interrupted stage resumes it, unless run `i` now trains another Arch or from other inputs (the
+stage hands `fit` a run key per Arch: `trainer.fit` restarts a run started under another key).
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 
 from raydistill.data import TaskData, get_task, prepare_task_data
@@ -36,33 +35,18 @@ from raydistill.layout import RunLayout
 from raydistill.models.arch import Arch
 from raydistill.models.export import materialise
 from raydistill.models.loading import load_task_model, load_tokenizer
-from raydistill.results import read_table
-from raydistill.results.picks import best_arch_ids, read_fixed_ratio
 from raydistill.spec.schema import Spec
 from raydistill.training.config import LoopConfig, data_kwargs
 from raydistill.training.evaluate import evaluate_task
 from raydistill.training.loop import train_loop_per_worker
 from raydistill.training.trainer import fit_stage
 
-__all__ = ["chosen_archs", "retrain_best", "retrain_loop_config", "retrain_run_name"]
+__all__ = ["retrain_best", "retrain_loop_config", "retrain_run_name"]
 
 
 def retrain_run_name(spec: Spec, index: int) -> str:
     """The stable Ray Train run name of the `index`-th re-trained Arch (same name = resume)."""
     return f"{spec.name}-retrain-{index}"
-
-
-def chosen_archs(table: pd.DataFrame, budgets: Sequence[float], fixed_ratio: float) -> dict[str, list[float]]:
-    """Arch id -> the budgets it is the best pick of (the export stage's pick), in ascending budget order.
-
-    `fixed_ratio`: the run's unshrinkable FLOPs share (`search/meta.json`, `results.picks.read_fixed_ratio`).
-    """
-    picks = best_arch_ids(table, budgets, fixed_ratio)
-    chosen: dict[str, list[float]] = {}
-    for budget, arch_id in sorted(picks.items()):
-        if arch_id is not None:
-            chosen.setdefault(arch_id, []).append(budget)
-    return chosen
 
 
 def retrain_loop_config(spec: Spec, init_dir: Path, teacher_dir: Path, index: int) -> LoopConfig:
@@ -111,18 +95,26 @@ def _main_dev(model: Any, data: TaskData, spec: Spec, device: torch.device) -> f
     return float(metrics["dev"][data.task.main_dev][data.task.main_metric])
 
 
-def retrain_best(spec: Spec, run_dir: Path) -> dict[str, Any]:
+def retrain_best(
+    spec: Spec,
+    run_dir: Path,
+    chosen: Mapping[str, list[float]],
+    dev_before: Mapping[str, float],
+    run_key: Callable[[str], str],
+) -> dict[str, Any]:
     """Run the retrain stage (module docstring) and return its summary (headline: dev before -> after).
 
+    Args:
+        chosen: Arch id -> the budgets it is the pick of (ascending), in budget order (`results.points`).
+        dev_before: Arch id -> the main dev metric of the sliced sub-network (its pick row).
+        run_key: Arch id -> the key of its Ray Train run (`StageRun.sub_key`).
+
     Raises:
-        RaydistillError: no search table (`RunError`), bad model or data, or a failed run.
+        RaydistillError: bad model or data, or a failed run.
     """
     layout = RunLayout(Path(run_dir))
     supernet_dir = layout.supernet_model
     layout.retrain_dir.mkdir(parents=True, exist_ok=True)
-    table = read_table(layout.search_dir)
-    dev_before = dict(zip(table["arch_id"], table["dev_metric"], strict=True))
-    chosen = chosen_archs(table, spec.search.budgets, read_fixed_ratio(layout.search_dir))
     if not chosen:
         layout.retrain_file.write_text("{}")
         return {"headline": _headline({}), "retrained": {}}
@@ -136,7 +128,7 @@ def retrain_best(spec: Spec, run_dir: Path) -> dict[str, Any]:
         init_dir = _write_init(supernet, Arch.from_id(arch_id), tokenizer, layout.retrain_init(arch_id))
         config = retrain_loop_config(spec, init_dir, layout.teacher_model, i)
         model_dir = layout.retrain_model(arch_id)
-        fit_stage(spec, train_loop_per_worker, config.to_dict(), config.name, model_dir)
+        fit_stage(spec, train_loop_per_worker, config.to_dict(), config.name, model_dir, key=run_key(arch_id))
         model = load_task_model(str(model_dir), task.kind, task.num_labels, require_head=True)
         model.to(device)  # type: ignore[arg-type]  # transformers' stub types `to` oddly
         before = float(dev_before.get(arch_id, math.nan))

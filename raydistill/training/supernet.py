@@ -3,7 +3,8 @@
 Steps (outputs under `run_dir/supernet`, `layout.RunLayout`):
 
     init/               (a) the fine-tuned teacher, importance-reordered when `supernet.reorder` (HF dir +
-                        tokenizer + reorder.json); written in this (driver) process, reused when unchanged
+                        tokenizer + reorder.json); written in this (driver) process, reused when made under the
+                        same stage run key
     (Ray Train run)     (b) method `supernet.method` (default `supernet`) from init/, at `<storage_path>/<name>/ray/<name>-supernet`;
                         rerunning an interrupted stage resumes there (same run name and storage)
     model/              (c) the trained supernet: a standard HF dir (weights + tokenizer) of the last checkpoint
@@ -35,7 +36,7 @@ from raydistill.layout import REORDER_FILE, RunLayout
 from raydistill.models.arch import Arch
 from raydistill.models.bert import elastic_forward, head_kind, unwrap_model
 from raydistill.models.flops import Head, count_flops, params
-from raydistill.models.loading import load_task_model, load_tokenizer, weights_digest
+from raydistill.models.loading import load_task_model, load_tokenizer
 from raydistill.models.reorder import compute_importance, reorder_
 from raydistill.spec.schema import Spec
 from raydistill.training.config import LoopConfig, data_kwargs
@@ -114,28 +115,32 @@ def _driver_device(spec: Spec) -> torch.device:
 
 
 def prepare_supernet_init(
-    spec: Spec, teacher_dir: Path, init_dir: Path, data: TaskData, device: torch.device | str = "cpu"
+    spec: Spec,
+    teacher_dir: Path,
+    init_dir: Path,
+    data: TaskData,
+    device: torch.device | str = "cpu",
+    key: str | None = None,
 ) -> Path:
     """(a) Save the fine-tuned teacher, reordered by DynaBERT importance when `supernet.reorder`, to `init_dir`.
 
     Importance (`models.reorder.compute_importance`) uses `min(importance_examples, len(train))` train examples
-    drawn with `spec.seed`. An `init_dir` whose reorder.json records the same settings (teacher weights digest
-    included) is reused as is, so a resumed stage distils from exactly the model it started from.
+    drawn with `spec.seed`. An `init_dir` whose reorder.json records the same `key` (the stage's run key: the
+    supernet settings and the teacher's run key) is reused as is, so a resumed stage distils from exactly the
+    model it started from; without a key it is always written afresh.
 
     Returns:
         `init_dir` (HF model dir + tokenizer + reorder.json).
     """
     sn, task = spec.supernet, data.task
     n = min(sn.importance_examples, len(data.train))  # type: ignore[arg-type]
-    settings = {"teacher": weights_digest(Path(teacher_dir)), "reorder": sn.reorder, "seed": spec.seed,
-                "importance_examples": n if sn.reorder else 0}  # fmt: skip
     marker = init_dir / REORDER_FILE
-    reusable = marker.is_file() and (init_dir / "config.json").is_file()
-    if reusable and json.loads(marker.read_text()).get("settings") == settings:
+    reusable = key is not None and marker.is_file() and (init_dir / "config.json").is_file()
+    if reusable and json.loads(marker.read_text()).get("key") == key:
         return init_dir
     model = load_task_model(str(teacher_dir), task.kind, task.num_labels, require_head=True)
     model.to(device)  # type: ignore[arg-type]  # transformers' stub types `to` oddly
-    record: dict[str, Any] = {"settings": settings}
+    record: dict[str, Any] = {"key": key, "importance_examples": n if sn.reorder else 0}
     if sn.reorder:
         order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(spec.seed))[:n]  # type: ignore[arg-type]
         loader = DataLoader(
@@ -210,8 +215,9 @@ def evaluate_grid(
     return pd.DataFrame(rows, columns=EVAL_COLUMNS)
 
 
-def train_supernet(spec: Spec, run_dir: Path, teacher_dir: Path) -> SupernetResult:
+def train_supernet(spec: Spec, run_dir: Path, teacher_dir: Path, key: str | None = None) -> SupernetResult:
     """Run the supernet stage (module docstring): init, Ray Train, copy the model, grid eval, metrics.
+    `key`: the stage's run key (the init and the Ray Train run are reused only under the same key).
 
     Raises:
         RaydistillError: bad model or data (`ModelError`, `DataError`) or a failed run (`RunError`).
@@ -222,10 +228,10 @@ def train_supernet(spec: Spec, run_dir: Path, teacher_dir: Path) -> SupernetResu
     data = prepare_task_data(
         spec.task, load_tokenizer(str(teacher_dir)), seed=spec.seed, **data_kwargs(spec.data)
     )
-    init_dir = prepare_supernet_init(spec, Path(teacher_dir), layout.supernet_init, data, device)
+    init_dir = prepare_supernet_init(spec, Path(teacher_dir), layout.supernet_init, data, device, key=key)
     model_dir = layout.supernet_model
     config = supernet_loop_config(spec, init_dir).to_dict()
-    result = fit_stage(spec, train_loop_per_worker, config, supernet_run_name(spec), model_dir)
+    result = fit_stage(spec, train_loop_per_worker, config, supernet_run_name(spec), model_dir, key=key)
     task = data.task
     model = load_task_model(str(model_dir), task.kind, task.num_labels, require_head=True)
     model.to(device)  # type: ignore[arg-type]

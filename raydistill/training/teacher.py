@@ -52,8 +52,9 @@ def teacher_loop_config(spec: Spec) -> LoopConfig:
     )
 
 
-def train_teacher(spec: Spec, run_dir: Path) -> TeacherResult:
+def train_teacher(spec: Spec, run_dir: Path, key: str | None = None) -> TeacherResult:
     """Fine-tune (or, with `teacher.finetuned: true`, only evaluate) the teacher and write its outputs.
+    `key`: the stage's run key (a Ray Train run is resumed only when started under the same key).
 
     Raises:
         RaydistillError: bad model or data (`ModelError`, `DataError`) or a failed run (`RunError`).
@@ -68,7 +69,7 @@ def train_teacher(spec: Spec, run_dir: Path) -> TeacherResult:
         raw = _evaluate_only(config, model_dir)
     else:
         raw = fit_stage(
-            spec, train_loop_per_worker, config.to_dict(), f"{spec.name}-teacher", model_dir
+            spec, train_loop_per_worker, config.to_dict(), f"{spec.name}-teacher", model_dir, key=key
         ).metrics
     metrics = _summary(raw, spec, time.perf_counter() - start)
     layout.teacher_dir.mkdir(parents=True, exist_ok=True)

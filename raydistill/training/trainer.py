@@ -5,11 +5,12 @@
 - The run lives at `<storage_path>/<run_name>` (absolute path, no timestamps), so calling `fit` again with the
   same name resumes from the newest complete checkpoint there (`checkpoint.resume_checkpoint_dir` in the loop:
   also one written after the last that Ray's snapshot recorded, as a Ctrl-C leaves it) -- only when the loop
-  config is the same (`config.RUN_CONTROL_KEYS` aside) and so are the weights in the local model dirs it names
-  (`model`, the method's `teacher`): `<run_name>.inputs.json` beside the run records them, and a run started
-  from other inputs (or by a version that kept no record) is moved to `<run_name>.prev` and the run starts
-  afresh, so a changed spec, or a re-trained teacher or init at the same path, never continues a stale
-  checkpoint.
+  run was started under the same key: the stage's run key (`stages.StageRun.run_key`: its spec sections and
+  its needs' run keys, so a re-trained teacher or init is a new key), or, when `fit` is called without one,
+  a hash of the loop config (`config.RUN_CONTROL_KEYS` aside). `<run_name>.inputs.json` beside the run records
+  the key; a run started under another key (or by a version that kept no record) is moved to
+  `<run_name>.prev` and the run starts afresh, so a changed spec or a re-trained model never continues a
+  stale checkpoint.
 - A failed run raises a `RaydistillError`: the worker's own error when it was one (a `DataError` stays a
   `DataError`), else a `RunError` carrying the worker's message, not Ray's traceback. Ray Train's own console
   lines are kept to warnings (`LoggingConfig`: its INFO lines, among them the controller's report of a failed
@@ -19,6 +20,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -40,7 +42,6 @@ from raydistill.checkpoint_files import (
 )
 from raydistill.errors import Interrupted, RaydistillError, RunError
 from raydistill.layout import RayDir, RunLayout
-from raydistill.models.loading import weights_digest
 from raydistill.spec.schema import Spec
 from raydistill.training.config import RUN_CONTROL_KEYS
 from raydistill.training.progress import watch_progress
@@ -94,6 +95,7 @@ def fit(
     cpus_per_worker: float = 1.0,
     max_failures: int = 0,
     address: str | None = None,
+    key: str | None = None,
 ) -> FitResult:
     """Run `train_fn(loop_config)` under a `TorchTrainer` and return its result.
 
@@ -108,13 +110,15 @@ def fit(
         cpus_per_worker: CPUs reserved per worker (also the torch thread count unless `num_threads` is set).
         max_failures: worker-group restarts (from the latest checkpoint) before the run fails.
         address: Ray cluster to join (None: start a quiet local Ray, no dashboard); unused in-process.
+        key: what the run is started under (the stage's run key); an existing run under another key is set
+            aside. None: a hash of `loop_config` without its `RUN_CONTROL_KEYS`.
 
     Raises:
         RaydistillError: the run failed; the message is the worker's.
     """
     root = _storage_root(storage_path)
     run_dir = root / run_name
-    _claim_run_dir(run_dir, loop_config)
+    _claim_run_dir(run_dir, key if key is not None else config_key(loop_config))
     if num_workers > 0:
         ensure_ray(address)
     resources = {"CPU": cpus_per_worker, **({"GPU": 1} if use_gpu else {})}
@@ -161,27 +165,24 @@ def _newest_checkpoint(run_dir: Path, recorded: ray.train.Checkpoint | None) -> 
     return recorded
 
 
-def _inputs_key(loop_config: dict[str, Any]) -> str:
-    """What a run trains from: the loop config without its `RUN_CONTROL_KEYS`, and the weights digest of each
-    local model dir it names (the init `model`, the method's `teacher`; hub names are keyed by name only)."""
+def config_key(loop_config: dict[str, Any]) -> str:
+    """The key of a run started without a stage's key: sha256 of its loop config, `RUN_CONTROL_KEYS` aside."""
     trained_from = {k: v for k, v in loop_config.items() if k not in RUN_CONTROL_KEYS}
-    named = [loop_config.get("model"), (loop_config.get("method_options") or {}).get("teacher")]
-    weights = {d: weights_digest(Path(d)) for d in named if isinstance(d, str) and Path(d).is_dir()}
-    return json.dumps({"config": trained_from, "weights": weights}, sort_keys=True, default=str)
+    text = json.dumps(trained_from, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _claim_run_dir(run_dir: Path, loop_config: dict[str, Any]) -> None:
-    """Keep `run_dir` for resuming only if it was started with the same inputs (`_inputs_key`); else move it
-    to `.prev`."""
+def _claim_run_dir(run_dir: Path, key: str) -> None:
+    """Keep `run_dir` for resuming only if it was started under `key`; else move it to `.prev`."""
     record = RayDir(run_dir).inputs
-    inputs = _inputs_key(loop_config)
-    if run_dir.exists() and (not record.is_file() or record.read_text() != inputs):
+    text = json.dumps({"key": key})
+    if run_dir.exists() and (not record.is_file() or record.read_text() != text):
         backup = RayDir(run_dir).prev
         shutil.rmtree(backup, ignore_errors=True)
         run_dir.rename(backup)
         note(f"{run_dir.name}: inputs changed; previous run kept at {backup}; starting afresh")
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(inputs)
+    record.write_text(text)
 
 
 def _worker_errors(err: BaseException) -> list[BaseException]:
@@ -223,8 +224,10 @@ def fit_stage(
     loop_config: dict[str, Any],
     run_name: str,
     model_dir: Path,
+    key: str | None = None,
 ) -> FitResult:
-    """`fit` with the spec's resources, then copy the final checkpoint's HF model (not its state) to `model_dir`."""
+    """`fit` with the spec's resources, then copy the final checkpoint's HF model (not its state) to `model_dir`.
+    `key`: the stage's run key (see `fit`)."""
     result = fit(
         train_fn,
         loop_config,
@@ -234,6 +237,7 @@ def fit_stage(
         use_gpu=spec.resources.use_gpu,
         cpus_per_worker=spec.resources.cpus_per_worker,
         address=spec.resources.address,
+        key=key,
     )
     if result.checkpoint is None:
         raise RunError(f"{run_name} run at {result.path} finished without a checkpoint; delete it and rerun")

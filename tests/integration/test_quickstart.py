@@ -1,5 +1,5 @@
 """The quickstart spec end to end through the real CLI and local Ray (tiny teacher, the shipped data):
-teacher -> supernet -> search -> export -> report, then a rerun that is served from the stage cache."""
+teacher -> supernet -> search -> picks -> export -> report, then a rerun that is served from the stage cache."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from raydistill.layout import STAGES, RunLayout
+from raydistill.layout import RunLayout
+from raydistill.stages import stage_graph
 from tests.integration.golden.facts import GOLDEN_FILE, assert_same_facts, quickstart_facts
 from tests.unit.training.conftest import write_sst2
 
@@ -53,8 +54,10 @@ def test_quickstart_pipeline_end_to_end(tmp_path: Path, tiny_model_dir: Path) ->
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     lines = first.stdout.strip().splitlines()
     assert lines[-1] == "report: reports/quickstart/index.html", first.stdout
-    summary = "\n".join(lines[-7:])  # header, one line per stage, the report
-    for stage in ("teacher   ran", "dev accuracy=", "supernet  ran", "search    ran", "export    ran", "report    ran"):
+    assert "plan: teacher, supernet, search, picks, export, report run (no record)" in lines, first.stdout
+    summary = "\n".join(lines[-8:])  # header, one line per stage, the report
+    stages = ("teacher   ran", "supernet  ran", "search    ran", "picks     ran", "export    ran", "report    ran")
+    for stage in (*stages, "dev accuracy="):
         assert stage in summary, summary
     # the CLI itself never prints a traceback (lines Ray forwards from its actors carry a "(Actor pid=...)" prefix)
     assert not [line for line in first.stderr.splitlines() if line.startswith("Traceback")], first.stderr[-4000:]
@@ -82,7 +85,8 @@ def test_quickstart_pipeline_end_to_end(tmp_path: Path, tiny_model_dir: Path) ->
 
     again = _cli("run", spec, *args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count("(cached)") == 5
+    assert again.stdout.count("(cached)") == 6
+    assert "plan: teacher, supernet, search, picks, export, report cached" in again.stdout
     assert_every_file_is_named(RunLayout(run_dir), "quickstart")
 
 
@@ -99,9 +103,9 @@ def _named(run: RunLayout, name: str) -> tuple[set[Path], list[Path]]:
     """(files, trees) a run may hold: each file named by a `RunLayout` attribute, and the folders whose insides
     belong to their owner (HF model dirs; Ray's Train runs and Tune experiment, with the files beside them)."""
     files = {
-        run.spec_json, *(run.stage_file(s) for s in STAGES), run.teacher_metrics, run.supernet_reorder,
-        run.supernet_eval_csv, run.supernet_metrics, *run.search_outputs, run.search_key, run.retrain_file,
-        run.latency_json, run.exports_json, run.ray_log,
+        run.spec_json, run.points_parquet, run.points_csv, *(run.stage_file(s.name) for s in stage_graph()),
+        run.teacher_metrics, run.supernet_reorder, run.supernet_eval_csv, run.supernet_metrics,
+        *run.search_outputs, run.retrain_file, run.latency_json, run.exports_json, run.ray_log,
     }  # fmt: skip
     arch_ids = json.loads(run.retrain_file.read_text()) if run.retrain_file.is_file() else {}
     trees = [run.teacher_model, run.supernet_init, run.supernet_model]

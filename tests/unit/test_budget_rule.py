@@ -4,8 +4,8 @@ On the house tiny BERT (4 layers, hidden 32, 4 heads, FFN 64, 16 tokens) the uni
 networks keep exactly 1/4 and 1/2 of every encoder matmul, but the pooler and classifier do not shrink, so their
 total-FLOPs ratios are a little above 0.25 and 0.5 (as DynaBERT's width-0.25 MiniLM is 25.02% of its teacher).
 Each place that checks a budget must admit them: pricing (feasibility), the Optuna constraint, the picks of the
-search, the dev evaluation, the retrain and export stages and the report; a point just above the limit must not
-fit anywhere.
+search (the picks stage, read by the retrain and export stages) and the report; a point just above the limit
+must not fit anywhere.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from raydistill.models.flops import count_flops
 from raydistill.report.inputs import ReportInputs
 from raydistill.report.summary import build_report_data
 from raydistill.results.pareto import budget_limit
+from raydistill.results.picks import best_arch_ids
 from raydistill.results.points import make_points
 from raydistill.results.table import make_table, write_table
-from raydistill.search.final import best_arch_ids, dev_candidates
 from raydistill.search.records import read_fixed_ratio, search_meta, write_meta
 from raydistill.search.samplers import constraint_value
 from raydistill.search.spaces import Candidate
@@ -78,19 +78,13 @@ def test_feasibility_and_the_optuna_constraint_admit_the_grid_point(b: float) ->
     assert not make_ctx(num_layers=4, max_budget=b * 0.99).price(WIDTH[b]).feasible
 
 
-def test_search_picks_and_dev_candidates_take_the_grid_points() -> None:
+def test_search_picks_take_the_grid_points() -> None:
     table = _table()
     assert best_arch_ids(table, BUDGETS, CTX.fixed_ratio) == {b: WIDTH[b].id for b in BUDGETS}
-    assert [a.id for a in dev_candidates(table, BUDGETS, 0, CTX.fixed_ratio)] == [
-        WIDTH[b].id for b in BUDGETS
-    ]
 
 
-def test_retrain_and_report_take_the_grid_points() -> None:
-    from raydistill.training.retrain import chosen_archs
-
+def test_the_report_takes_the_grid_points() -> None:
     table = _table()
-    assert chosen_archs(table, BUDGETS, CTX.fixed_ratio) == {WIDTH[b].id: [b] for b in BUDGETS}
     # the report reads the picks (the points table's `pick` rows) and the rule (the teacher row) it is given
     flops, fixed = 2 * CTX.teacher_macs, 2 * CTX.teacher_flops.fixed_macs
     teacher = {"label": "teacher", "kind": "teacher", "stage": "teacher", "method": "finetune", "seq_length": 16,
@@ -111,9 +105,12 @@ def test_retrain_and_report_take_the_grid_points() -> None:
     )
 
 
-def test_the_export_stage_reads_the_rule_from_the_search_meta(tmp_path: Path) -> None:
-    from raydistill.runs import _picks_by_arch
+def test_the_picks_stage_reads_the_rule_from_the_search_meta(tmp_path: Path) -> None:
+    """The picks stage writes one `pick` row per budget (what retrain and export read), metrics copied."""
+    from raydistill.layout import RunLayout
+    from raydistill.results.points import picks_by_arch, read_points
     from raydistill.spec.schema import SearchSpec, Spec, TeacherSpec
+    from raydistill.stages import StageRun, picks
 
     search_dir = tmp_path / "run" / "search"
     write_table(_table(), search_dir)
@@ -125,7 +122,13 @@ def test_the_export_stage_reads_the_rule_from_the_search_meta(tmp_path: Path) ->
     spec = Spec(
         name="r", task="sst2", teacher=TeacherSpec(model="unused"), search=SearchSpec(budgets=BUDGETS)
     )
-    assert _picks_by_arch(spec, tmp_path / "run") == {WIDTH[b].id: [b] for b in BUDGETS}
+    layout = RunLayout(tmp_path / "run")
+    CTX.config.save_pretrained(layout.supernet_model)  # what the picks are priced from
+    picks.run(StageRun(spec, layout, "key", "run key"))
+    points = read_points(layout)
+    assert picks_by_arch(points) == {WIDTH[b].id: [b] for b in BUDGETS}
+    assert points["search_metric"].tolist() == pytest.approx([0.725, 0.75])  # copied from the trials
+    assert set(points["kind"]) == {"pick"} and points["seq_length"].tolist() == [128, 128]  # cost length
 
 
 def test_a_search_without_the_recorded_rule_is_a_clear_error(tmp_path: Path) -> None:

@@ -33,8 +33,9 @@ def test_every_run_path_keeps_its_name(tmp_path: Path) -> None:
         run.trials_csv: "search/trials.csv",
         run.search_meta: "search/meta.json",
         run.dev_metrics: "search/dev_metrics.json",
-        run.search_key: "search/search_key.json",
         run.exhausted: "search/exhausted.json",
+        run.stage_file("picks"): "picks/stage.json",
+        run.points_parquet: "points.parquet",
         run.retrain_init("L1-H2-F32"): "retrain/L1-H2-F32/init",
         run.retrain_model("L1-H2-F32"): "retrain/L1-H2-F32/model",
         run.retrain_file: "retrain/retrain.json",
@@ -50,7 +51,7 @@ def test_every_run_path_keeps_its_name(tmp_path: Path) -> None:
     assert set(run.search_outputs) == {
         run.trials_parquet, run.trials_csv, run.search_meta, run.dev_metrics, run.exhausted
     }  # fmt: skip
-    assert STAGES == ("teacher", "supernet", "search", "retrain", "export", "report")
+    assert STAGES == ("teacher", "supernet", "search", "picks", "retrain", "export", "report")
 
 
 def test_ray_folders_and_their_siblings(tmp_path: Path) -> None:

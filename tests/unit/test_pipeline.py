@@ -1,4 +1,5 @@
-"""Pipeline orchestration: stage order, caching by content hash, `until`, progress lines (fake stages, no Ray)."""
+"""Pipeline orchestration: stage order, caching by stage key, `until`, plan and progress lines (fake stages, no
+Ray)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from raydistill import pipeline
 from raydistill.errors import RunError
-from raydistill.pipeline import Stage, run_pipeline
+from raydistill.pipeline import run_pipeline
 from raydistill.spec import load_spec
+from raydistill.stages import Stage, StageRun, register_stage, registry
 
 
 @pytest.fixture
@@ -30,28 +31,30 @@ def fail() -> set[str]:
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch, fail: set[str]) -> list[str]:
+def graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty stage registry for the test (the real one is restored after it)."""
+    monkeypatch.setattr(registry, "_REGISTRY", {})
+
+
+@pytest.fixture
+def calls(graph: None, fail: set[str]) -> list[str]:
     seen: list[str] = []
 
     def make(name: str):  # type: ignore[no-untyped-def]
-        def run(spec: Any, run_dir: Path) -> dict[str, Any]:
+        def run(ctx: StageRun) -> dict[str, Any]:
             seen.append(name)
-            assert spec.data.path == "builtin:quickstart_sentiment"  # resolved where data is read, not hashed
+            assert ctx.spec.data.path == "builtin:quickstart_sentiment"  # resolved where data is read, not hashed
             if name in fail:
                 raise RuntimeError(f"{name} failed")
             return {"headline": f"{name} ok"}
 
         return run
 
-    monkeypatch.setattr(
-        pipeline,
-        "STAGES",
-        [
-            Stage("a", ("task", "teacher"), make("a")),
-            Stage("b", ("supernet",), make("b"), enabled=lambda s: s.supernet.enabled),
-            Stage("c", ("search",), make("c"), exclude=("search.retrain",)),
-            Stage("d", ("search.retrain",), make("d"), enabled=lambda s: s.search.retrain is not None),
-        ],
+    register_stage(Stage("a", make("a"), sections=("task", "teacher")))
+    register_stage(Stage("b", make("b"), ("a",), ("supernet",), enabled=lambda s: s.supernet.enabled))
+    register_stage(Stage("c", make("c"), ("b", "a"), ("search",), exclude=("search.retrain",)))
+    register_stage(
+        Stage("d", make("d"), ("c",), ("search.retrain",), enabled=lambda s: s.search.retrain is not None)
     )
     return seen
 
@@ -61,18 +64,23 @@ def test_runs_in_order_then_caches(spec_file: Path, calls: list[str]) -> None:
     first = run_pipeline(load_spec(str(spec_file)), echo=lines.append)
     assert calls == ["a", "b", "c"]
     assert [s.status for s in first.stages] == ["ran", "ran", "ran", "skipped"]
-    assert lines == ["[1/3] a: a ok (ran in 0 s)", "[2/3] b: b ok (ran in 0 s)", "[3/3] c: c ok (ran in 0 s)"]
+    assert lines == [
+        "plan: a, b, c run (no record)",
+        "[1/3] a: a ok (ran in 0 s)", "[2/3] b: b ok (ran in 0 s)", "[3/3] c: c ok (ran in 0 s)",
+    ]  # fmt: skip
     second = run_pipeline(load_spec(str(spec_file)), echo=lines.append)
     assert calls == ["a", "b", "c"]  # nothing re-ran
     assert [s.status for s in second.stages] == ["cached"] * 3 + ["skipped"]
-    assert lines[3:] == ["[1/3] a: a ok (cached)", "[2/3] b: b ok (cached)", "[3/3] c: c ok (cached)"]
+    assert lines[4:] == [
+        "plan: a, b, c cached", "[1/3] a: a ok (cached)", "[2/3] b: b ok (cached)", "[3/3] c: c ok (cached)"
+    ]
 
 
 def test_stages_are_numbered_among_the_enabled_ones(spec_file: Path, calls: list[str]) -> None:
     lines: list[str] = []
     off = ["supernet.enabled=false", "search.enabled=false", "export.enabled=false"]
     run_pipeline(load_spec(str(spec_file), off), echo=lines.append)
-    assert lines == ["[1/2] a: a ok (ran in 0 s)", "[2/2] c: c ok (ran in 0 s)"]
+    assert lines == ["plan: a, c run (no record)", "[1/2] a: a ok (ran in 0 s)", "[2/2] c: c ok (ran in 0 s)"]
 
 
 def test_summary_is_a_short_block_with_the_report_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,11 +105,13 @@ def test_summary_is_a_short_block_with_the_report_last(tmp_path: Path, monkeypat
     assert without_report.summary().splitlines()[-1] == "run dir: runs/q"
 
 
-def test_changing_a_section_reruns_that_stage_and_later_ones(spec_file: Path, calls: list[str]) -> None:
+def test_changing_a_section_reruns_that_stage_and_those_that_need_it(spec_file: Path, calls: list[str]) -> None:
     run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)
     calls.clear()
-    run_pipeline(load_spec(str(spec_file), ["supernet.temperature=2.0"]), echo=lambda _: None)
+    lines: list[str] = []
+    run_pipeline(load_spec(str(spec_file), ["supernet.temperature=2.0"]), echo=lines.append)
     assert calls == ["b", "c"]
+    assert lines[0] == "plan: a cached; b runs (supernet.temperature changed); c runs (needs b)"
     calls.clear()
     run_pipeline(
         load_spec(str(spec_file), ["supernet.temperature=2.0", "teacher.train.epochs=1"]), echo=print
@@ -111,12 +121,14 @@ def test_changing_a_section_reruns_that_stage_and_later_ones(spec_file: Path, ca
 
 def test_until_and_disabled_stages(spec_file: Path, calls: list[str]) -> None:
     result = run_pipeline(load_spec(str(spec_file)), until="a", echo=lambda _: None)
-    assert calls == ["a"] and [s.name for s in result.stages] == ["a"]
+    assert calls == ["a"] and [s.name for s in result.stages if s.status != "skipped"] == ["a"]
     spec = load_spec(
         str(spec_file), ["supernet.enabled=false", "search.enabled=false", "export.enabled=false"]
     )
-    result = run_pipeline(spec, echo=lambda _: None)
+    lines: list[str] = []
+    result = run_pipeline(spec, echo=lines.append)
     assert [s.status for s in result.stages] == ["cached", "skipped", "ran", "skipped"]
+    assert lines[0] == "plan: a cached; c runs (no record)"  # only a ran before (until=a)
 
 
 def test_an_excluded_path_reruns_only_the_stage_that_reads_it(spec_file: Path, calls: list[str]) -> None:
@@ -131,7 +143,7 @@ def test_an_excluded_path_reruns_only_the_stage_that_reads_it(spec_file: Path, c
     run_pipeline(
         load_spec(str(spec_file), ["search.num_trials=7", "search.retrain.epochs=2"]), echo=lambda _: None
     )
-    assert calls == ["c", "d"]  # the re-training depends on the search through the hash chain
+    assert calls == ["c", "d"]  # the re-training needs the search
 
 
 def test_a_stage_that_fails_is_not_reused_when_its_old_inputs_come_back(
@@ -160,9 +172,8 @@ def test_a_relative_data_path_reaches_the_stages_absolute(
     monkeypatch.chdir(tmp_path)
     folder = write_sst2(tmp_path / "data")
     seen: list[str] = []
-    monkeypatch.setattr(
-        pipeline, "STAGES", [Stage("a", ("data",), lambda s, d: seen.append(s.data.path) or {})]
-    )
+    monkeypatch.setattr(registry, "_REGISTRY", {})
+    register_stage(Stage("a", lambda ctx: seen.append(ctx.spec.data.path) or {}, sections=("data",)))
     spec_file = tmp_path / "rel.yaml"
     spec_file.write_text(
         "name: rel\ntask: sst2\ndata: {path: data/SST-2}\nteacher: {model: minilm-l6}\n"
@@ -178,14 +189,13 @@ def test_a_stage_whose_outputs_outside_the_run_dir_are_gone_runs_again(
     target = tmp_path / "exports" / "demo"
     ran: list[str] = []
 
-    def export(spec: Any, run_dir: Path) -> dict[str, Any]:
+    def export(ctx: StageRun) -> dict[str, Any]:
         ran.append("export")
         target.mkdir(parents=True, exist_ok=True)
         return {}
 
-    monkeypatch.setattr(
-        pipeline, "STAGES", [Stage("export", ("export",), export, outputs=lambda s: [target])]
-    )
+    monkeypatch.setattr(registry, "_REGISTRY", {})
+    register_stage(Stage("export", export, sections=("export",), outputs=lambda s: [target]))
     run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)
     run_pipeline(load_spec(str(spec_file)), echo=lambda _: None)
     assert ran == ["export"]  # cached while its output is there
@@ -194,17 +204,11 @@ def test_a_stage_whose_outputs_outside_the_run_dir_are_gone_runs_again(
     assert ran == ["export", "export"] and result.stages[0].status == "ran" and target.is_dir()
 
 
-def test_a_nan_teacher_metric_is_a_failed_evaluation_in_the_headline(
-    spec_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from types import SimpleNamespace
+def test_a_nan_teacher_metric_is_a_failed_evaluation_in_the_headline() -> None:
+    from raydistill.stages.teacher import value_text
 
-    from raydistill.training import teacher
-
-    result = SimpleNamespace(metrics={"main_metric": "accuracy", "main_value": float("nan")}, model_dir="m")
-    monkeypatch.setattr(teacher, "train_teacher", lambda spec, run_dir: result)
-    out = pipeline._teacher_stage(load_spec(spec_file), Path("run"))
-    assert out["headline"] == "dev accuracy=nan (failed: NaN or inf outputs)"
+    assert value_text(float("nan")) == "nan (failed: NaN or inf outputs)"
+    assert value_text(0.8) == "0.8000"
 
 
 def test_missing_data_fails_before_any_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -212,9 +216,8 @@ def test_missing_data_fails_before_any_stage(tmp_path: Path, monkeypatch: pytest
     from raydistill.spec import Spec
 
     seen: list[str] = []
-    monkeypatch.setattr(
-        pipeline, "STAGES", [Stage("a", ("data",), lambda s, d: seen.append(s.data.path) or {})]
-    )
+    monkeypatch.setattr(registry, "_REGISTRY", {})
+    register_stage(Stage("a", lambda ctx: seen.append(ctx.spec.data.path) or {}, sections=("data",)))
     raw = {
         "name": "nodata",
         "task": "sst2",

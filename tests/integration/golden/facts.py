@@ -2,7 +2,7 @@
 
 `quickstart_facts(run_dir)` reads the teacher's dev metric, the supernet's grid of sub-network dev metrics, every
 search trial (in completion order: with `resources.max_concurrent_trials: 1` results reach the sampler in one
-order) and the budget picks. `quickstart.json` beside this file holds the facts recorded on the code before the
+order) and the budget picks (the points table's `pick` rows, written once by the picks stage). `quickstart.json` beside this file holds the facts recorded on the code before the
 run-contract redesign (issue 13); the quickstart integration test compares a fresh run against it, so a
 restructuring that changes what the pipeline computes fails there. Re-record only for an intended change of
 behaviour: `RAYDISTILL_RECORD_GOLDEN=1 pytest tests/integration/test_quickstart.py`.
@@ -25,13 +25,16 @@ def quickstart_facts(run_dir: Path, budgets: list[float]) -> dict[str, Any]:
     import pandas as pd
 
     from raydistill.layout import RunLayout
-    from raydistill.results.picks import best_arch_ids, read_fixed_ratio
+    from raydistill.results.points import read_points
 
     run = RunLayout(run_dir)
     teacher = json.loads(run.teacher_metrics.read_text())
     grid = pd.read_csv(run.supernet_eval_csv)
     trials = pd.read_parquet(run.trials_parquet)
-    picks = best_arch_ids(trials, budgets, read_fixed_ratio(run.search_dir))
+    points = read_points(run)
+    rows = points[points["kind"] == "pick"]
+    picks = dict(zip(rows["budget"], rows["arch_id"], strict=True))
+    assert sorted(picks) == sorted(budgets), picks  # every budget has a pick in the quickstart
     return {
         "weights": {"teacher": _weights(run.teacher_model), "supernet": _weights(run.supernet_model)},
         "teacher": {"metric": teacher["main_metric"], "dev": teacher["main_value"]},

@@ -10,9 +10,10 @@ import pytest
 from torch import nn
 
 from raydistill.models.arch import Arch
+from raydistill.results.picks import best_arch_ids
 from raydistill.results.table import make_table
 from raydistill.search import final
-from raydistill.search.final import best_arch_ids, dev_candidates, evaluate_on_dev, main_dev_values
+from raydistill.search.final import dev_candidates, evaluate_on_dev, main_dev_values
 from raydistill.search.records import trial_rows
 from raydistill.search.session import trial_resources
 from tests.unit.search.conftest import make_ctx
@@ -67,22 +68,18 @@ def _table() -> Any:
     return make_table(trial_rows(results, "accuracy", "random"))
 
 
-def test_dev_candidates_are_best_per_budget_then_the_capped_front() -> None:
+def test_dev_candidates_are_the_best_then_the_capped_front() -> None:
     """FLOPs ratios (4-layer tiny BERT, 16 tokens): ARCHS 7: .127, 5 and 6: .251, 3: .376, 1 and 4: .501,
     2: .751, 0: 1.0 (over the 0.9 budget, never evaluated). By hand: best within 0.3 is 5 (0.80), within 0.6
-    is 1 (0.90); the front by cost is 7, 5, 3, 1, 2 (6 and 4 are dominated, the second 2 is a duplicate).
+    is 1 (0.90); the front by cost is 7, 5, 3, 1, 2 (6 and 4 are dominated, the second 2 is a duplicate); the
+    best on the search split (any budget's pick at the largest budget) is 2. No budget enters the candidates.
     """
     table = _table()
     ids = [a.id for a in ARCHS]
     assert best_arch_ids(table, [0.3, 0.6], 0.0) == {0.3: ids[5], 0.6: ids[1]}
-    assert [a.id for a in dev_candidates(table, [0.3, 0.6], 0, 0.0)] == [ids[5], ids[1]]
-    assert [a.id for a in dev_candidates(table, [0.3, 0.6], 2, 0.0)] == [
-        ids[5],
-        ids[1],
-        ids[7],
-        ids[2],
-    ]  # the ends
-    assert [a.id for a in dev_candidates(table, [0.3, 0.6], 100, 0.0)] == [ids[i] for i in (5, 1, 7, 3, 2)]
+    assert [a.id for a in dev_candidates(table, 0)] == [ids[2]]  # the best, even with no front points
+    assert [a.id for a in dev_candidates(table, 2)] == [ids[2], ids[7]]  # the ends
+    assert [a.id for a in dev_candidates(table, 100)] == [ids[i] for i in (2, 7, 5, 3, 1)]
     assert best_arch_ids(table, [0.1], 0.0) == {0.1: None}
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from ray import cloudpickle
 
-from raydistill.layout import KEY_FILE, RunLayout
+from raydistill.layout import RayDir, RunLayout
 from raydistill.search.tuner import SearchResult, _reuse_or_replace
 
 STATE = cloudpickle.dumps({"stand-in": "state"})  # loads as Tune's restore loads its pickles
@@ -31,26 +31,31 @@ def _experiment(path: Path, checkpoint: bool = False) -> Path:
     return path
 
 
+def _recorded(experiment: Path) -> str:
+    """The key the experiment was started under (`ray/<name>-search.inputs.json`)."""
+    return json.loads(RayDir(experiment).inputs.read_text())["key"]
+
+
 def test_same_inputs_resume_and_changed_inputs_start_afresh(tmp_path: Path) -> None:
     out = tmp_path / "search"
     experiment = tmp_path / "ray" / "x-search"
-    assert not _reuse_or_replace(experiment, RunLayout(tmp_path), {"num_trials": 6})  # nothing yet: fresh
-    assert json.loads((out / KEY_FILE).read_text()) == {"num_trials": 6}
+    assert not _reuse_or_replace(experiment, RunLayout(tmp_path), "key-6")  # nothing yet: fresh
+    assert _recorded(experiment) == "key-6"
     _experiment(experiment, checkpoint=True)
     (out / "trials.parquet").write_bytes(b"old")
-    assert _reuse_or_replace(experiment, RunLayout(tmp_path), {"num_trials": 6})  # same inputs: resume
+    assert _reuse_or_replace(experiment, RunLayout(tmp_path), "key-6")  # same inputs: resume
     assert (out / "trials.parquet").exists()
 
-    assert not _reuse_or_replace(experiment, RunLayout(tmp_path), {"num_trials": 12})  # changed: old one kept aside
+    assert not _reuse_or_replace(experiment, RunLayout(tmp_path), "key-12")  # changed: old one kept aside
     assert not experiment.exists() and (experiment.parent / "x-search.prev" / "tuner.pkl").exists()
     assert not (out / "trials.parquet").exists()  # stale outputs dropped
-    assert json.loads((out / KEY_FILE).read_text()) == {"num_trials": 12}
+    assert _recorded(experiment) == "key-12"
 
 
 def test_a_start_without_saved_state_is_discarded(tmp_path: Path) -> None:
     experiment = tmp_path / "ray" / "x-search"
     (experiment / "trial_1").mkdir(parents=True)  # no tuner.pkl: Tune could not restore it
-    assert not _reuse_or_replace(experiment, RunLayout(tmp_path), {"k": 1})
+    assert not _reuse_or_replace(experiment, RunLayout(tmp_path), "k")
     assert not experiment.exists()
 
 
@@ -99,7 +104,7 @@ def test_a_damaged_experiment_is_set_aside_with_one_line_and_the_search_starts_a
 ) -> None:
     """What Tune's restore would trip on (a failed Tuner creation leaves an empty tuner.pkl; a run stopped before
     its first checkpoint leaves tuner.pkl alone, and Tune's restore then restarts it with a wrong trial count)."""
-    out, key = tmp_path / "search", {"num_trials": 6}
+    out, key = tmp_path / "search", "key-6"
     assert not _reuse_or_replace(tmp_path / "ray" / "x-search", RunLayout(tmp_path), key)  # a first start records the key
     experiment = _experiment(tmp_path / "ray" / "x-search", checkpoint=True)
     assert _reuse_or_replace(experiment, RunLayout(tmp_path), key)  # intact, same inputs: resumed
@@ -112,10 +117,10 @@ def test_a_damaged_experiment_is_set_aside_with_one_line_and_the_search_starts_a
     assert len(lines) == 1 and "saved search cannot be resumed" in lines[0] and "starting afresh" in lines[0]
     assert re.search(message, lines[0]), lines[0]
     assert not experiment.exists() and (experiment.parent / "x-search.prev" / "tuner.pkl").exists()
-    assert not (out / "trials.parquet").exists() and json.loads((out / KEY_FILE).read_text()) == key
+    assert not (out / "trials.parquet").exists() and _recorded(tmp_path / "ray" / "x-search") == key
 
 
-def test_headline_names_the_best_arch_per_budget(tmp_path: Path) -> None:
+def test_headline_names_the_best_arch_on_the_search_split(tmp_path: Path) -> None:
     table = pd.DataFrame(
         {
             "arch_id": ["L1-H2-F32", "L2-H4x2-F64x2"],
@@ -124,34 +129,29 @@ def test_headline_names_the_best_arch_per_budget(tmp_path: Path) -> None:
             "status": ["ok", "infeasible"],
         }
     )
-    result = SearchResult(table, tmp_path, {"metric_name": "accuracy"}, {0.3: None, 0.5: "L1-H2-F32"}, 2, 1.0)
-    assert result.headline == (
-        "2 trials, 1 evaluated | <=0.3x: nothing fits | <=0.5x: L1-H2-F32 accuracy 0.8125 (dev 0.7500)"
-    )
+    result = SearchResult(table, tmp_path, {"metric_name": "accuracy"}, 2, 1.0)
+    assert result.headline == "2 trials, 1 evaluated | best L1-H2-F32 accuracy 0.8125 (dev 0.7500)"
 
 
-def test_sampler_seed_defaults_to_the_spec_seed_and_changes_the_search_key(tmp_path: Path) -> None:
-    from raydistill.search.tuner import _search_key, sampler_seed
+def test_sampler_seed_defaults_to_the_spec_seed_and_changes_the_default_key() -> None:
+    from raydistill.search.tuner import default_key, sampler_seed
     from raydistill.spec.schema import Spec
 
     base = {"name": "s", "task": "sst2", "teacher": {"model": "bert-base-uncased"}, "seed": 7}
     spec = Spec(**base)
     reseeded = Spec(**base, search={"seed": 3})
     assert sampler_seed(spec) == 7 and sampler_seed(reseeded) == 3
-    assert _search_key(spec, tmp_path) != _search_key(reseeded, tmp_path)  # another seed: a new search
-    assert _search_key(spec, tmp_path)["seed"] == _search_key(reseeded, tmp_path)["seed"] == 7  # same data
+    assert default_key(spec) != default_key(reseeded)  # another seed: a new search
 
 
-def test_only_the_largest_budget_is_part_of_the_search_key(tmp_path: Path) -> None:
-    from raydistill.search.tuner import _search_key
+def test_only_the_largest_budget_is_part_of_the_default_key() -> None:
+    from raydistill.search.tuner import default_key
     from raydistill.spec.schema import Spec
 
     base = {"name": "s", "task": "sst2", "teacher": {"model": "bert-base-uncased"}}
-    key = _search_key(Spec(**base, search={"budgets": [0.25, 0.5, 0.75]}), tmp_path)
-    moved = _search_key(Spec(**base, search={"budgets": [0.3, 0.75]}), tmp_path)
-    larger = _search_key(Spec(**base, search={"budgets": [0.25, 0.5, 0.9]}), tmp_path)
-    assert key == moved and key["max_budget"] == 0.75  # the picks change, not the trials: resume
-    assert key != larger  # feasibility and the sampler's constraint change: a new search
+    key = default_key(Spec(**base, search={"budgets": [0.25, 0.5, 0.75]}))
+    assert key == default_key(Spec(**base, search={"budgets": [0.3, 0.75]}))  # the picks change: resume
+    assert key != default_key(Spec(**base, search={"budgets": [0.25, 0.5, 0.9]}))  # feasibility changes
 
 
 def test_a_search_stopped_after_its_space_ran_out_still_counts_as_interrupted(

@@ -1,4 +1,5 @@
-"""Stage `retrain` in this process: slice the chosen Archs, re-train them by KD, score them, export them."""
+"""Stage `retrain` in this process: slice the picked Archs, re-train them by KD, score them, export them (the
+picks, retrain and export stages run on a finished search, in order, through the points table)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, BertForSequenceClassification
 
 from raydistill.errors import ArchError
+from raydistill.layout import RunLayout
 from raydistill.models.arch import Arch
 from raydistill.models.export import materialise
 from raydistill.models.flops import params
 from raydistill.models.hf_subnet import SubnetBertForSequenceClassification
 from raydistill.results import make_table, write_table
-from raydistill.runs import export_best
+from raydistill.results.points import read_points
 from raydistill.spec.schema import (
     DataSpec,
     ExportSpec,
@@ -30,8 +32,8 @@ from raydistill.spec.schema import (
     SupernetSpec,
     TeacherSpec,
 )
-from raydistill.training.retrain import retrain_best, retrain_loop_config
-from raydistill.training.trainer import _claim_run_dir, ray_storage
+from raydistill.stages import StageRun, export, picks, retrain, stage_graph
+from raydistill.training.trainer import ray_storage
 
 from .conftest import manual_accuracy
 
@@ -78,13 +80,19 @@ def run_dir(tmp_path: Path, tiny_model_dir: Path) -> Path:
     return run
 
 
+def _run(stage: Any, spec: Spec, run_dir: Path) -> dict[str, Any]:
+    """Run one stage module on the run (fixed keys: these tests do not plan)."""
+    return stage.run(StageRun(spec, RunLayout(run_dir), "key", "run key"))
+
+
 def _weights(model_dir: Path) -> dict[str, torch.Tensor]:
     return load_file(str(model_dir / "model.safetensors"))
 
 
 def test_retrain_then_export(run_dir: Path, sst2_dir: Path, tmp_path: Path) -> None:
     spec = _spec(sst2_dir, tmp_path)
-    summary = retrain_best(spec, run_dir)
+    _run(picks, spec, run_dir)
+    summary = _run(retrain, spec, run_dir)
     out = run_dir / "retrain"
     record = json.loads((out / "retrain.json").read_text())
     assert list(record) == [SMALL.id, MEDIUM.id]
@@ -105,8 +113,10 @@ def test_retrain_then_export(run_dir: Path, sst2_dir: Path, tmp_path: Path) -> N
     for i in (0, 1):  # one epoch of 36 train rows (4 are the search split) at batch 8; max_steps is ignored
         assert (ray_storage(spec) / f"demo-retrain-{i}" / "checkpoint_00000005").is_dir()
     assert f"<=0.5x {SMALL.id} accuracy 0.6000 ->" in summary["headline"]
+    points = read_points(RunLayout(run_dir)).set_index("label")
+    assert points.loc[f"retrained {SMALL.id}", "dev_metric"] == record[SMALL.id]["dev_after"]
 
-    exported = export_best(spec, run_dir)
+    exported = _run(export, spec, run_dir)
     assert exported["retrained"] == [SMALL.id, MEDIUM.id]
     for arch, budget in ((SMALL, 50), (MEDIUM, 75)):
         target = tmp_path / "exports" / "demo" / f"budget{budget}-{arch.id}"
@@ -114,8 +124,17 @@ def test_retrain_then_export(run_dir: Path, sst2_dir: Path, tmp_path: Path) -> N
         trained = _weights(out / arch.id / "model")
         assert all(torch.equal(v, trained[k]) for k, v in _weights(target).items())
 
-    # without search.retrain, export slices the supernet again, even though re-trained models are on disk
-    export_best(_spec(sst2_dir, tmp_path, retrain=False), run_dir)
+    points = read_points(RunLayout(run_dir)).set_index("label")
+    assert points.loc["pick 0.5", "export_dir"] == str(tmp_path / "exports" / "demo" / f"budget50-{SMALL.id}")
+    assert points.loc[["pick 0.5", "pick 0.75", f"retrained {SMALL.id}"], "latency_ms"].gt(0).all()
+
+    # without search.retrain, export slices the supernet again, even though re-trained models are on disk: the
+    # run drops the rows of a stage turned off (`pipeline._drop_points_of_disabled`)
+    from raydistill.pipeline import _drop_points_of_disabled
+
+    off = _spec(sst2_dir, tmp_path, retrain=False)
+    _drop_points_of_disabled(off, RunLayout(run_dir), stage_graph())
+    _run(export, off, run_dir)
     sliced = materialise(supernet, SMALL).state_dict()
     target = tmp_path / "exports" / "demo" / f"budget50-{SMALL.id}"
     assert all(torch.equal(v, sliced[k]) for k, v in _weights(target).items())
@@ -136,20 +155,13 @@ def test_a_subnetwork_materialises_again(tiny_config: Any) -> None:
         materialise(cut, Arch((0,), (4,), (48,)))
 
 
-def test_a_run_that_trained_something_else_restarts(run_dir: Path, sst2_dir: Path, tmp_path: Path) -> None:
-    """`trainer.fit` keys each run by its loop config and init weights (`_claim_run_dir`)."""
-    spec = _spec(sst2_dir, tmp_path)
-    init = run_dir / "supernet" / "model"
-    ray_run = ray_storage(spec) / "demo-retrain-0"
-    ray_run.mkdir(parents=True)
-    _claim_run_dir(ray_run, retrain_loop_config(spec, init, init, 0).to_dict())
-    assert not ray_run.exists()  # no record: nothing to resume
-    ray_run.mkdir()
-    _claim_run_dir(ray_run, retrain_loop_config(spec, init, init, 0).to_dict())
-    assert ray_run.is_dir()  # same Arch, init and settings: resume
-    other = _spec(sst2_dir, tmp_path).model_copy(update={"seed": 7})
-    _claim_run_dir(ray_run, retrain_loop_config(other, init, init, 0).to_dict())
-    assert not ray_run.exists()  # another setting: start again
+def test_each_retrain_run_is_keyed_by_the_stage_run_key_and_its_arch(tmp_path: Path, sst2_dir: Path) -> None:
+    """`trainer.fit` resumes a run only under the key it started with: the stage's run key and the Arch."""
+    spec, layout = _spec(sst2_dir, tmp_path), RunLayout(tmp_path / "run")
+    ctx = StageRun(spec, layout, "key", "run key")
+    assert ctx.sub_key(SMALL.id) == StageRun(spec, layout, "other key", "run key").sub_key(SMALL.id)
+    assert ctx.sub_key(SMALL.id) != ctx.sub_key(MEDIUM.id)  # run i now trains another Arch: start again
+    assert ctx.sub_key(SMALL.id) != StageRun(spec, layout, "key", "other run key").sub_key(SMALL.id)
 
 
 def test_an_arch_picked_for_two_budgets_is_exported_once(
@@ -157,7 +169,8 @@ def test_an_arch_picked_for_two_budgets_is_exported_once(
 ) -> None:
     spec = _spec(sst2_dir, tmp_path, retrain=False)
     spec = spec.model_copy(update={"search": spec.search.model_copy(update={"budgets": [0.3, 0.5, 0.75]})})
-    summary = export_best(spec, run_dir)  # SMALL (ratio 0.3) is the best within 0.3 and within 0.5
+    _run(picks, spec, run_dir)
+    summary = _run(export, spec, run_dir)  # SMALL (ratio 0.3) is the best within 0.3 and within 0.5
     root = tmp_path / "exports" / "demo"
     assert sorted(p.name for p in root.iterdir()) == [f"budget30+50-{SMALL.id}", f"budget75-{MEDIUM.id}"]
     assert summary["exports"] == {"0.3": str(root / f"budget30+50-{SMALL.id}"),

@@ -160,7 +160,7 @@ def test_resumed_stage_continues_and_ends_with_the_straight_run_weights(
     assert pd.read_csv(straight.eval_csv).equals(pd.read_csv(resumed.eval_csv))
 
 
-def test_init_is_reused_only_while_the_teacher_and_settings_are_unchanged(
+def test_init_is_reused_only_under_the_key_it_was_made_with(
     tiny_model_dir: Path, sst2_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = _spec(sst2_dir, tmp_path / "runs")
@@ -169,17 +169,19 @@ def test_init_is_reused_only_while_the_teacher_and_settings_are_unchanged(
     calls: list[int] = []
     real = stage.compute_importance
     monkeypatch.setattr(stage, "compute_importance", lambda m, b: (calls.append(1), real(m, b))[1])
-    stage.prepare_supernet_init(spec, tiny_model_dir, init, data)
-    stage.prepare_supernet_init(spec, tiny_model_dir, init, data)
+    stage.prepare_supernet_init(spec, tiny_model_dir, init, data, key="k1")
+    stage.prepare_supernet_init(spec, tiny_model_dir, init, data, key="k1")
     assert len(calls) == 1  # reused
-    stage.prepare_supernet_init(spec.model_copy(update={"seed": 7}), tiny_model_dir, init, data)
-    assert len(calls) == 2  # other importance sample
+    stage.prepare_supernet_init(spec.model_copy(update={"seed": 7}), tiny_model_dir, init, data, key="k2")
+    assert len(calls) == 2  # another key (here: another importance sample)
     model = BertForSequenceClassification.from_pretrained(tiny_model_dir)
     with torch.no_grad():
         model.classifier.bias.add_(1.0)
-    model.save_pretrained(tiny_model_dir)  # same path, new weights
-    stage.prepare_supernet_init(spec.model_copy(update={"seed": 7}), tiny_model_dir, init, data)
+    model.save_pretrained(tiny_model_dir)  # a re-trained teacher: its stage key, and so this one, change
+    stage.prepare_supernet_init(spec.model_copy(update={"seed": 7}), tiny_model_dir, init, data, key="k3")
     assert len(calls) == 3
+    stage.prepare_supernet_init(spec, tiny_model_dir, init, data)
+    assert len(calls) == 4  # no key: always made afresh
     torch.testing.assert_close(
         load_file(init / "model.safetensors")["classifier.bias"], model.classifier.bias.detach()
     )

@@ -53,43 +53,33 @@ def test_other_worker_errors_become_one_line() -> None:
     assert "batch_size" in str(clean) and "errors.pydantic.dev" not in str(clean)
 
 
-def test_a_run_resumes_only_with_the_inputs_it_was_started_with(tmp_path: Path) -> None:
+def test_a_run_resumes_only_under_the_key_it_was_started_with(tmp_path: Path) -> None:
     run = tmp_path / "demo-teacher"
-    _claim_run_dir(run, {"epochs": 4, "lr": 5e-5})  # fresh: nothing to move, the inputs are recorded
+    _claim_run_dir(run, "key-1")  # fresh: nothing to move, the key is recorded
     (run / "checkpoint_000001").mkdir(parents=True)
-    _claim_run_dir(run, {"lr": 5e-5, "epochs": 4, "stop_after_steps": 3})  # same inputs: kept for resuming
+    _claim_run_dir(run, "key-1")  # same key: kept for resuming
     assert (run / "checkpoint_000001").is_dir()
 
-    _claim_run_dir(run, {"epochs": 5, "lr": 5e-5})  # changed: the stale run is set aside, not resumed
+    _claim_run_dir(run, "key-2")  # another key: the stale run is set aside, not resumed
     assert not run.exists() and (tmp_path / "demo-teacher.prev" / "checkpoint_000001").is_dir()
-    assert '"epochs": 5' in (tmp_path / f"demo-teacher{INPUTS_SUFFIX}").read_text()
+    assert "key-2" in (tmp_path / f"demo-teacher{INPUTS_SUFFIX}").read_text()
+
+
+def test_without_a_stage_key_a_run_is_keyed_by_its_loop_config() -> None:
+    from raydistill.training.trainer import config_key
+
+    same = config_key({"epochs": 4, "lr": 5e-5}) == config_key({"lr": 5e-5, "epochs": 4, "stop_after_steps": 3})
+    assert same and config_key({"epochs": 4}) != config_key({"epochs": 5})  # run-control keys aside
 
 
 def test_a_run_without_a_record_of_its_inputs_is_not_resumed(tmp_path: Path) -> None:
     run = tmp_path / "old-supernet"
     (run / "checkpoint_000003").mkdir(parents=True)  # left by a version that kept no record
-    _claim_run_dir(run, {"epochs": 2})
+    _claim_run_dir(run, "key")
     assert not run.exists() and (tmp_path / "old-supernet.prev" / "checkpoint_000003").is_dir()
 
 
-def test_new_weights_at_the_same_model_path_are_not_resumed(tmp_path: Path) -> None:
-    """A re-trained teacher (or init) written to the same dir: same loop config, other weights."""
-    model, run = tmp_path / "teacher" / "model", tmp_path / "ray" / "demo-supernet"
-    model.mkdir(parents=True)
-    (model / "model.safetensors").write_bytes(b"old weights")
-    config = {"model": str(model), "method_options": {"teacher": str(model)}, "epochs": 2}
-    _claim_run_dir(run, config)
-    (run / "checkpoint_000001").mkdir(parents=True)
-    _claim_run_dir(run, config)
-    assert (run / "checkpoint_000001").is_dir()  # nothing changed: resume
-    (model / "model.safetensors").write_bytes(b"new weights")
-    _claim_run_dir(run, config)
-    assert not run.exists() and (run.parent / "demo-supernet.prev" / "checkpoint_000001").is_dir()
-
-
-def test_ray_trains_ctrl_c_exit_becomes_an_interrupted_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ray_trains_ctrl_c_exit_becomes_an_interrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ray Train's SIGINT handler aborts the run, then calls `sys.exit` inside `fit`: the CLI must see an
     `Interrupted` (exit 130, resume hint), not a silent exit 1."""
     from raydistill.errors import Interrupted

@@ -1,0 +1,56 @@
+"""Stage `picks`: the best Arch per FLOPs budget on the search split, computed once, into `pick` points.
+
+The rule is `results.picks.best_arch_ids` over the trial table (encoder FLOPs priced, `results.pareto`
+"Budgets"); each `pick` row copies its trial's metrics and names its `budget`. The retrain and export stages and
+the report read these rows; nothing else computes picks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from raydistill.stages.base import Stage, StageRun
+from raydistill.stages.registry import register_stage
+
+
+def run(ctx: StageRun) -> dict[str, Any]:
+    from raydistill.models.arch import Arch
+    from raydistill.results import read_table
+    from raydistill.results.picks import best_arch_ids, read_fixed_ratio
+    from raydistill.results.points import replace_points
+    from raydistill.stages.pricing import Pricer
+
+    spec, layout = ctx.spec, ctx.layout
+    table = read_table(layout.search_dir)
+    picks = best_arch_ids(table, spec.search.budgets, read_fixed_ratio(layout.search_dir))
+    pricer = Pricer.for_model(spec, layout.supernet_model)
+    rows, parts = [], []
+    for budget, arch_id in sorted(picks.items()):
+        if arch_id is None:
+            parts.append(f"<={budget:g}x: nothing fits")
+            continue
+        trial = table[table["arch_id"] == arch_id].iloc[0]
+        dev = float(trial["dev_metric"])
+        rows.append(pricer.columns(Arch.from_json(trial["arch_json"])) | {
+            "label": f"pick {budget:g}", "kind": "pick", "method": spec.supernet.method, "budget": budget,
+            "search_metric": trial["search_metric"], "dev_metric": dev, "metric_name": trial["metric_name"],
+            "model_dir": str(layout.supernet_model), "note": "" if math.isfinite(dev) else "not scored on dev",
+        })  # fmt: skip
+        dev_text = f"{dev:.4f}" if math.isfinite(dev) else "none"
+        parts.append(
+            f"<={budget:g}x: {arch_id} {trial['metric_name']} {trial['search_metric']:.4f} (dev {dev_text})"
+        )
+    replace_points(layout, "picks", rows)
+    return {"headline": f"{len({r['arch_id'] for r in rows})} sub-networks | " + " | ".join(parts)}
+
+
+STAGE = register_stage(
+    Stage(
+        "picks",
+        run,
+        needs=("search",),
+        sections=("search.budgets",),
+        enabled=lambda spec: spec.search.enabled,
+    )
+)

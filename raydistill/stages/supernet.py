@@ -1,0 +1,50 @@
+"""Stage `supernet`: train the width-depth supernet and score its grid (`training.supernet`); one `grid` point
+per (width, depth)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raydistill.stages.base import Stage, StageRun
+from raydistill.stages.registry import register_stage
+from raydistill.stages.teacher import value_text
+
+
+def run(ctx: StageRun) -> dict[str, Any]:
+    from raydistill.models.arch import Arch
+    from raydistill.results.points import replace_points
+    from raydistill.stages.pricing import Pricer
+    from raydistill.training.supernet import train_supernet
+
+    spec, layout = ctx.spec, ctx.layout
+    result = train_supernet(spec, ctx.run_dir, layout.teacher_model, key=ctx.run_key)
+    pricer = Pricer.for_model(spec, result.model_dir)
+    rows = []
+    for g in result.metrics["grid"]:
+        arch = Arch.for_config(pricer.config, width=g["width"], depth=g["depth"])
+        rows.append(pricer.columns(arch) | {
+            "label": f"grid w{g['width']:g}-d{g['depth']:g}", "kind": "grid", "method": spec.supernet.method,
+            "dev_metric": g["dev_metric"], "metric_name": result.metrics["main_metric"],
+            "model_dir": str(result.model_dir),
+        })  # fmt: skip
+    replace_points(layout, "supernet", rows)
+    grid = {(g["width"], g["depth"]): g["dev_metric"] for g in result.metrics["grid"]}
+    smallest = min(grid)
+    headline = (
+        f"dev {result.metrics['main_metric']} full={value_text(result.metrics['main_value'])} "
+        f"w{smallest[0]:g}/d{smallest[1]:g}={value_text(grid[smallest])} ({len(grid)} sub-networks)"
+    )
+    return {"headline": headline, "model_dir": str(result.model_dir), "eval_csv": str(result.eval_csv)}
+
+
+STAGE = register_stage(
+    Stage(
+        "supernet",
+        run,
+        needs=("teacher",),
+        sections=("task", "data", "seed", "supernet"),
+        reads_data=True,
+        prices=True,
+        enabled=lambda spec: spec.supernet.enabled,
+    )
+)
