@@ -101,7 +101,9 @@ class SearchResult:
             return f"{len(self.table)} trials, {ok} evaluated{failures}"
         best = scored.iloc[0]
         dev = best["dev_metric"]
-        dev_text = f"{dev:.4f}" if math.isfinite(dev) else "not scored"
+        dev_text = (
+            f"{dev:.4f}" if math.isfinite(dev) else "failed: NaN or inf outputs"
+        )  # the best is always scored
         return (
             f"{len(self.table)} trials, {ok} evaluated{failures} | best {best['arch_id']} {metric} "
             f"{best['search_metric']:.4f} (dev {dev_text})"

@@ -1,8 +1,10 @@
 """Stage `picks`: the best Arch per FLOPs budget on the search split, computed once, into `pick` points.
 
 The rule is `results.picks.best_arch_ids` over the trial table (encoder FLOPs priced, `results.pareto`
-"Budgets"); each `pick` row copies its trial's metrics and names its `budget`. The retrain and export stages and
-the report read these rows; nothing else computes picks.
+"Budgets"); each `pick` row copies its trial's metrics and names its `budget`. The search scores on dev only what
+does not depend on the budgets (its best and up to `search.pareto_eval_cap` front points), so a pick it did not
+score is scored on dev here, once (a NaN after that is a failed evaluation: NaN or inf outputs). The retrain and
+export stages and the report read these rows; nothing else computes picks.
 """
 
 from __future__ import annotations
@@ -12,6 +14,27 @@ from typing import Any
 
 from raydistill.stages.base import Stage, StageRun
 from raydistill.stages.registry import register_stage
+
+FAILED = "NaN or inf outputs"
+
+
+def _dev_metrics(ctx: StageRun, table: Any, arch_ids: set[str]) -> dict[str, float]:
+    """Arch id -> main dev metric of each pick: the search's value, else scored here (the supernet and the dev
+    sets loaded only when some pick was not scored)."""
+    from raydistill.models.arch import Arch
+    from raydistill.search.final import evaluate_on_dev, main_dev_values
+    from raydistill.search.tuner import load_setup
+
+    rows = table.drop_duplicates("arch_id").set_index("arch_id").loc[sorted(arch_ids)]
+    dev = {a: float(v) for a, v in rows["dev_metric"].items()}
+    missing = [Arch.from_json(rows.loc[a, "arch_json"]) for a, v in dev.items() if not math.isfinite(v)]
+    if missing:
+        setup = load_setup(ctx.spec, ctx.layout.supernet_model)
+        batch = ctx.spec.supernet.train.eval_batch_size
+        dev |= main_dev_values(
+            evaluate_on_dev(setup.model, missing, setup.data, batch_size=batch), setup.data
+        )
+    return dev
 
 
 def run(ctx: StageRun) -> dict[str, Any]:
@@ -25,19 +48,20 @@ def run(ctx: StageRun) -> dict[str, Any]:
     table = read_table(layout.search_dir)
     picks = best_arch_ids(table, spec.search.budgets, read_fixed_ratio(layout.search_dir))
     pricer = Pricer.for_model(spec, layout.supernet_model)
+    dev_of = _dev_metrics(ctx, table, {a for a in picks.values() if a is not None})
     rows, parts = [], []
     for budget, arch_id in sorted(picks.items()):
         if arch_id is None:
             parts.append(f"<={budget:g}x: nothing fits")
             continue
         trial = table[table["arch_id"] == arch_id].iloc[0]
-        dev = float(trial["dev_metric"])
+        dev = dev_of[arch_id]
         rows.append(pricer.columns(Arch.from_json(trial["arch_json"])) | {
             "label": f"pick {budget:g}", "kind": "pick", "method": spec.supernet.method, "budget": budget,
             "search_metric": trial["search_metric"], "dev_metric": dev, "metric_name": trial["metric_name"],
-            "model_dir": str(layout.supernet_model), "note": "" if math.isfinite(dev) else "not scored on dev",
+            "model_dir": str(layout.supernet_model), "note": "" if math.isfinite(dev) else FAILED,
         })  # fmt: skip
-        dev_text = f"{dev:.4f}" if math.isfinite(dev) else "none"
+        dev_text = f"{dev:.4f}" if math.isfinite(dev) else f"failed: {FAILED}"
         parts.append(
             f"<={budget:g}x: {arch_id} {trial['metric_name']} {trial['search_metric']:.4f} (dev {dev_text})"
         )

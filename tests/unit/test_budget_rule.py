@@ -24,8 +24,8 @@ from raydistill.report.inputs import ReportInputs
 from raydistill.report.summary import build_report_data
 from raydistill.results.pareto import budget_limit
 from raydistill.results.picks import best_arch_ids
-from raydistill.results.points import make_points
-from raydistill.results.table import make_table, write_table
+from raydistill.results.points import make_points, read_points
+from raydistill.results.table import make_table, with_dev_metrics, write_table
 from raydistill.search.records import read_fixed_ratio, search_meta, write_meta
 from raydistill.search.samplers import constraint_value
 from raydistill.search.spaces import Candidate
@@ -113,7 +113,7 @@ def test_the_picks_stage_reads_the_rule_from_the_search_meta(tmp_path: Path) -> 
     from raydistill.stages import StageRun, picks
 
     search_dir = tmp_path / "run" / "search"
-    write_table(_table(), search_dir)
+    write_table(with_dev_metrics(_table(), {WIDTH[b].id: 0.5 + b for b in BUDGETS}), search_dir)
     meta = search_meta(name="r", task="sst2", metric="accuracy", budgets=BUDGETS, sampler="random",
                        space="width_depth", num_trials=6, ctx=CTX)  # fmt: skip
     write_meta(meta, search_dir)
@@ -129,6 +129,42 @@ def test_the_picks_stage_reads_the_rule_from_the_search_meta(tmp_path: Path) -> 
     assert picks_by_arch(points) == {WIDTH[b].id: [b] for b in BUDGETS}
     assert points["search_metric"].tolist() == pytest.approx([0.725, 0.75])  # copied from the trials
     assert set(points["kind"]) == {"pick"} and points["seq_length"].tolist() == [128, 128]  # cost length
+    assert points["dev_metric"].tolist() == [0.75, 1.0]  # the search scored them: nothing loaded here
+
+
+def test_a_pick_the_search_did_not_score_is_scored_on_dev_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Budgets below the largest do not shape the search's dev scoring, so the picks stage scores the rest."""
+    from raydistill.layout import RunLayout
+    from raydistill.search import final, tuner
+    from raydistill.spec.schema import SearchSpec, Spec, TeacherSpec
+    from raydistill.stages import StageRun, picks
+
+    layout = RunLayout(tmp_path / "run")
+    write_table(with_dev_metrics(_table(), {WIDTH[0.5].id: 0.8}), layout.search_dir)
+    write_meta(search_meta(name="r", task="sst2", metric="accuracy", budgets=BUDGETS, sampler="random",
+                           space="width_depth", num_trials=6, ctx=CTX), layout.search_dir)  # fmt: skip
+    CTX.config.save_pretrained(layout.supernet_model)
+    scored: list[list[str]] = []
+    monkeypatch.setattr(
+        tuner, "load_setup", lambda spec, directory: type("S", (), {"model": None, "data": None})
+    )
+    monkeypatch.setattr(
+        final, "evaluate_on_dev", lambda model, archs, data, **kw: scored.append([a.id for a in archs])
+    )
+    monkeypatch.setattr(final, "main_dev_values", lambda results, data: {WIDTH[0.25].id: float("nan")})
+    spec = Spec(
+        name="r", task="sst2", teacher=TeacherSpec(model="unused"), search=SearchSpec(budgets=BUDGETS)
+    )
+    summary = picks.run(StageRun(spec, layout, "key", "run key"))
+    assert scored == [[WIDTH[0.25].id]]  # only the unscored pick
+    points = read_points(layout).set_index("label")
+    assert points.loc["pick 0.5", "dev_metric"] == 0.8
+    assert (
+        math.isnan(points.loc["pick 0.25", "dev_metric"]) and points.loc["pick 0.25", "note"] == picks.FAILED
+    )
+    assert "dev failed: NaN or inf outputs" in summary["headline"]
 
 
 def test_a_search_without_the_recorded_rule_is_a_clear_error(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def test_a_mistyped_hub_model_fails_fast_without_network(tmp_path: Path) -> None
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "'bert-base-uncasd'" in errors[0] and "127.0.0.1:9 cannot be reached" in errors[0]
     assert "Traceback" not in done.stderr and "Retrying" not in done.stderr
-    assert seconds < 15, f"took {seconds:.0f} s"
+    assert seconds < 60, f"took {seconds:.0f} s"  # hub retries would take minutes; 60 s leaves room for a busy machine
 
 
 def test_a_hub_model_not_cached_fails_fast_offline(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_a_hub_model_not_cached_fails_fast_offline(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "error: model 'bert-base-uncasd' is not a local directory" in done.stderr
     assert "HF_HUB_OFFLINE is set" in done.stderr and "check the name for typos" in done.stderr
-    assert seconds < 15, f"took {seconds:.0f} s"
+    assert seconds < 60, f"took {seconds:.0f} s"  # hub retries would take minutes; 60 s leaves room for a busy machine
 
 
 def test_a_hub_dataset_not_cached_fails_fast_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

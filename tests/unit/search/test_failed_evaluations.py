@@ -125,5 +125,5 @@ def test_search_headline_says_a_pick_failed_on_dev(tiny_model: nn.Module, sst2_d
     table = make_table(trial_rows(results, "accuracy", "nsga2"))
     arch_id = table.loc[0, "arch_id"]
     table = with_dev_metrics(table, {arch_id: math.nan})
-    result = SearchResult(table, Path("search"), {"metric_name": "accuracy"}, {0.5: arch_id}, 1, 0.1)
+    result = SearchResult(table, Path("search"), {"metric_name": "accuracy"}, 1, 0.1)
     assert f"{arch_id} accuracy" in result.headline and "dev failed: NaN or inf outputs" in result.headline
