@@ -35,8 +35,9 @@ def test_ray_output_goes_to_the_log_file_not_the_terminal(tmp_path: Path, tiny_m
     assert not [line for line in shown.splitlines() if any(m in line for m in RAY_MARKERS)], shown
     lines = done.stdout.splitlines()
     assert lines[0] == "Ray's output goes to runs/quickstart/logs/ray.log (--verbose shows it here)"
-    assert lines[1].startswith("[1/1] teacher: dev accuracy=")
-    assert lines[-1] == "run dir: runs/quickstart" and len(lines) <= 6, shown
+    assert lines[1] == "plan: teacher runs (no record)"
+    assert lines[2].startswith("[1/1] teacher: dev accuracy=")
+    assert lines[-1] == "run dir: runs/quickstart" and len(lines) <= 7, shown
     log = (tmp_path / "runs" / "quickstart" / "logs" / "ray.log").read_text()
     assert "(RayTrainWorker pid=" in log and "TrainController" in log
 
