@@ -15,16 +15,7 @@ from transformers import (
 from raydistill.errors import ModelError, SpecError
 from raydistill.models.student import StudentShape, build_student, init_layers, save_student
 from tests.conftest import tiny_bert_config
-
-
-def _save_teacher(root: Path, tokenizer, layers: int = 4, cls: type = BertForSequenceClassification) -> Path:  # type: ignore[no-untyped-def]
-    """A tiny teacher with `layers` layers (hidden 32, 4 heads, FFN 64) and distinct weights per layer."""
-    torch.manual_seed(3)
-    model = cls(tiny_bert_config(num_hidden_layers=layers))
-    out = root / f"teacher{layers}-{cls.__name__}"
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+from tests.unit.distill.students import save_teacher
 
 
 def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -36,7 +27,7 @@ def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 def test_init_copies_exactly_the_chosen_teacher_layers(
     tmp_path: Path, tiny_tokenizer, init: str, chosen: list[int]
 ) -> None:  # type: ignore[no-untyped-def]
-    teacher_dir = _save_teacher(tmp_path, tiny_tokenizer)
+    teacher_dir = save_teacher(tmp_path, tiny_tokenizer, layers=4)
     teacher = BertForSequenceClassification.from_pretrained(teacher_dir)
     student = build_student(
         str(teacher_dir), "classification", 2, shape=StudentShape(2, 32, 4, 64), init=init
@@ -60,7 +51,7 @@ def test_init_maps_match_the_pkd_skip_layers() -> None:
 def test_random_student_takes_the_teachers_vocabulary_and_saves_as_plain_hf(
     tmp_path: Path, tiny_tokenizer
 ) -> None:  # type: ignore[no-untyped-def]
-    teacher_dir = _save_teacher(tmp_path, tiny_tokenizer, layers=2)
+    teacher_dir = save_teacher(tmp_path, tiny_tokenizer, layers=2)
     student = build_student(str(teacher_dir), "classification", 2, shape=StudentShape(1, 16, 4, 32), seed=1)
     config = student.config
     assert (
@@ -86,11 +77,11 @@ def test_random_student_takes_the_teachers_vocabulary_and_saves_as_plain_hf(
 
 
 def test_qa_and_regression_heads(tmp_path: Path, tiny_tokenizer) -> None:  # type: ignore[no-untyped-def]
-    qa_teacher = _save_teacher(tmp_path, tiny_tokenizer, layers=2, cls=BertForQuestionAnswering)
+    qa_teacher = save_teacher(tmp_path, tiny_tokenizer, layers=2, cls=BertForQuestionAnswering)
     qa = build_student(str(qa_teacher), "qa", 0, shape=StudentShape(1, 32, 4, 64), init="first")
     assert isinstance(qa, BertForQuestionAnswering)
     assert _same(qa.qa_outputs, BertForQuestionAnswering.from_pretrained(qa_teacher).qa_outputs)
-    teacher_dir = _save_teacher(tmp_path, tiny_tokenizer, layers=2)
+    teacher_dir = save_teacher(tmp_path, tiny_tokenizer, layers=2)
     reg = build_student(str(teacher_dir), "regression", 1, shape=StudentShape(1, 16, 2, 32))
     assert reg.config.num_labels == 1 and reg.config.problem_type == "regression"
 
@@ -109,7 +100,7 @@ def test_qa_and_regression_heads(tmp_path: Path, tiny_tokenizer) -> None:  # typ
 def test_init_errors_name_the_field(
     tmp_path: Path, tiny_tokenizer, shape: StudentShape, init: str, message: str
 ) -> None:  # type: ignore[no-untyped-def]
-    teacher_dir = _save_teacher(tmp_path, tiny_tokenizer)
+    teacher_dir = save_teacher(tmp_path, tiny_tokenizer, layers=4)
     with pytest.raises(SpecError, match=message):
         build_student(str(teacher_dir), "classification", 2, shape=shape, init=init)
 
@@ -127,7 +118,7 @@ def test_bad_shapes(kwargs: dict, message: str) -> None:
 
 
 def test_checkpoint_students(tmp_path: Path, tiny_tokenizer, tiny_model_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    teacher_dir = _save_teacher(tmp_path, tiny_tokenizer)
+    teacher_dir = save_teacher(tmp_path, tiny_tokenizer, layers=4)
     student = build_student(str(teacher_dir), "classification", 2, checkpoint=str(tiny_model_dir))
     assert _same(student, BertForSequenceClassification.from_pretrained(tiny_model_dir))
     with pytest.raises(SpecError, match="init='first' applies to a student built from a shape"):
