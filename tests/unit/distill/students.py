@@ -17,9 +17,12 @@ SMALL = StudentShape(1, 16, 4, 32)  # the 1-layer, hidden-16 student (4 heads, a
 def save_teacher(
     root: Path, tokenizer: Any, layers: int = 2, cls: type = BertForSequenceClassification
 ) -> Path:
-    """A tiny teacher (hidden 32, 4 heads, FFN 64) with `layers` layers, seeded, saved with the tokenizer."""
+    """A tiny teacher (hidden 32, 4 heads, FFN 64) with `layers` layers, seeded, saved with the tokenizer.
+
+    Its init range is 10x BERT's 0.02, so its logits and attention scores are O(1): a student has something to
+    learn (from a near-uniform teacher the soft term would start at its minimum)."""
     torch.manual_seed(3)
-    model = cls(tiny_bert_config(num_hidden_layers=layers))
+    model = cls(tiny_bert_config(num_hidden_layers=layers, initializer_range=0.2))
     out = root / f"teacher{layers}-{cls.__name__}"
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
