@@ -88,3 +88,5 @@ def method_entry(name: str) -> MethodEntry:
 register_method("finetune", "raydistill.distill.finetune")
 register_method("supernet", "raydistill.distill.supernet", subnetworks=True)
 register_method("kd", "raydistill.distill.kd")
+register_method("pkd", "raydistill.distill.pkd")
+register_method("tinybert", "raydistill.distill.tinybert")

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from raydistill.distill.losses import get_loss
 from raydistill.distill.methods import Backward, Batch, BuiltMethod, Method, model_inputs
+from raydistill.distill.students import load_frozen_teacher
 from raydistill.errors import SpecError
 from raydistill.models.bert import logits_task_loss
 
@@ -51,6 +52,15 @@ class KdOptions:
     temperature: float = 1.0
     alpha: float = 1.0
 
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise SpecError(f"method 'kd': kind={self.kind!r} is not one of {', '.join(_KINDS)}")
+        if not self.temperature > 0 or not 0.0 <= self.alpha <= 1.0:
+            raise SpecError(
+                f"method 'kd': temperature={self.temperature}, alpha={self.alpha}; need temperature > 0 and "
+                "0 <= alpha <= 1 (alpha=1: distillation only)"
+            )
+
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> KdOptions:
         """Validate plain options; every problem raises `SpecError` naming the value and what is allowed."""
@@ -58,15 +68,11 @@ class KdOptions:
         unknown, missing = sorted(set(options) - set(valid)), sorted({"teacher", "kind"} - set(options))
         if unknown or missing:
             raise SpecError(f"method 'kd': unknown options {unknown}, missing {missing}; valid: {valid}")
-        opts = cls(**options)
-        if opts.kind not in _KINDS:
-            raise SpecError(f"method 'kd': kind={opts.kind!r} is not one of {', '.join(_KINDS)}")
-        if not opts.temperature > 0 or not 0.0 <= opts.alpha <= 1.0:
-            raise SpecError(
-                f"method 'kd': temperature={opts.temperature}, alpha={opts.alpha}; need temperature > 0 and "
-                "0 <= alpha <= 1 (alpha=1: distillation only)"
-            )
-        return opts
+        return cls(**options)
+
+    def check_shapes(self, student: Any, teacher: Any) -> None:
+        """Any student shape fits: only the logits are compared (every student method's options have `check_shapes`, see `distill.students`)."""
+        del student, teacher
 
 
 def logits_of(output: Any) -> Logits:
@@ -113,24 +119,10 @@ class KdStep:
         return {k: v.detach() for k, v in parts.items()}
 
 
-def _teacher_labels(teacher: str) -> int:
-    from transformers import AutoConfig
-
-    from raydistill.models.loading import resolve_model_name
-
-    return int(AutoConfig.from_pretrained(resolve_model_name(teacher)).num_labels)
-
-
 def make_kd(options: Mapping[str, Any], device: torch.device) -> BuiltMethod:
     """Build the `kd` method: validate the options and load the frozen teacher onto `device`."""
-    from raydistill.models.loading import load_task_model
-
     opts = KdOptions.from_options(options)
-    num_labels = opts.num_labels if opts.num_labels is not None else _teacher_labels(opts.teacher)
-    teacher = load_task_model(opts.teacher, opts.kind, num_labels, require_head=True)  # type: ignore[arg-type]
-    teacher.to(device)  # type: ignore[arg-type]  # transformers' stub types `to` oddly
-    teacher.eval().requires_grad_(False)
-    return BuiltMethod(KdStep(opts, teacher))
+    return BuiltMethod(KdStep(opts, load_frozen_teacher(opts.teacher, opts.kind, opts.num_labels, device)))
 
 
 METHOD = Method("kd", build=make_kd, evaluation="task")

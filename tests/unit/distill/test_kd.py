@@ -110,6 +110,15 @@ def test_bad_options_are_spec_errors(options: dict, message: str) -> None:
         KdOptions.from_options(options)
 
 
+def test_options_validate_when_built_directly() -> None:
+    """A spec validator builds the dataclass itself: the values are checked there, not only in from_options."""
+    with pytest.raises(SpecError, match="temperature > 0"):
+        KdOptions("t", "classification", temperature=0.0)
+    with pytest.raises(SpecError, match="kind='ner'"):
+        KdOptions("t", "ner")
+    KdOptions("t", "qa").check_shapes(object(), object())  # any student shape: only logits are compared
+
+
 def _batch() -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(5, 60, (3, 6), generator=g)  # (B, L)

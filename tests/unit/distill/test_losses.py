@@ -247,6 +247,40 @@ def test_pkd_loss_hand_value() -> None:
         L.pkd_loss(t(S), t(T_), torch.tensor(labels), [], [], 1.5, 0.0, temp)
 
 
+def test_six_to_two_student_losses_hand_values() -> None:
+    """A 6-layer teacher and a 2-layer student (k = 3): TinyBERT attention over layers 2, 5 and hidden over
+    hidden_states 0, 3, 6; PKD-skip on teacher layer 3, PKD-last on layer 5; numpy on the same arrays."""
+    from raydistill.distill import mapping as M
+
+    rng = np.random.default_rng(6)
+    mask = np.array([[1, 1, 1, 0], [1, 1, 1, 1]])  # (B=2, L=4)
+    t_att = [rng.normal(size=(2, 2, 4, 4)) for _ in range(6)]  # teacher scores per layer (B, h, L, L)
+    s_att = [rng.normal(size=(2, 2, 4, 4)) for _ in range(2)]
+    valid = (mask[:, None, :, None] * mask[:, None, None, :]).astype(bool)  # (B, 1, L, L)
+    valid = np.broadcast_to(valid, (2, 2, 4, 4))
+    expected_att = sum(((s_att[m] - t_att[j]) ** 2)[valid].mean() for m, j in enumerate([2, 5]))
+    att_map = M.tinybert_attention_map(6, 2)
+    got_att = sum(
+        L.attention_mse(t(s_att[m]), t(t_att[j]), torch.tensor(mask)) for m, j in enumerate(att_map)
+    )
+    assert got_att.item() == pytest.approx(expected_att, rel=1e-12)  # type: ignore[union-attr]
+
+    t_hid = [rng.normal(size=(2, 4, 3)) for _ in range(7)]  # emb + 6 layers (B, L, H)
+    s_hid = [rng.normal(size=(2, 4, 3)) for _ in range(3)]  # emb + 2 layers
+    expected_hid = sum(((s_hid[i] - t_hid[j]) ** 2).mean() for i, j in enumerate([0, 3, 6]))
+    got_hid = L.hidden_mse([t(h) for h in s_hid], [t(h) for h in t_hid], M.tinybert_hidden_map(6, 2))
+    assert got_hid.item() == pytest.approx(expected_hid, rel=1e-12)
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+    s_cls = s_hid[1][:, 0]  # the student's one intermediate layer, (B, H)
+    for fn, layer in ((M.pkd_skip_map, 3), (M.pkd_last_map, 5)):
+        expected = ((unit(s_cls) - unit(t_hid[layer][:, 0])) ** 2).sum(axis=-1).mean()
+        got = L.patient_loss([t(s_cls)], [t(t_hid[i][:, 0]) for i in fn(6, 2)])
+        assert got.item() == pytest.approx(expected, rel=1e-12)
+
+
 # ---------------------------------------------------------------- DynaBERT composition
 
 

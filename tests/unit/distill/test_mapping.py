@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from raydistill.distill import mapping as M
-from raydistill.distill.losses import hidden_mse
+from raydistill.distill.losses import hidden_mse, patient_loss
 from raydistill.errors import ArchError
 
 
@@ -17,6 +17,7 @@ from raydistill.errors import ArchError
         (12, 6, [1, 3, 5, 7, 9, 11], [0, 2, 4, 6, 8, 10, 12]),
         (12, 3, [3, 7, 11], [0, 4, 8, 12]),
         (6, 3, [1, 3, 5], [0, 2, 4, 6]),
+        (6, 2, [2, 5], [0, 3, 6]),  # MiniLM-L6 -> 2 layers: k = 3
         (4, 4, [0, 1, 2, 3], [0, 1, 2, 3, 4]),  # same depth: identity
         (4, 1, [3], [0, 4]),
     ],
@@ -33,6 +34,7 @@ def test_tinybert_maps(n_t: int, n_s: int, attention: list[int], hidden: list[in
         (12, 6, [2, 4, 6, 8, 10], [7, 8, 9, 10, 11]),  # the paper's BERT6 tables (1-based layer numbers)
         (12, 3, [4, 8], [10, 11]),
         (6, 3, [2, 4], [4, 5]),
+        (6, 2, [3], [5]),  # one intermediate student layer: the middle (skip) or the one below the top (last)
         (6, 6, [1, 2, 3, 4, 5], [1, 2, 3, 4, 5]),
         (12, 1, [], []),  # a one-layer student has no intermediate layer: logits only
     ],
@@ -89,3 +91,18 @@ def test_maps_index_hf_hidden_states_as_documented() -> None:
     assert hidden_mse(student_all, teacher, M.tinybert_hidden_map(12, 4)).item() == 0.0
     skip = [torch.full((1, 2, 3), float(2 * j)) for j in range(1, 6)]  # PKD student layers 1..5
     assert hidden_mse(skip, teacher, M.pkd_skip_map(12, 6)).item() == 0.0
+
+
+def test_six_to_two_maps_pick_the_named_teacher_layers() -> None:
+    """6 -> 2 through the losses: a student equal to the teacher layer the map names has zero loss."""
+    rng = torch.Generator().manual_seed(0)
+    teacher = [torch.randn(2, 3, 4, generator=rng) for _ in range(7)]  # emb + 6 layers, (B, L, H) each
+    student = [teacher[0], teacher[3], teacher[6]]  # TinyBERT: emb, layer 1 <- 3, layer 2 <- 6
+    assert hidden_mse(student, teacher, M.tinybert_hidden_map(6, 2)).item() == 0.0
+    assert hidden_mse(student, teacher, [0, 2, 6]).item() > 0
+    for fn, layer in ((M.pkd_skip_map, 3), (M.pkd_last_map, 5)):
+        cls = [teacher[layer][:, 0]]  # the student's one intermediate [CLS] vector (layer 1)
+        mapped = [teacher[i][:, 0] for i in fn(6, 2)]
+        assert patient_loss(cls, mapped).item() == pytest.approx(0.0, abs=1e-6)
+        other = [teacher[4][:, 0]]
+        assert patient_loss(other, mapped).item() > 0.01

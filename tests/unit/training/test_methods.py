@@ -125,7 +125,7 @@ def test_the_spec_takes_registered_methods_that_fit_the_stage(write) -> None:  #
         load_spec(write(MINIMAL + "  method: toy_projektion\n"))
     assert err.value.problems == [
         f"{write(MINIMAL)}:5: teacher.method: unknown training method 'toy_projektion'; did you mean "
-        f"'{TOY}'? valid methods: finetune, kd, {TOY}"
+        f"'{TOY}'? valid methods: finetune, kd, pkd, tinybert, {TOY}"
     ]
     with pytest.raises(
         SpecError, match=r"supernet.method: method 'finetune' trains one whole model .* for it: supernet"
@@ -164,4 +164,4 @@ def test_the_stage_builders_read_the_method_from_the_spec(write, tmp_path: Path)
 def test_the_registry_is_read_without_torch() -> None:
     code = "import sys, raydistill.methods_registry as r; print(sorted(r.METHODS), 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['finetune', 'kd', 'supernet'] False"
+    assert out.strip() == "['finetune', 'kd', 'pkd', 'supernet', 'tinybert'] False"
