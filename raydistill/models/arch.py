@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from raydistill.errors import ArchError
+from raydistill.models.token_rule import kept_token_count
 
 __all__ = [
     "Arch",
@@ -227,13 +228,15 @@ class Arch:
         return self.validate(*_config_dims(config))
 
     def token_counts(self, seq_len: int) -> tuple[int, ...] | None:
-        """Tokens kept after each kept layer for an input of `seq_len` tokens: ceil(fraction * seq_len), >= 1.
+        """Tokens kept after each kept layer by an example of `seq_len` real tokens: the one rounding rule
+        `token_rule.kept_token_count` (ceil(fraction * seq_len), at least 1, at most seq_len), which the elastic
+        forward and the exported models apply to each example's real length.
 
         Returns None when the Arch keeps all tokens.
         """
         if self.tokens is None:
             return None
-        return tuple(min(seq_len, max(1, math.ceil(t * seq_len - 1e-9))) for t in self.tokens)
+        return tuple(kept_token_count(t, seq_len) for t in self.tokens)
 
     @property
     def num_layers(self) -> int:

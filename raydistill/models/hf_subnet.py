@@ -13,24 +13,32 @@ trains with. Embeddings, pooler and task heads are HF's own `BertEmbeddings`/`Be
 
 Outputs follow HF (`hidden_states` start with the embeddings, `attentions` are softmax probabilities, the
 `output_*` flags default to the config's) and add `attention_scores` (pre-softmax, with
-`output_attention_scores=True`) and `kept_indices` (with the optional `token_counts` selection; see
-`elastic.encoder_forward`).
+`output_attention_scores=True`) and `kept_indices` (with a token selection; see `elastic.encoder_forward`).
+
+Length-configured sub-networks (LAT / Dynamic-TinyBERT): with `layer_tokens` set, every forward keeps, after layer
+i, `token_rule.kept_token_count(layer_tokens[i], n_b)` tokens of each example (n_b its real length; the rule the
+supernet, the FLOPs and this model share), chosen by `elastic.select_tokens`, and restores the dropped tokens after
+the last layer (`elastic.restore_tokens`), so `last_hidden_state`, `hidden_states` and QA logits cover every input
+position.
 
 Config fields beyond `BertConfig` (num_attention_heads/intermediate_size keep the *source* model's values, which
 fix the head size dh = hidden_size / num_attention_heads):
     layer_heads:   heads kept in each of the num_hidden_layers layers.
     layer_ffn:     FFN neurons kept in each layer.
+    layer_tokens:  None (keep every token) or the cumulative fraction of the input kept after each layer
+                   (`Arch.tokens`): non-increasing, in (0, 1].
     source_arch:   the `Arch` JSON the model was cut from (`Arch.from_json`).
     source_layers: the source-model layer each layer came from (= Arch.layers).
 
 `register_auto_classes()` makes `AutoConfig`/`AutoModel*` resolve the model type; `import raydistill` arranges it.
 
-Shipped with every `raydistill_bert` export: this file and `elastic.py` import only torch, transformers and
-huggingface_hub (the layer code by a relative import), and the classes are registered for the Auto classes
-(`register_for_auto_class`), so `save_pretrained` copies both files verbatim next to the weights and writes
-`auto_map` into config.json. `AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True)`
-then runs this very code without raydistill installed. Keep it that way: no `raydistill` import here or in
-`elastic.py` (a test loads an export in a process where raydistill cannot be imported).
+Shipped with every `raydistill_bert` export: this file, `elastic.py`, `token_selection.py` and `token_rule.py`
+import only torch, transformers and huggingface_hub (the layer code and the rule by relative imports), and the
+classes are registered for the Auto classes (`register_for_auto_class`), so `save_pretrained` copies these files
+verbatim next to the weights (relative imports included) and writes `auto_map` into config.json.
+`AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True)` then runs this very code
+without raydistill installed. Keep it that way: no `raydistill` import in any of them (a test loads an export in
+a process where raydistill cannot be imported).
 """
 
 from __future__ import annotations
@@ -63,7 +71,7 @@ from transformers.models.bert.modeling_bert import (
     BertPreTrainedModel,
 )
 
-from .elastic import LayerWeights, TokenCountError, encoder_forward, slice_layer
+from .elastic import LayerWeights, TokenCountError, encoder_forward, slice_layer, token_counts_for_lengths
 
 __all__ = [
     "MODEL_TYPE",
@@ -121,6 +129,7 @@ class SubnetBertConfig(BertConfig):
     model_type = MODEL_TYPE
     layer_heads: list[int] | None = None
     layer_ffn: list[int] | None = None
+    layer_tokens: list[float] | None = None
     source_arch: str | None = None
     source_layers: list[int] | None = None
 
@@ -145,6 +154,16 @@ class SubnetBertConfig(BertConfig):
                 raise SubnetError(
                     f"{MODEL_TYPE} config: {name}={values} must list {n} values (one per layer) in 1..{limit}"
                 )
+        tokens = self.layer_tokens
+        if tokens is not None and (
+            len(tokens) != n
+            or not all(0 < t <= 1 for t in tokens)
+            or any(b > a for a, b in zip(tokens, tokens[1:], strict=False))
+        ):
+            raise SubnetError(
+                f"{MODEL_TYPE} config: layer_tokens={tokens} must be null or list {n} non-increasing fractions "
+                "in (0, 1] (the share of the input kept after each layer)"
+            )
 
 
 def _layer_parts(config: SubnetBertConfig, ffn: int) -> SimpleNamespace:
@@ -234,7 +253,7 @@ def _check_supported(kwargs: dict[str, Any], cls_name: str) -> None:
     if given:
         raise SubnetError(
             f"{cls_name}.forward got {given}; it supports input_ids, attention_mask, token_type_ids, "
-            "output_hidden_states, output_attentions, output_attention_scores and token_counts "
+            "output_hidden_states, output_attentions, output_attention_scores, token_counts and restore_tokens "
             "(return_dict=False is not supported either)"
         )
 
@@ -273,17 +292,28 @@ class SubnetBertModel(SubnetBertPreTrainedModel):
         output_attentions: bool | None = None,
         output_attention_scores: bool = False,
         token_counts: Sequence[Tensor | None] | None = None,
+        restore_tokens: bool = True,
         **unsupported: Any,
     ) -> SubnetModelOutput:
         """Same contract as `BertModel.forward` for these arguments (hidden_states start with the embeddings;
-        attentions are softmax probabilities, (B, h_i, L, L) per layer), plus the pre-softmax scores and an
-        optional token selection: `token_counts`, one entry per layer, None or (B,) tokens each example keeps
-        after that layer's attention (`elastic.select_tokens`; outputs then cover the kept tokens only)."""
+        attentions are softmax probabilities, (B, h_i, L_i, L_i) per layer), plus the pre-softmax scores and
+        the token selection: the config's `layer_tokens` (module docstring) or, for a model without them, an
+        explicit `token_counts`, one entry per layer, None or (B,) tokens each example keeps after that layer's
+        attention (`elastic.select_tokens`). With a selection, `restore_tokens` puts the dropped tokens back
+        (`elastic.restore_tokens`); False leaves outputs on the kept tokens only."""
         _check_supported(unsupported, type(self).__name__)
         x = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, L, d)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         config = self.config
+        if config.layer_tokens is not None:
+            if token_counts is not None:
+                raise SubnetError(
+                    f"{type(self).__name__}.forward got token_counts, but this model selects tokens itself "
+                    f"(layer_tokens={config.layer_tokens}); call it without token_counts"
+                )
+            lengths = attention_mask.sum(dim=-1)  # (B,) real tokens of each example
+            token_counts = token_counts_for_lengths(config.layer_tokens, lengths, config.max_position_embeddings)
         want_hidden = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         want_probs = config.output_attentions if output_attentions is None else output_attentions
         try:
@@ -296,6 +326,7 @@ class SubnetBertModel(SubnetBertPreTrainedModel):
                 output_attention_scores=output_attention_scores,
                 output_attention_probs=bool(want_probs),
                 token_counts=token_counts,
+                restore=restore_tokens,
             )
         except TokenCountError as exc:
             raise SubnetError(f"{type(self).__name__}.forward: {exc}") from exc
@@ -363,7 +394,7 @@ class SubnetBertForQuestionAnswering(SubnetBertPreTrainedModel):
         out = self.bert(input_ids, attention_mask, token_type_ids, **kwargs)
         start, end = self.qa_outputs(out.last_hidden_state).unbind(dim=-1)  # (B, L) each
         return SubnetQAOutput(
-            start_logits=start.contiguous(),  # (B, L_n): on the kept tokens when token_counts selected some
+            start_logits=start.contiguous(),  # (B, L); (B, L_n) on the kept tokens with restore_tokens=False
             end_logits=end.contiguous(),
             hidden_states=out.hidden_states,
             attentions=out.attentions,
