@@ -313,7 +313,9 @@ class SubnetBertModel(SubnetBertPreTrainedModel):
                     f"(layer_tokens={config.layer_tokens}); call it without token_counts"
                 )
             lengths = attention_mask.sum(dim=-1)  # (B,) real tokens of each example
-            token_counts = token_counts_for_lengths(config.layer_tokens, lengths, config.max_position_embeddings)
+            token_counts = token_counts_for_lengths(
+                config.layer_tokens, lengths, config.max_position_embeddings
+            )
         want_hidden = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         want_probs = config.output_attentions if output_attentions is None else output_attentions
         try:
