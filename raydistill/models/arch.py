@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from raydistill.errors import ArchError
-from raydistill.models.token_rule import kept_token_count
+from raydistill.models.token_rule import fractions_problem, kept_token_count
 
 __all__ = [
     "Arch",
@@ -174,13 +174,11 @@ class Arch:
                 raise ArchError(
                     f"Arch.{name} {getattr(self, name)} has a value < 1; every kept layer needs >= 1"
                 )
-        if self.tokens is not None:
-            t = self.tokens
-            if not all(0 < x <= 1 for x in t) or any(b > a for a, b in zip(t, t[1:], strict=False)):
-                raise ArchError(
-                    f"Arch.tokens {t} must be non-increasing fractions in (0, 1] (one per kept layer); "
-                    "use None to keep all tokens"
-                )
+        problem = None if self.tokens is None else fractions_problem(self.tokens, n)
+        if problem is not None:
+            raise ArchError(
+                f"Arch.tokens {self.tokens} {problem} (one per kept layer); use None to keep all tokens"
+            )
 
     # ------------------------------------------------------------------ constructors
     @classmethod

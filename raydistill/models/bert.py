@@ -22,13 +22,8 @@ from transformers import BertForQuestionAnswering, BertForSequenceClassification
 
 from raydistill.errors import ModelError
 from raydistill.models.arch import Arch
-from raydistill.models.elastic import (
-    EncoderOutput,
-    TokenCountError,
-    encoder_forward,
-    slice_layer,
-    token_counts_for_lengths,
-)
+from raydistill.models.elastic import EncoderOutput, TokenCountError, encoder_forward, slice_layer
+from raydistill.models.token_selection import counts_for_config
 
 __all__ = [
     "ElasticBert",
@@ -142,17 +137,12 @@ def elastic_forward(
     arch.validate_for(bert.config)
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
-    if arch.tokens is not None:
-        if token_counts is not None:
-            raise ModelError(
-                f"elastic_forward got Arch {arch.id}, which drops tokens, and token_counts; give one of them "
-                "(an Arch with tokens=None to select by token_counts)"
-            )
-        lengths = attention_mask.sum(dim=-1)  # (B,) real tokens of each example
-        token_counts = token_counts_for_lengths(arch.tokens, lengths, bert.config.max_position_embeddings)
     x = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, L, d)
     kept = list(zip(arch.layers, arch.heads, arch.ffn, strict=True))
-    try:
+    try:  # Arch.tokens selects tokens per example (`token_rule`), else the explicit token_counts
+        counts = counts_for_config(
+            arch.tokens, attention_mask, token_counts, bert.config.max_position_embeddings
+        )
         enc = encoder_forward(
             x,
             [slice_layer(bert.encoder.layer[idx], heads, ffn) for idx, heads, ffn in kept],
@@ -162,7 +152,7 @@ def elastic_forward(
             output_hidden_states=output_hidden_states,
             output_attention_scores=output_attention_scores,
             output_attention_probs=output_attention_probs,
-            token_counts=token_counts,
+            token_counts=counts,
             restore=restore_tokens,
         )
     except TokenCountError as exc:

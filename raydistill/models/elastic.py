@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .token_selection import restore_tokens, select_tokens, token_counts_for_lengths
+from .token_selection import TokenCountError, restore_tokens, select_tokens, token_counts_for_lengths
 
 __all__ = [
     "AttentionOutput",
@@ -43,10 +43,6 @@ __all__ = [
     "slice_layer",
     "token_counts_for_lengths",
 ]
-
-
-class TokenCountError(ValueError):
-    """`token_counts` that do not fit the layers or the batch (the callers turn it into their own error)."""
 
 
 @dataclass(frozen=True)

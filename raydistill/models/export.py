@@ -9,10 +9,12 @@ elastic forward runs on) into a `hf_subnet` model built at exactly those shapes,
         "bert"             every kept layer keeps all heads and all kept layers one FFN width: a stock
                            `model_type: bert` dir (BertForSequenceClassification / BertForQuestionAnswering);
                            plain transformers loads it, no extra code
-        "raydistill_bert"  any other Arch (heads or FFN widths that vary by layer): the model code ships with
-                           it (`hf_subnet.py` + `elastic.py`, copied verbatim from this package) and config.json
-                           has `auto_map`, so `AutoModelFor*.from_pretrained(dir, trust_remote_code=True)` loads
-                           it without raydistill (after `import raydistill`, without trust_remote_code too)
+        "raydistill_bert"  any other Arch (heads or FFN widths that vary by layer, or tokens dropped): the
+                           model code ships with it (`CODE_FILES`, copied verbatim from this package) and
+                           config.json has `auto_map` (and the Arch's token fractions as `layer_tokens`), so
+                           `AutoModelFor*.from_pretrained(dir, trust_remote_code=True)` loads it, selecting
+                           tokens as the supernet does, without raydistill (after `import raydistill`, without
+                           trust_remote_code too)
     model.onnx                                            plain ONNX ops only: onnxruntime runs it without
                                                           raydistill or torch (format "onnx")
     export.json                                           manifest: arch, head, kind, task, params, formats
@@ -35,6 +37,7 @@ from transformers import BertConfig, BertForQuestionAnswering, BertForSequenceCl
 
 from raydistill.errors import ArchError, ModelError
 from raydistill.models.arch import Arch
+from raydistill.models.auto_classes import register_auto_classes
 from raydistill.models.bert import base_bert, head_kind, unwrap_model
 from raydistill.models.elastic import slice_layer
 from raydistill.models.hf_subnet import (
@@ -44,7 +47,6 @@ from raydistill.models.hf_subnet import (
     SubnetBertPreTrainedModel,
     SubnetError,
     SubnetModel,
-    register_auto_classes,
 )
 from raydistill.models.onnx_export import export_onnx, subnet_head
 

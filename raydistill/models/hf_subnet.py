@@ -15,11 +15,9 @@ Outputs follow HF (`hidden_states` start with the embeddings, `attentions` are s
 `output_*` flags default to the config's) and add `attention_scores` (pre-softmax, with
 `output_attention_scores=True`) and `kept_indices` (with a token selection; see `elastic.encoder_forward`).
 
-Length-configured sub-networks (LAT / Dynamic-TinyBERT): with `layer_tokens` set, every forward keeps, after layer
-i, `token_rule.kept_token_count(layer_tokens[i], n_b)` tokens of each example (n_b its real length; the rule the
-supernet, the FLOPs and this model share), chosen by `elastic.select_tokens`, and restores the dropped tokens after
-the last layer (`elastic.restore_tokens`), so `last_hidden_state`, `hidden_states` and QA logits cover every input
-position.
+Length-configured (LAT) sub-networks: with `layer_tokens`, each example keeps `token_rule.kept_token_count(
+layer_tokens[i], n_b)` tokens after layer i (n_b its real length; the supernet's and the FLOPs' rule) and the
+dropped tokens are restored after the last layer (`token_selection`): outputs cover every input position.
 
 Config fields beyond `BertConfig` (num_attention_heads/intermediate_size keep the *source* model's values, which
 fix the head size dh = hidden_size / num_attention_heads):
@@ -30,7 +28,8 @@ fix the head size dh = hidden_size / num_attention_heads):
     source_arch:   the `Arch` JSON the model was cut from (`Arch.from_json`).
     source_layers: the source-model layer each layer came from (= Arch.layers).
 
-`register_auto_classes()` makes `AutoConfig`/`AutoModel*` resolve the model type; `import raydistill` arranges it.
+`auto_classes.register_auto_classes()` makes `AutoConfig`/`AutoModel*` resolve the model type; `import raydistill`
+arranges it.
 
 Shipped with every `raydistill_bert` export: this file, `elastic.py`, `token_selection.py` and `token_rule.py`
 import only torch, transformers and huggingface_hub (the layer code and the rule by relative imports), and the
@@ -51,13 +50,7 @@ from typing import Any, cast
 import torch
 from huggingface_hub.dataclasses import strict
 from torch import Tensor, nn
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForQuestionAnswering,
-    AutoModelForSequenceClassification,
-    BertConfig,
-)
+from transformers import BertConfig
 from transformers.modeling_outputs import (
     BaseModelOutputWithPooling,
     QuestionAnsweringModelOutput,
@@ -71,7 +64,9 @@ from transformers.models.bert.modeling_bert import (
     BertPreTrainedModel,
 )
 
-from .elastic import LayerWeights, TokenCountError, encoder_forward, slice_layer, token_counts_for_lengths
+from .elastic import LayerWeights, TokenCountError, encoder_forward, slice_layer
+from .token_rule import fractions_problem
+from .token_selection import counts_for_config
 
 __all__ = [
     "MODEL_TYPE",
@@ -85,7 +80,6 @@ __all__ = [
     "SubnetModel",
     "SubnetModelOutput",
     "SubnetQAOutput",
-    "register_auto_classes",
 ]
 
 MODEL_TYPE = "raydistill_bert"
@@ -154,16 +148,9 @@ class SubnetBertConfig(BertConfig):
                 raise SubnetError(
                     f"{MODEL_TYPE} config: {name}={values} must list {n} values (one per layer) in 1..{limit}"
                 )
-        tokens = self.layer_tokens
-        if tokens is not None and (
-            len(tokens) != n
-            or not all(0 < t <= 1 for t in tokens)
-            or any(b > a for a, b in zip(tokens, tokens[1:], strict=False))
-        ):
-            raise SubnetError(
-                f"{MODEL_TYPE} config: layer_tokens={tokens} must be null or list {n} non-increasing fractions "
-                "in (0, 1] (the share of the input kept after each layer)"
-            )
+        problem = None if self.layer_tokens is None else fractions_problem(self.layer_tokens, n)
+        if problem is not None:
+            raise SubnetError(f"{MODEL_TYPE} config: layer_tokens={self.layer_tokens} {problem} (or null)")
 
 
 def _layer_parts(config: SubnetBertConfig, ffn: int) -> SimpleNamespace:
@@ -306,19 +293,12 @@ class SubnetBertModel(SubnetBertPreTrainedModel):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         config = self.config
-        if config.layer_tokens is not None:
-            if token_counts is not None:
-                raise SubnetError(
-                    f"{type(self).__name__}.forward got token_counts, but this model selects tokens itself "
-                    f"(layer_tokens={config.layer_tokens}); call it without token_counts"
-                )
-            lengths = attention_mask.sum(dim=-1)  # (B,) real tokens of each example
-            token_counts = token_counts_for_lengths(
-                config.layer_tokens, lengths, config.max_position_embeddings
-            )
         want_hidden = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         want_probs = config.output_attentions if output_attentions is None else output_attentions
-        try:
+        try:  # the config's length configuration selects tokens per example (`token_rule`)
+            counts = counts_for_config(
+                config.layer_tokens, attention_mask, token_counts, config.max_position_embeddings
+            )
             enc = encoder_forward(
                 x,
                 self.encoder.weights(),
@@ -327,7 +307,7 @@ class SubnetBertModel(SubnetBertPreTrainedModel):
                 output_hidden_states=bool(want_hidden),
                 output_attention_scores=output_attention_scores,
                 output_attention_probs=bool(want_probs),
-                token_counts=token_counts,
+                token_counts=counts,
                 restore=restore_tokens,
             )
         except TokenCountError as exc:
@@ -412,18 +392,7 @@ SUBNET_CLASSES: dict[str, type[SubnetBertPreTrainedModel]] = {
 }
 
 
-def register_auto_classes() -> None:
-    """Make `AutoConfig`, `AutoModel`, `AutoModelForSequenceClassification` and `AutoModelForQuestionAnswering`
-    resolve `model_type="raydistill_bert"`. Idempotent."""
-    AutoConfig.register(MODEL_TYPE, SubnetBertConfig, exist_ok=True)
-    AutoModel.register(SubnetBertConfig, SubnetBertModel, exist_ok=True)
-    AutoModelForSequenceClassification.register(
-        SubnetBertConfig, SubnetBertForSequenceClassification, exist_ok=True
-    )
-    AutoModelForQuestionAnswering.register(SubnetBertConfig, SubnetBertForQuestionAnswering, exist_ok=True)
-
-
-# `save_pretrained` ships this module (and its relative import `elastic.py`) and writes `auto_map` (module docstring)
+# `save_pretrained` ships this module (and its relative imports) and writes `auto_map` (module docstring)
 SubnetBertConfig.register_for_auto_class()
 SubnetBertModel.register_for_auto_class("AutoModel")
 SubnetBertForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")

@@ -11,7 +11,7 @@ own length, so a padded batch and the same examples one at a time keep the same 
 t and in n, so non-increasing fractions give non-increasing counts and the count at the padded length bounds
 every example's count.
 
-Every user of the rule calls `kept_token_count`: `Arch.token_counts` (and through it `models.flops`), the elastic
+Every user of the rule calls `kept_token_count` (and checks configurations with `fractions_problem`): `Arch.token_counts` (and through it `models.flops`), the elastic
 forward and the exported `raydistill_bert` model (`elastic.token_counts_for_lengths`, which tabulates this
 function), so the FLOPs, the supernet and the export can never round differently.
 
@@ -21,8 +21,9 @@ Shipped verbatim with every `raydistill_bert` export (imported by `elastic.py`):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-__all__ = ["kept_token_count"]
+__all__ = ["fractions_problem", "kept_token_count"]
 
 
 def kept_token_count(fraction: float, length: int) -> int:
@@ -32,3 +33,17 @@ def kept_token_count(fraction: float, length: int) -> int:
     (0.5, 0) -> 0 (an empty example keeps nothing).
     """
     return min(length, max(1, math.ceil(fraction * length - 1e-9)))
+
+
+def fractions_problem(fractions: Sequence[float], layers: int) -> str | None:
+    """What is wrong with a length configuration for `layers` layers (None: nothing), for the callers' errors.
+
+    Valid: one fraction per layer, each in (0, 1], non-increasing (a layer never keeps more than the last).
+    """
+    if len(fractions) != layers:
+        return f"has {len(fractions)} entries for {layers} layers; give one fraction per layer"
+    if not all(0 < t <= 1 for t in fractions) or any(
+        b > a for a, b in zip(fractions, fractions[1:], strict=False)
+    ):
+        return "must be non-increasing fractions in (0, 1], the share of the input kept after each layer"
+    return None

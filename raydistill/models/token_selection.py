@@ -13,13 +13,24 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor
 
 from .token_rule import kept_token_count
 
-__all__ = ["restore_tokens", "select_tokens", "token_counts_for_lengths"]
+__all__ = [
+    "TokenCountError",
+    "counts_for_config",
+    "restore_tokens",
+    "select_tokens",
+    "token_counts_for_lengths",
+]
+
+
+class TokenCountError(ValueError):
+    """`token_counts` that do not fit the layers or the batch (the callers turn it into their own error)."""
 
 
 def select_tokens(probs: Tensor, valid: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
@@ -49,7 +60,7 @@ def select_tokens(probs: Tensor, valid: Tensor, count: Tensor) -> tuple[Tensor, 
     pos = torch.arange(L, device=valid.device)  # (L,)
     significance = significance.masked_fill(pos == 0, torch.inf).masked_fill(~valid, -torch.inf)  # (B, L)
     count = torch.minimum(count.to(valid.device).long(), valid.sum(dim=-1)).clamp(min=1)  # (B,)
-    k = count.max().item()  # data-dependent: an unbacked size when exported (ONNX), bounded here
+    k = cast(int, count.max().item())  # data-dependent: an unbacked size when exported (ONNX), bounded here
     torch._check(k >= 1)
     torch._check(k <= L)
     ranked = significance.topk(k, dim=-1).indices  # (B, K), most significant first
@@ -112,3 +123,25 @@ def restore_tokens(states: Sequence[Tensor], kept_indices: Sequence[Tensor | Non
             canvas = spare.scatter(1, index[..., None].expand(-1, -1, d), x)[:, :L]  # (B, L, d)
         restored.append(canvas)
     return restored
+
+
+def counts_for_config(
+    fractions: Sequence[float] | None,
+    attention_mask: Tensor,
+    token_counts: Sequence[Tensor | None] | None,
+    max_len: int,
+) -> Sequence[Tensor | None] | None:
+    """The token counts a forward runs: from a model's length configuration `fractions` (`Arch.tokens`,
+    `layer_tokens`) and each example's real length, else the explicit `token_counts` (None: no selection).
+
+    Raises:
+        TokenCountError: both given.
+    """
+    if fractions is None:
+        return token_counts
+    if token_counts is not None:
+        raise TokenCountError(
+            f"got token_counts and the length configuration {list(fractions)}, which selects tokens itself; "
+            "give one of them"
+        )
+    return token_counts_for_lengths(fractions, attention_mask.sum(dim=-1), max_len)  # (B,) real lengths

@@ -57,7 +57,9 @@ ARCHS = {
 WITH_ONNX = ("uneven", "single_head", "depth_half", "tokens")
 QA_ARCH = ARCHS["uneven"]
 QA_STOCK_ARCH = Arch((1, 3), (4, 4), (48, 48))  # all heads, one FFN width: a stock bert config holds it
-QA_TOKENS_ARCH = Arch((1, 2, 3), (4, 4, 4), (48, 48, 48), tokens=(0.8, 0.5, 0.5))  # stock widths, fewer tokens
+QA_TOKENS_ARCH = Arch(
+    (1, 2, 3), (4, 4, 4), (48, 48, 48), tokens=(0.8, 0.5, 0.5)
+)  # stock widths, fewer tokens
 STOCK = ("full", "depth_half", "qa_stock")  # exported as model_type "bert"; the others as "raydistill_bert"
 QA = ("qa", "qa_stock", "qa_tokens")
 TOKEN_EXPORTS = ("tokens", "qa_tokens")
@@ -402,7 +404,10 @@ def test_length_configured_onnx_selects_tokens_per_example(
     scatters them back: plain ops, and outputs that differ from the same widths keeping every token."""
     proto = onnx.load(str(exports[name].onnx_path))
     ops = {node.op_type for node in proto.graph.node}
-    assert {"TopK", "ScatterElements"} <= ops and {node.domain for node in proto.graph.node} <= {"", "ai.onnx"}
+    assert {"TopK", "ScatterElements"} <= ops and {node.domain for node in proto.graph.node} <= {
+        "",
+        "ai.onnx",
+    }
     assert "TopK" not in {node.op_type for node in onnx.load(str(exports["uneven"].onnx_path)).graph.node}
     arch = _arch_of(name)
     model = qa_supernet if name in QA else supernet
