@@ -97,11 +97,12 @@ def token_counts_for_lengths(
 
 
 def restore_tokens(states: Sequence[Tensor], kept_indices: Sequence[Tensor | None]) -> list[Tensor]:
-    """Drop-and-restore (LAT, Kim & Cho 2021, sec. 3.3): every layer's output back at the input positions.
+    """Drop-and-restore (LAT, Kim & Cho 2021): every layer's output back at the input positions.
 
     A token dropped by layer i keeps its state from the last layer that kept it (the embeddings if layer 0
     dropped it): starting from the input, each layer's output is scattered into a (B, L, d) canvas at its
-    tokens' original positions. Batched (one scatter per layer); padding slots (index -1) are never written.
+    tokens' original positions. Batched (one scatter per layer); padding slots (index -1) are never written, so
+    padded positions keep their state from the last layer that ran on every position (junk either way).
 
     Args:
         states: the layer input (B, L, d) first, then each layer's output (B, L_i, d).

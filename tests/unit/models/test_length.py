@@ -190,3 +190,13 @@ def test_layers_that_select_nothing_keep_the_fused_kernel(monkeypatch: pytest.Mo
         assert len(calls) == 1
         elastic_forward(model, Arch(TOKENS.layers, TOKENS.heads, TOKENS.ffn, tokens=(1.0, 1.0, 1.0)), **batch)
         assert len(calls) == 1 + 3
+
+
+def test_token_dropping_trains() -> None:
+    """Training mode (dropout) backpropagates through selection and restore into the kept slices."""
+    model = make_model("qa", num_hidden_layers=4).train()
+    out = elastic_forward(model, TOKENS, **make_batch())
+    (_stack(out.logits) ** 2).mean().backward()
+    grads = [model.bert.encoder.layer[i].output.dense.weight.grad for i in TOKENS.layers]
+    assert all(g is not None and g.abs().sum() > 0 for g in grads)
+    assert model.bert.encoder.layer[1].output.dense.weight.grad is None  # a dropped layer
