@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from raydistill.errors import ArchError
+from raydistill.models.token_rule import fractions_problem, kept_token_count
 
 __all__ = [
     "Arch",
@@ -173,13 +174,11 @@ class Arch:
                 raise ArchError(
                     f"Arch.{name} {getattr(self, name)} has a value < 1; every kept layer needs >= 1"
                 )
-        if self.tokens is not None:
-            t = self.tokens
-            if not all(0 < x <= 1 for x in t) or any(b > a for a, b in zip(t, t[1:], strict=False)):
-                raise ArchError(
-                    f"Arch.tokens {t} must be non-increasing fractions in (0, 1] (one per kept layer); "
-                    "use None to keep all tokens"
-                )
+        problem = None if self.tokens is None else fractions_problem(self.tokens, n)
+        if problem is not None:
+            raise ArchError(
+                f"Arch.tokens {self.tokens} {problem} (one per kept layer); use None to keep all tokens"
+            )
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -227,13 +226,15 @@ class Arch:
         return self.validate(*_config_dims(config))
 
     def token_counts(self, seq_len: int) -> tuple[int, ...] | None:
-        """Tokens kept after each kept layer for an input of `seq_len` tokens: ceil(fraction * seq_len), >= 1.
+        """Tokens kept after each kept layer by an example of `seq_len` real tokens: the one rounding rule
+        `token_rule.kept_token_count` (ceil(fraction * seq_len), at least 1, at most seq_len), which the elastic
+        forward and the exported models apply to each example's real length.
 
         Returns None when the Arch keeps all tokens.
         """
         if self.tokens is None:
             return None
-        return tuple(min(seq_len, max(1, math.ceil(t * seq_len - 1e-9))) for t in self.tokens)
+        return tuple(kept_token_count(t, seq_len) for t in self.tokens)
 
     @property
     def num_layers(self) -> int:

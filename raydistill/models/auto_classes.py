@@ -21,16 +21,31 @@ __all__ = ["register_auto_classes", "register_on_transformers_import"]
 
 
 def register_auto_classes() -> bool:
-    """Register now (imports torch and transformers). Idempotent.
+    """Make `AutoConfig`, `AutoModel`, `AutoModelForSequenceClassification` and `AutoModelForQuestionAnswering`
+    resolve `model_type="raydistill_bert"` now (imports torch and transformers). Idempotent.
 
     Returns:
         False when torch/transformers are not installed (nothing registered), else True.
     """
     try:
-        from raydistill.models.hf_subnet import register_auto_classes as register
+        from transformers import (
+            AutoConfig,
+            AutoModel,
+            AutoModelForQuestionAnswering,
+            AutoModelForSequenceClassification,
+        )
+
+        from raydistill.models import hf_subnet as sub
     except ImportError:
         return False
-    register()
+    AutoConfig.register(sub.MODEL_TYPE, sub.SubnetBertConfig, exist_ok=True)
+    AutoModel.register(sub.SubnetBertConfig, sub.SubnetBertModel, exist_ok=True)
+    AutoModelForSequenceClassification.register(
+        sub.SubnetBertConfig, sub.SubnetBertForSequenceClassification, exist_ok=True
+    )
+    AutoModelForQuestionAnswering.register(
+        sub.SubnetBertConfig, sub.SubnetBertForQuestionAnswering, exist_ok=True
+    )
     return True
 
 

@@ -1,4 +1,4 @@
-"""Elastic BERT: run any `Arch` (width, depth) over the parameters of a standard HF BERT model.
+"""Elastic BERT: run any `Arch` (width, depth, length) over the parameters of a standard HF BERT model.
 
 No forked `modeling_bert.py`: the HF model keeps its own modules and state-dict names; `elastic_forward` reuses
 the embeddings module as is, runs the kept layers through `models.elastic.encoder_forward` (the stack the
@@ -23,6 +23,7 @@ from transformers import BertForQuestionAnswering, BertForSequenceClassification
 from raydistill.errors import ModelError
 from raydistill.models.arch import Arch
 from raydistill.models.elastic import EncoderOutput, TokenCountError, encoder_forward, slice_layer
+from raydistill.models.token_selection import counts_for_config
 
 __all__ = [
     "ElasticBert",
@@ -44,8 +45,9 @@ class ElasticOutput(EncoderOutput):
     on request, hidden states, attention scores, attention probabilities, kept token indices) plus the head's.
 
     Attributes:
-        logits: (B, C) for classification/regression; (start_logits, end_logits), each (B, L_n), for QA (on
-            the tokens the last layer kept, see `kept_indices`); None for a bare `BertModel`.
+        logits: (B, C) for classification/regression; (start_logits, end_logits), each (B, L), for QA (each
+            (B, L_n) on the kept tokens with `restore_tokens=False`, see `kept_indices`); None for a bare
+            `BertModel`.
         embeddings: (B, L, d) output of the embeddings module (after its LayerNorm and dropout).
         pooled_output: (B, d) pooler output when the model has a pooler.
     """
@@ -100,8 +102,9 @@ def elastic_forward(
     output_attention_scores: bool = False,
     output_attention_probs: bool = False,
     token_counts: Sequence[Tensor | None] | None = None,
+    restore_tokens: bool = True,
 ) -> ElasticOutput:
-    """Forward the sub-network `arch` of `model` (DynaBERT width/depth slicing over shared weights).
+    """Forward the sub-network `arch` of `model` (DynaBERT width/depth slicing, LAT length reduction).
 
     Dropout follows `model.training`, so the same call trains the supernet and evaluates sub-networks.
 
@@ -117,21 +120,29 @@ def elastic_forward(
         output_attention_probs: also return the attention probabilities of every kept layer.
         token_counts: optional token selection, one entry per KEPT layer: None or a (B,) integer tensor of the
             tokens each example keeps after that layer's attention (`models.elastic.select_tokens`). The explicit
-            hook for length-adaptive sub-networks; `arch.tokens` itself is not run yet.
+            hook; an Arch with `tokens` sets it itself (count = `token_rule.kept_token_count(tokens[i], n_b)` for
+            each example's real length n_b), so give one or the other.
+        restore_tokens: with a selection, drop-and-restore: `last_hidden_state`, `hidden_states` and QA logits
+            cover every input position, (B, L, ...), a dropped token holding its state from the last layer that
+            kept it (`models.elastic.restore_tokens`). False: they cover the kept tokens only (QA logits then
+            follow `kept_indices[-1]`). Classification reads [CLS], which is always kept, either way.
+
+    Raises:
+        ArchError: `arch` does not fit the model. ModelError: both `arch.tokens` and `token_counts` given, or
+            token counts of the wrong shape.
     """
     hf = unwrap_model(model)
     kind = head_kind(hf)
     bert = base_bert(hf)
     arch.validate_for(bert.config)
-    if arch.tokens is not None:
-        raise NotImplementedError(
-            f"Arch {arch.id} drops tokens; the length-adaptive forward is not implemented yet"
-        )
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
     x = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, L, d)
     kept = list(zip(arch.layers, arch.heads, arch.ffn, strict=True))
-    try:
+    try:  # Arch.tokens selects tokens per example (`token_rule`), else the explicit token_counts
+        counts = counts_for_config(
+            arch.tokens, attention_mask, token_counts, bert.config.max_position_embeddings
+        )
         enc = encoder_forward(
             x,
             [slice_layer(bert.encoder.layer[idx], heads, ffn) for idx, heads, ffn in kept],
@@ -141,7 +152,8 @@ def elastic_forward(
             output_hidden_states=output_hidden_states,
             output_attention_scores=output_attention_scores,
             output_attention_probs=output_attention_probs,
-            token_counts=token_counts,
+            token_counts=counts,
+            restore=restore_tokens,
         )
     except TokenCountError as exc:
         raise ModelError(f"elastic_forward for Arch {arch.id}: {exc}") from exc
@@ -241,6 +253,7 @@ class ElasticBert(nn.Module):
         output_attention_scores: bool = False,
         output_attention_probs: bool = False,
         token_counts: Sequence[Tensor | None] | None = None,
+        restore_tokens: bool = True,
         **batch: Tensor,
     ) -> ElasticOutput:
         """`elastic_forward` on a batch dict (input_ids, attention_mask, token_type_ids; label keys ignored)."""
@@ -261,4 +274,5 @@ class ElasticBert(nn.Module):
             output_attention_scores=output_attention_scores,
             output_attention_probs=output_attention_probs,
             token_counts=token_counts,
+            restore_tokens=restore_tokens,
         )

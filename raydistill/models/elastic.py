@@ -8,10 +8,11 @@ about `Arch`: `models.bert.elastic_forward` and the exported `hf_subnet` models 
 A layer is split into `attention_block` (self-attention + residual + LayerNorm) and `ffn_block`
 (intermediate + output + residual + LayerNorm), with `layer_forward` composing them. Token selection (LAT, Kim &
 Cho 2021; Dynamic-TinyBERT) happens between the two blocks: `select_tokens` ranks tokens by the attention
-probabilities of the layer and the FFN runs on the kept tokens only. Restoring dropped tokens after the last
-layer (drop-and-restore) is not done here; `EncoderOutput.kept_indices` holds what it needs.
+probabilities of the layer and the FFN runs on the kept tokens only; `token_selection` holds the selection, the
+per-example counts and drop-and-restore.
 
-Shipped verbatim next to every `raydistill_bert` export: import only torch here (never raydistill).
+Shipped verbatim next to every `raydistill_bert` export (with `token_selection.py` and `token_rule.py`): import
+only torch and those relative modules here (never raydistill).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .token_selection import TokenCountError, restore_tokens, select_tokens, token_counts_for_lengths
+
 __all__ = [
     "AttentionOutput",
     "EncoderOutput",
@@ -35,13 +38,11 @@ __all__ = [
     "encoder_forward",
     "ffn_block",
     "layer_forward",
+    "restore_tokens",
     "select_tokens",
     "slice_layer",
+    "token_counts_for_lengths",
 ]
-
-
-class TokenCountError(ValueError):
-    """`token_counts` that do not fit the layers or the batch (the callers turn it into their own error)."""
 
 
 @dataclass(frozen=True)
@@ -105,10 +106,12 @@ class EncoderOutput:
     """What `encoder_forward` returns (and, with the task head's fields added, `models.bert.ElasticOutput`).
 
     Attributes:
-        last_hidden_state: (B, L_n, d) output of the last layer; L_n < L when tokens were selected.
-        attention_mask: (B, L_n) 1/0 mask of `last_hidden_state` (the input mask itself without selection).
+        last_hidden_state: (B, L_n, d) output of the last layer; L_n < L when tokens were selected and not
+            restored (`restore`: then (B, L, d) at the input positions).
+        attention_mask: (B, L_n) 1/0 mask of `last_hidden_state` (the input mask itself without selection or
+            when restored).
         hidden_states: with `output_hidden_states`: the encoder input (embeddings) first, then one (B, L_i, d)
-            per layer.
+            per layer ((B, L, d) each when restored).
         attention_scores: with `output_attention_scores`: one (B, h_i, L_i, L_i) per layer, pre-softmax and
             after the additive mask (what TinyBERT's attention loss compares).
         attention_probs: with `output_attention_probs`: one (B, h_i, L_i, L_i) per layer, the softmax of the
@@ -222,41 +225,6 @@ def ffn_block(x: Tensor, w: LayerWeights, *, training: bool = False) -> Tensor:
     return F.layer_norm(out + x, x.shape[-1:], w.ffn_ln_weight, w.ffn_ln_bias, w.layer_norm_eps)  # (B, L, d)
 
 
-def select_tokens(probs: Tensor, valid: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
-    """Which tokens a layer keeps: the top `count[b]` of example b by significance, in their original order.
-
-    Significance of token j (PoWER-BERT, Goyal et al. 2020, as used by LAT, Kim & Cho 2021, and
-    Dynamic-TinyBERT): the attention probability it receives, summed over heads and over the real (unpadded)
-    queries, sig[b, j] = sum_h sum_i p[b, h, i, j]. Position 0 ([CLS]) is always kept when it is a real token;
-    padding is never chosen. Counts are clamped to [1, n_b], n_b = the real tokens of example b, so a count at
-    or above n_b keeps every real token. LAT keeps the top-k in significance order; here the kept tokens keep
-    their input order (the same set; BERT has no causal order, and positions stay comparable with the input).
-
-    Batched: every example gets K = max_b count[b] slots; its kept tokens fill the first count[b] slots and the
-    rest are padding (keep False), holding the next-ranked positions in input order (so counts at the real
-    lengths of a right-padded batch whose longest example fills L reproduce the input exactly).
-
-    Args:
-        probs: (B, h, L, L) attention probabilities of the layer (softmax, before dropout and head mask).
-        valid: (B, L) bool, True at the layer input's real tokens.
-        count: (B,) integer, how many tokens each example keeps.
-
-    Returns:
-        kept: (B, K) positions into the layer input; keep: (B, K) bool, True at the kept (real) slots.
-    """
-    B, L = valid.shape
-    significance = (probs * valid[:, None, :, None]).sum(dim=(1, 2))  # (B, L): over heads and real queries
-    pos = torch.arange(L, device=valid.device)  # (L,)
-    significance = significance.masked_fill(pos == 0, torch.inf).masked_fill(~valid, -torch.inf)  # (B, L)
-    count = torch.minimum(count.to(valid.device).long(), valid.sum(dim=-1)).clamp(min=1)  # (B,)
-    k = int(count.max())
-    ranked = significance.topk(k, dim=-1).indices  # (B, K), most significant first
-    chosen = torch.arange(k, device=valid.device) < count[:, None]  # (B, K): the top count[b] of example b
-    order = torch.where(chosen, ranked, ranked + L).sort(dim=-1).values  # (B, K): chosen first, by position
-    keep = order < L  # (B, K)
-    return torch.where(keep, order, order - L), keep
-
-
 def _gather(x: Tensor, index: Tensor) -> Tensor:
     """x (B, L, ...) at positions index (B, K) -> (B, K, ...)."""
     return x.gather(1, index.view(*index.shape, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:]))
@@ -320,6 +288,7 @@ def encoder_forward(
     output_attention_scores: bool = False,
     output_attention_probs: bool = False,
     token_counts: Sequence[Tensor | None] | None = None,
+    restore: bool = False,
 ) -> EncoderOutput:
     """The BERT encoder over explicit layer weights: `layer_forward` for each layer in turn.
 
@@ -335,6 +304,10 @@ def encoder_forward(
         output_hidden_states / output_attention_scores / output_attention_probs: what to return per layer.
         token_counts: optional, one per layer: None (keep every token) or a (B,) integer tensor, the tokens each
             example keeps after that layer's attention (see `select_tokens` for the rule, clamping included).
+        restore: with a selection, return `last_hidden_state` and `hidden_states` at the input positions,
+            (B, L, d) each, dropped tokens holding their last state (`restore_tokens`), and the input mask as
+            `attention_mask`. Without it they cover each layer's kept tokens only. Scores and probabilities
+            always cover the tokens each layer saw.
 
     Raises:
         TokenCountError: token_counts of the wrong length, shape or dtype.
@@ -361,9 +334,13 @@ def encoder_forward(
         scores.extend([out.scores] if out.scores is not None else [])
         probs.extend([out.probs] if out.probs is not None else [])
         kept_indices.append(origin)
+    mask_out = attention_mask if origin is None else valid.to(attention_mask.dtype)  # (B, L_n)
+    if restore and origin is not None:
+        hidden = [hidden[0], *restore_tokens(hidden, kept_indices)]  # (B, L, d) each
+        x, mask_out = hidden[-1], attention_mask
     return EncoderOutput(
         last_hidden_state=x,
-        attention_mask=attention_mask if origin is None else valid.to(attention_mask.dtype),
+        attention_mask=mask_out,
         hidden_states=tuple(hidden) if output_hidden_states else None,
         attention_scores=tuple(scores) if output_attention_scores else None,
         attention_probs=tuple(probs) if output_attention_probs else None,

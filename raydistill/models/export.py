@@ -9,10 +9,12 @@ elastic forward runs on) into a `hf_subnet` model built at exactly those shapes,
         "bert"             every kept layer keeps all heads and all kept layers one FFN width: a stock
                            `model_type: bert` dir (BertForSequenceClassification / BertForQuestionAnswering);
                            plain transformers loads it, no extra code
-        "raydistill_bert"  any other Arch (heads or FFN widths that vary by layer): the model code ships with
-                           it (`hf_subnet.py` + `elastic.py`, copied verbatim from this package) and config.json
-                           has `auto_map`, so `AutoModelFor*.from_pretrained(dir, trust_remote_code=True)` loads
-                           it without raydistill (after `import raydistill`, without trust_remote_code too)
+        "raydistill_bert"  any other Arch (heads or FFN widths that vary by layer, or tokens dropped): the
+                           model code ships with it (`CODE_FILES`, copied verbatim from this package) and
+                           config.json has `auto_map` (and the Arch's token fractions as `layer_tokens`), so
+                           `AutoModelFor*.from_pretrained(dir, trust_remote_code=True)` loads it, selecting
+                           tokens as the supernet does, without raydistill (after `import raydistill`, without
+                           trust_remote_code too)
     model.onnx                                            plain ONNX ops only: onnxruntime runs it without
                                                           raydistill or torch (format "onnx")
     export.json                                           manifest: arch, head, kind, task, params, formats
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -35,6 +37,7 @@ from transformers import BertConfig, BertForQuestionAnswering, BertForSequenceCl
 
 from raydistill.errors import ArchError, ModelError
 from raydistill.models.arch import Arch
+from raydistill.models.auto_classes import register_auto_classes
 from raydistill.models.bert import base_bert, head_kind, unwrap_model
 from raydistill.models.elastic import slice_layer
 from raydistill.models.hf_subnet import (
@@ -44,7 +47,6 @@ from raydistill.models.hf_subnet import (
     SubnetBertPreTrainedModel,
     SubnetError,
     SubnetModel,
-    register_auto_classes,
 )
 from raydistill.models.onnx_export import export_onnx, subnet_head
 
@@ -66,9 +68,10 @@ __all__ = [
 FORMATS = ("hf", "onnx")
 ONNX_FILE = "model.onnx"
 MANIFEST_FILE = "export.json"
-CODE_FILES = ("hf_subnet.py", "elastic.py")  # shipped with a raydistill_bert export (hf_subnet's docstring)
+# shipped with a raydistill_bert export (hf_subnet's docstring): the model code and its relative imports
+CODE_FILES = ("hf_subnet.py", "elastic.py", "token_selection.py", "token_rule.py")
 _NOT_COPIED = ("model_type", "architectures", "transformers_version", "_name_or_path", "auto_map")
-_SUBNET_FIELDS = ("layer_heads", "layer_ffn")
+_SUBNET_FIELDS = ("layer_heads", "layer_ffn", "layer_tokens")
 STOCK_CLASSES: dict[str, type[PreTrainedModel]] = {
     "classification": BertForSequenceClassification,
     "qa": BertForQuestionAnswering,
@@ -133,11 +136,12 @@ def subnet_config(config: Any, arch: Arch) -> SubnetBertConfig:
     """
     fields = {k: v for k, v in config.to_diff_dict().items() if k not in _NOT_COPIED}
     origin = getattr(config, "source_layers", None)  # set in both kinds of export config
-    source = arch if origin is None else Arch(tuple(origin[j] for j in arch.layers), arch.heads, arch.ffn)
+    source = arch if origin is None else replace(arch, layers=tuple(origin[j] for j in arch.layers))
     fields.update(
         num_hidden_layers=arch.num_layers,
         layer_heads=list(arch.heads),
         layer_ffn=list(arch.ffn),
+        layer_tokens=None if arch.tokens is None else list(arch.tokens),
         source_arch=source.to_json(),
         source_layers=list(source.layers),
         tie_word_embeddings=False,  # no LM head: nothing is tied
@@ -149,9 +153,9 @@ def subnet_config(config: Any, arch: Arch) -> SubnetBertConfig:
 
 def export_kind(arch: Arch, num_heads: int) -> str:
     """The kind of HF dir `arch` exports as (module docstring): "bert" when a stock `BertConfig` expresses it
-    (every kept layer keeps all `num_heads` heads, all kept layers one FFN width; transformers 5 has no head
-    pruning), else "raydistill_bert"."""
-    stock = all(h == num_heads for h in arch.heads) and len(set(arch.ffn)) == 1
+    (every kept layer keeps all `num_heads` heads, all kept layers one FFN width, every token kept;
+    transformers 5 has no head pruning), else "raydistill_bert"."""
+    stock = all(h == num_heads for h in arch.heads) and len(set(arch.ffn)) == 1 and arch.tokens is None
     return "bert" if stock else "raydistill_bert"
 
 
@@ -159,7 +163,8 @@ def own_arch(config: Any) -> Arch:
     """The whole of an exported model, over its own layers 0..n-1 (`raydistill_bert` or stock `bert` config)."""
     n = config.num_hidden_layers
     if isinstance(config, SubnetBertConfig):
-        return Arch(tuple(range(n)), tuple(config.layer_heads or []), tuple(config.layer_ffn or []))
+        tokens = None if config.layer_tokens is None else tuple(config.layer_tokens)
+        return Arch(tuple(range(n)), tuple(config.layer_heads or []), tuple(config.layer_ffn or []), tokens)
     return Arch.full(n, config.num_attention_heads, config.intermediate_size)
 
 
@@ -222,18 +227,15 @@ def materialise(model: nn.Module, arch: Arch) -> SubnetModel:
         model: `BertForSequenceClassification` or `BertForQuestionAnswering` (optionally in ElasticBert/DDP),
             or a `raydistill_bert` task model (e.g. a re-trained sub-network; `arch` then indexes its layers,
             and its full Arch gives a copy of it).
-        arch: the sub-network; must fit the model and keep all tokens (export has no token dropping).
+        arch: the sub-network; must fit the model. Its `tokens` (if any) become the small model's
+            `layer_tokens`: it then selects and restores tokens as `elastic_forward` does for `arch`.
 
     Raises:
-        ArchError: the Arch does not fit the model, or drops tokens.
+        ArchError: the Arch does not fit the model.
         ModelError: the model has no supported task head.
     """
     hf = unwrap_model(model)
     kind, bert = _task_model(hf, arch)
-    if arch.tokens is not None:
-        raise ArchError(
-            f"Arch {arch.id} drops tokens; an exported model keeps all tokens. Export the Arch with tokens=None"
-        )
     dtype = next(hf.parameters()).dtype
     small: Any = SUBNET_CLASSES[kind](subnet_config(hf.config, arch)).to(dtype)
     with torch.no_grad():

@@ -2,7 +2,9 @@
 
 Counted (batch 1, n tokens, hidden d, head size dh, h kept heads, f kept FFN neurons, C labels), per kept layer
 with n_in tokens entering and n_out leaving (n_out < n_in only for token-dropping Archs; LAT drops tokens after
-the attention output, before the FFN):
+the attention output, before the FFN; n_out = `Arch.token_counts(n)`, the rounding rule of `models.token_rule`
+that the elastic forward and the exported models apply to each example's real length, and the next layer's
+n_in is the previous n_out):
     Q, K, V projections   3 * n_in * d * (h*dh)
     attention scores      n_in^2 * h * dh          (Q K^T)
     attention context     n_in^2 * h * dh          (P V)
@@ -20,13 +22,14 @@ tests check. Always say MACs or FLOPs explicitly: FLOPs = 2 x MACs here and ever
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from raydistill.errors import ModelError
 from raydistill.models.arch import Arch
 
-__all__ = ["FlopsBreakdown", "count_flops", "flops_ratio", "params", "teacher_flops"]
+__all__ = ["FlopsBreakdown", "count_flops", "flops_per_example", "flops_ratio", "params", "teacher_flops"]
 
 Head = Literal["classification", "qa"]
 _HEADS = ("classification", "qa")
@@ -128,6 +131,32 @@ def count_flops(
         head_macs=task,
         per_layer_macs=tuple(per_layer),
     )
+
+
+def flops_per_example(
+    arch: Arch,
+    config: Any,
+    lengths: Sequence[int],
+    num_labels: int = 2,
+    head: Head = "classification",
+) -> list[FlopsBreakdown]:
+    """`count_flops` of `arch` at each example's real (unpadded) length: what a dynamically padded (or unpadded)
+    run costs, example by example, the way the forward selects tokens (per example, from its real length).
+
+    Pricing the full model the same way gives the dynamic-padding reference, so a token-dropping Arch is
+    credited only for what it saves beyond padding removal (LAT priced every GLUE example at the padded 128).
+
+    Args:
+        arch, config, num_labels, head: as in `count_flops`.
+        lengths: real length of each example (tokens with attention mask 1), each >= 1.
+    """
+    if any(int(n) < 1 for n in lengths):
+        raise ModelError(
+            f"flops_per_example got a length below 1 (min {min(int(n) for n in lengths)}); give each example's "
+            "real token count, e.g. attention_mask.sum(-1), which is at least 1"
+        )
+    priced = {n: count_flops(arch, config, n, num_labels, head) for n in sorted({int(n) for n in lengths})}
+    return [priced[int(n)] for n in lengths]
 
 
 def teacher_flops(

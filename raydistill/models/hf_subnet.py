@@ -13,24 +13,31 @@ trains with. Embeddings, pooler and task heads are HF's own `BertEmbeddings`/`Be
 
 Outputs follow HF (`hidden_states` start with the embeddings, `attentions` are softmax probabilities, the
 `output_*` flags default to the config's) and add `attention_scores` (pre-softmax, with
-`output_attention_scores=True`) and `kept_indices` (with the optional `token_counts` selection; see
-`elastic.encoder_forward`).
+`output_attention_scores=True`) and `kept_indices` (with a token selection; see `elastic.encoder_forward`).
+
+Length-configured (LAT) sub-networks: with `layer_tokens`, each example keeps `token_rule.kept_token_count(
+layer_tokens[i], n_b)` tokens after layer i (n_b its real length; the supernet's and the FLOPs' rule) and the
+dropped tokens are restored after the last layer (`token_selection`): outputs cover every input position.
 
 Config fields beyond `BertConfig` (num_attention_heads/intermediate_size keep the *source* model's values, which
 fix the head size dh = hidden_size / num_attention_heads):
     layer_heads:   heads kept in each of the num_hidden_layers layers.
     layer_ffn:     FFN neurons kept in each layer.
+    layer_tokens:  None (keep every token) or the cumulative fraction of the input kept after each layer
+                   (`Arch.tokens`): non-increasing, in (0, 1].
     source_arch:   the `Arch` JSON the model was cut from (`Arch.from_json`).
     source_layers: the source-model layer each layer came from (= Arch.layers).
 
-`register_auto_classes()` makes `AutoConfig`/`AutoModel*` resolve the model type; `import raydistill` arranges it.
+`auto_classes.register_auto_classes()` makes `AutoConfig`/`AutoModel*` resolve the model type; `import raydistill`
+arranges it.
 
-Shipped with every `raydistill_bert` export: this file and `elastic.py` import only torch, transformers and
-huggingface_hub (the layer code by a relative import), and the classes are registered for the Auto classes
-(`register_for_auto_class`), so `save_pretrained` copies both files verbatim next to the weights and writes
-`auto_map` into config.json. `AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True)`
-then runs this very code without raydistill installed. Keep it that way: no `raydistill` import here or in
-`elastic.py` (a test loads an export in a process where raydistill cannot be imported).
+Shipped with every `raydistill_bert` export: this file, `elastic.py`, `token_selection.py` and `token_rule.py`
+import only torch, transformers and huggingface_hub (the layer code and the rule by relative imports), and the
+classes are registered for the Auto classes (`register_for_auto_class`), so `save_pretrained` copies these files
+verbatim next to the weights (relative imports included) and writes `auto_map` into config.json.
+`AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True)` then runs this very code
+without raydistill installed. Keep it that way: no `raydistill` import in any of them (a test loads an export in
+a process where raydistill cannot be imported).
 """
 
 from __future__ import annotations
@@ -43,13 +50,7 @@ from typing import Any, cast
 import torch
 from huggingface_hub.dataclasses import strict
 from torch import Tensor, nn
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForQuestionAnswering,
-    AutoModelForSequenceClassification,
-    BertConfig,
-)
+from transformers import BertConfig
 from transformers.modeling_outputs import (
     BaseModelOutputWithPooling,
     QuestionAnsweringModelOutput,
@@ -64,6 +65,8 @@ from transformers.models.bert.modeling_bert import (
 )
 
 from .elastic import LayerWeights, TokenCountError, encoder_forward, slice_layer
+from .token_rule import fractions_problem
+from .token_selection import counts_for_config
 
 __all__ = [
     "MODEL_TYPE",
@@ -77,7 +80,6 @@ __all__ = [
     "SubnetModel",
     "SubnetModelOutput",
     "SubnetQAOutput",
-    "register_auto_classes",
 ]
 
 MODEL_TYPE = "raydistill_bert"
@@ -121,6 +123,7 @@ class SubnetBertConfig(BertConfig):
     model_type = MODEL_TYPE
     layer_heads: list[int] | None = None
     layer_ffn: list[int] | None = None
+    layer_tokens: list[float] | None = None
     source_arch: str | None = None
     source_layers: list[int] | None = None
 
@@ -145,6 +148,9 @@ class SubnetBertConfig(BertConfig):
                 raise SubnetError(
                     f"{MODEL_TYPE} config: {name}={values} must list {n} values (one per layer) in 1..{limit}"
                 )
+        problem = None if self.layer_tokens is None else fractions_problem(self.layer_tokens, n)
+        if problem is not None:
+            raise SubnetError(f"{MODEL_TYPE} config: layer_tokens={self.layer_tokens} {problem} (or null)")
 
 
 def _layer_parts(config: SubnetBertConfig, ffn: int) -> SimpleNamespace:
@@ -234,7 +240,7 @@ def _check_supported(kwargs: dict[str, Any], cls_name: str) -> None:
     if given:
         raise SubnetError(
             f"{cls_name}.forward got {given}; it supports input_ids, attention_mask, token_type_ids, "
-            "output_hidden_states, output_attentions, output_attention_scores and token_counts "
+            "output_hidden_states, output_attentions, output_attention_scores, token_counts and restore_tokens "
             "(return_dict=False is not supported either)"
         )
 
@@ -273,12 +279,15 @@ class SubnetBertModel(SubnetBertPreTrainedModel):
         output_attentions: bool | None = None,
         output_attention_scores: bool = False,
         token_counts: Sequence[Tensor | None] | None = None,
+        restore_tokens: bool = True,
         **unsupported: Any,
     ) -> SubnetModelOutput:
         """Same contract as `BertModel.forward` for these arguments (hidden_states start with the embeddings;
-        attentions are softmax probabilities, (B, h_i, L, L) per layer), plus the pre-softmax scores and an
-        optional token selection: `token_counts`, one entry per layer, None or (B,) tokens each example keeps
-        after that layer's attention (`elastic.select_tokens`; outputs then cover the kept tokens only)."""
+        attentions are softmax probabilities, (B, h_i, L_i, L_i) per layer), plus the pre-softmax scores and
+        the token selection: the config's `layer_tokens` (module docstring) or, for a model without them, an
+        explicit `token_counts`, one entry per layer, None or (B,) tokens each example keeps after that layer's
+        attention (`elastic.select_tokens`). With a selection, `restore_tokens` puts the dropped tokens back
+        (`elastic.restore_tokens`); False leaves outputs on the kept tokens only."""
         _check_supported(unsupported, type(self).__name__)
         x = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, L, d)
         if attention_mask is None:
@@ -286,7 +295,10 @@ class SubnetBertModel(SubnetBertPreTrainedModel):
         config = self.config
         want_hidden = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         want_probs = config.output_attentions if output_attentions is None else output_attentions
-        try:
+        try:  # the config's length configuration selects tokens per example (`token_rule`)
+            counts = counts_for_config(
+                config.layer_tokens, attention_mask, token_counts, config.max_position_embeddings
+            )
             enc = encoder_forward(
                 x,
                 self.encoder.weights(),
@@ -295,7 +307,8 @@ class SubnetBertModel(SubnetBertPreTrainedModel):
                 output_hidden_states=bool(want_hidden),
                 output_attention_scores=output_attention_scores,
                 output_attention_probs=bool(want_probs),
-                token_counts=token_counts,
+                token_counts=counts,
+                restore=restore_tokens,
             )
         except TokenCountError as exc:
             raise SubnetError(f"{type(self).__name__}.forward: {exc}") from exc
@@ -363,7 +376,7 @@ class SubnetBertForQuestionAnswering(SubnetBertPreTrainedModel):
         out = self.bert(input_ids, attention_mask, token_type_ids, **kwargs)
         start, end = self.qa_outputs(out.last_hidden_state).unbind(dim=-1)  # (B, L) each
         return SubnetQAOutput(
-            start_logits=start.contiguous(),  # (B, L_n): on the kept tokens when token_counts selected some
+            start_logits=start.contiguous(),  # (B, L); (B, L_n) on the kept tokens with restore_tokens=False
             end_logits=end.contiguous(),
             hidden_states=out.hidden_states,
             attentions=out.attentions,
@@ -379,18 +392,7 @@ SUBNET_CLASSES: dict[str, type[SubnetBertPreTrainedModel]] = {
 }
 
 
-def register_auto_classes() -> None:
-    """Make `AutoConfig`, `AutoModel`, `AutoModelForSequenceClassification` and `AutoModelForQuestionAnswering`
-    resolve `model_type="raydistill_bert"`. Idempotent."""
-    AutoConfig.register(MODEL_TYPE, SubnetBertConfig, exist_ok=True)
-    AutoModel.register(SubnetBertConfig, SubnetBertModel, exist_ok=True)
-    AutoModelForSequenceClassification.register(
-        SubnetBertConfig, SubnetBertForSequenceClassification, exist_ok=True
-    )
-    AutoModelForQuestionAnswering.register(SubnetBertConfig, SubnetBertForQuestionAnswering, exist_ok=True)
-
-
-# `save_pretrained` ships this module (and its relative import `elastic.py`) and writes `auto_map` (module docstring)
+# `save_pretrained` ships this module (and its relative imports) and writes `auto_map` (module docstring)
 SubnetBertConfig.register_for_auto_class()
 SubnetBertModel.register_for_auto_class("AutoModel")
 SubnetBertForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")

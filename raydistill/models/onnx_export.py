@@ -6,6 +6,13 @@ axes are dynamic. The graph holds plain ai.onnx ops only (opset 20: LayerNormali
     inputs:  input_ids, attention_mask, token_type_ids   int64 (batch, sequence), both axes dynamic
     outputs: logits (batch, C)  |  start_logits, end_logits (batch, sequence)
 The exporter's per-node debug metadata (stack traces with local file paths) is stripped.
+
+A length-configured model (`layer_tokens`) exports with its token selection and restore in the graph: the counts
+come from a constant table of the rounding rule indexed by each example's real length (Gather), the kept tokens
+from TopK with k = the largest count in the batch (a data-dependent size: the dynamo exporter keeps it symbolic,
+bounded by `torch._check`), the per-example counts mask the slots beyond each example's own count, and the dropped
+tokens are scattered back (ScatterElements) before the head. So the ONNX model keeps exactly the tokens the
+supernet keeps, example by example, and its later layers run on the shrunk sequence.
 """
 
 from __future__ import annotations

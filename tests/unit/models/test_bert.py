@@ -50,7 +50,9 @@ def test_full_arch_matches_transformers(kind: str, need_scores: bool, batch: dic
     model = make_model(kind)
     with torch.no_grad():
         expected = _hf_logits(model, batch)
-        out = elastic_forward(model, Arch.for_config(model.config), **batch, output_attention_scores=need_scores)
+        out = elastic_forward(
+            model, Arch.for_config(model.config), **batch, output_attention_scores=need_scores
+        )
     got = _logits(out.logits)
     assert got.shape == expected.shape
     assert torch.allclose(got, expected, atol=ATOL, rtol=0)
@@ -218,8 +220,13 @@ def test_errors_are_clear(batch: dict[str, Tensor]) -> None:
         elastic_forward(model, Arch((3,), (1,), (8,)), **batch)
     with pytest.raises(ArchError, match="heads"):
         elastic_forward(model, Arch((0,), (5,), (8,)), **batch)
-    with pytest.raises(NotImplementedError, match="length-adaptive"):
-        elastic_forward(model, Arch((0, 1), (4, 4), (64, 64), tokens=(1.0, 0.5)), **batch)
+    with pytest.raises(
+        ModelError, match="got token_counts and the length configuration .1.0, 0.5.*give one of them"
+    ):
+        counts = [None, torch.tensor([2, 2, 2])]
+        elastic_forward(
+            model, Arch((0, 1), (4, 4), (64, 64), tokens=(1.0, 0.5)), **batch, token_counts=counts
+        )
     with pytest.raises(ModelError, match="supported: BertForSequenceClassification"):
         elastic_forward(BertForMaskedLM(tiny_bert_config()), Arch.full(2, 4, 64), **batch)
 

@@ -28,20 +28,21 @@ def _close(a: Tensor | tuple[Tensor, ...], b: Tensor | tuple[Tensor, ...], atol:
     return a.shape == b.shape and torch.allclose(a, b, atol=atol, rtol=0)
 
 
+@pytest.mark.parametrize("restore", [True, False], ids=["restored", "kept_only"])
 @pytest.mark.parametrize("kind", ["classification", "qa"])
 @pytest.mark.parametrize("counts", [None, ([6, 4, 9], None, [2, 3, 1])], ids=["all_tokens", "selected"])
-def test_supernet_and_exported_subnet_run_one_stack(kind: str, counts: tuple | None) -> None:
+def test_supernet_and_exported_subnet_run_one_stack(kind: str, counts: tuple | None, restore: bool) -> None:
     model = make_model(kind, num_hidden_layers=4)
     small, batch = materialise(model, REDUCED), make_batch()
     token_counts = None if counts is None else _counts(*counts)
     with torch.no_grad():
         ref = elastic_forward(
             model, REDUCED, **batch, output_hidden_states=True, output_attention_scores=True,
-            output_attention_probs=True, token_counts=token_counts,
+            output_attention_probs=True, token_counts=token_counts, restore_tokens=restore,
         )  # fmt: skip
         got = small(
             **batch, output_hidden_states=True, output_attentions=True, output_attention_scores=True,
-            token_counts=token_counts,
+            token_counts=token_counts, restore_tokens=restore,
         )  # fmt: skip
     logits = got.logits if kind == "classification" else (got.start_logits, got.end_logits)
     assert ref.logits is not None and _close(logits, ref.logits)
@@ -57,7 +58,8 @@ def test_supernet_and_exported_subnet_run_one_stack(kind: str, counts: tuple | N
         assert [None if k is None else k.tolist() for k in ref.kept_indices] == [
             None if k is None else k.tolist() for k in got.kept_indices
         ]
-        assert [h.shape[1] for h in ref.hidden_states] == [10, 6, 6, 3]  # K = the largest clamped count
+        # K = the largest clamped count; restored: every input position
+        assert [h.shape[1] for h in ref.hidden_states] == ([10] * 4 if restore else [10, 6, 6, 3])
 
 
 @pytest.mark.parametrize("arch", [REDUCED, Arch.full(4, 4, 64)], ids=lambda a: a.id)
@@ -85,7 +87,9 @@ def test_keeping_every_real_token_changes_nothing(extra: int) -> None:
     with torch.no_grad():  # the reference takes the same explicit softmax path (the fused one: ~1e-6 apart)
         ref = elastic_forward(model, full, **batch, output_hidden_states=True, output_attention_probs=True)
         fused = elastic_forward(model, full, **batch).logits
-        got = elastic_forward(model, full, **batch, output_hidden_states=True, token_counts=counts)
+        got = elastic_forward(
+            model, full, **batch, output_hidden_states=True, token_counts=counts, restore_tokens=False
+        )
     assert torch.allclose(got.logits, ref.logits, atol=1e-6, rtol=0) and _close(got.logits, fused)
     for mine, theirs in zip(got.hidden_states, ref.hidden_states, strict=True):
         assert torch.allclose(mine, theirs, atol=1e-6, rtol=0)
@@ -133,7 +137,7 @@ def test_two_layer_selection_by_hand() -> None:
     with torch.no_grad():
         out = elastic_forward(
             model, Arch.full(2, 4, 64), **batch, output_hidden_states=True, output_attention_probs=True,
-            token_counts=counts,
+            token_counts=counts, restore_tokens=False,
         )  # fmt: skip
         att = attention_block(
             out.embeddings, slice_layer(bert.encoder.layer[0], 4, 64), additive_mask(valid, torch.float32)

@@ -27,7 +27,7 @@ from transformers import BertForQuestionAnswering, BertForSequenceClassification
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from raydistill.errors import ArchError, ModelError
-from raydistill.models import elastic, hf_subnet
+from raydistill.models import elastic, hf_subnet, token_rule, token_selection
 from raydistill.models.arch import Arch
 from raydistill.models.auto_classes import register_on_transformers_import
 from raydistill.models.bert import ElasticBert, elastic_forward
@@ -52,12 +52,17 @@ ARCHS = {
     "depth_half": Arch.from_multipliers(1.0, 0.5, LAYERS, HEADS, FFN),  # layers 1 and 3
     "uneven": Arch((0, 1, 3), (3, 1, 4), (40, 7, 64)),
     "single_head": Arch((2,), (1,), (1,)),
+    "tokens": Arch((0, 1, 3), (3, 1, 4), (40, 7, 64), tokens=(1.0, 0.6, 0.3)),  # length-configured
 }
-WITH_ONNX = ("uneven", "single_head", "depth_half")
+WITH_ONNX = ("uneven", "single_head", "depth_half", "tokens")
 QA_ARCH = ARCHS["uneven"]
 QA_STOCK_ARCH = Arch((1, 3), (4, 4), (48, 48))  # all heads, one FFN width: a stock bert config holds it
+QA_TOKENS_ARCH = Arch(
+    (1, 2, 3), (4, 4, 4), (48, 48, 48), tokens=(0.8, 0.5, 0.5)
+)  # stock widths, fewer tokens
 STOCK = ("full", "depth_half", "qa_stock")  # exported as model_type "bert"; the others as "raydistill_bert"
-QA = ("qa", "qa_stock")
+QA = ("qa", "qa_stock", "qa_tokens")
+TOKEN_EXPORTS = ("tokens", "qa_tokens")
 
 
 def _model(kind: str) -> nn.Module:
@@ -105,11 +110,14 @@ def exports(tmp_path_factory: pytest.TempPathFactory, supernet: nn.Module, qa_su
     out["qa_stock"] = export_subnet(
         qa_supernet, QA_STOCK_ARCH, root / "qa_stock", tokenizer=tokenizer, formats=("hf",), seq_len=16
     )
+    out["qa_tokens"] = export_subnet(
+        qa_supernet, QA_TOKENS_ARCH, root / "qa_tokens", tokenizer=tokenizer, seq_len=16
+    )
     return out
 
 
 def _arch_of(name: str) -> Arch:
-    return {"qa": QA_ARCH, "qa_stock": QA_STOCK_ARCH}.get(name) or ARCHS[name]
+    return {"qa": QA_ARCH, "qa_stock": QA_STOCK_ARCH, "qa_tokens": QA_TOKENS_ARCH}.get(name) or ARCHS[name]
 
 
 @pytest.fixture(scope="module")
@@ -289,10 +297,13 @@ def test_kind_config_and_shipped_code(name: str, exports: dict) -> None:
         "AutoModel": "hf_subnet.SubnetBertModel",
         f"AutoModel{task_class}": f"hf_subnet.SubnetBert{task_class}",
     }
-    for module in (hf_subnet, elastic):  # shipped verbatim: the supernet's own layer code
+    shipped = (hf_subnet, elastic, token_selection, token_rule)  # with the relative imports of the layer code
+    for module in shipped:  # shipped verbatim: the supernet's own layer code
         assert module.__file__ is not None
         assert (out / Path(module.__file__).name).read_bytes() == Path(module.__file__).read_bytes()
-    assert {Path(m.__file__ or "").name for m in (hf_subnet, elastic)} == set(CODE_FILES)
+    assert {Path(m.__file__ or "").name for m in shipped} == set(CODE_FILES)
+    tokens = _arch_of(name).tokens
+    assert config["layer_tokens"] == (None if tokens is None else list(tokens))  # the per-layer fractions
 
 
 def test_round_trip_keeps_every_weight_and_hidden_states(supernet: nn.Module, exports: dict) -> None:
@@ -352,7 +363,7 @@ def test_exported_model_is_not_constant(exports: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- ONNX
-@pytest.mark.parametrize("name", [*WITH_ONNX, "qa"])
+@pytest.mark.parametrize("name", [*WITH_ONNX, "qa", "qa_tokens"])
 @pytest.mark.parametrize("shape_index", range(len(ORT_BATCHES)))
 def test_onnxruntime_without_raydistill_matches_elastic_forward(
     name: str,
@@ -362,10 +373,10 @@ def test_onnxruntime_without_raydistill_matches_elastic_forward(
     ort_outputs: dict[str, np.ndarray],
 ) -> None:
     b, length = ORT_BATCHES[shape_index]
-    model, arch = (qa_supernet, QA_ARCH) if name == "qa" else (supernet, ARCHS[name])
-    expected = _reference(model, arch, make_batch(b, length, seed=7))
+    model = qa_supernet if name in QA else supernet
+    expected = _reference(model, _arch_of(name), make_batch(b, length, seed=7))
     got = ort_outputs[f"{name}/{shape_index}"]
-    if name != "qa":
+    if name not in QA:
         got = got[0]  # the single output `logits`
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=ATOL, rtol=0)
@@ -383,6 +394,27 @@ def test_onnx_graph_uses_plain_ops_and_dynamic_axes(
     inputs = {i.name: [d.dim_param for d in i.type.tensor_type.shape.dim] for i in proto.graph.input}
     assert list(inputs) == ["input_ids", "attention_mask", "token_type_ids"]
     assert all(dims[0] and dims[1] for dims in inputs.values())  # symbolic batch and sequence
+
+
+@pytest.mark.parametrize("name", TOKEN_EXPORTS)
+def test_length_configured_onnx_selects_tokens_per_example(
+    name: str, exports: dict, ort_outputs: dict[str, np.ndarray], supernet: nn.Module, qa_supernet: nn.Module
+) -> None:
+    """The graph ranks and keeps tokens (TopK with a data-dependent k, the largest count in the batch) and
+    scatters them back: plain ops, and outputs that differ from the same widths keeping every token."""
+    proto = onnx.load(str(exports[name].onnx_path))
+    ops = {node.op_type for node in proto.graph.node}
+    assert {"TopK", "ScatterElements"} <= ops and {node.domain for node in proto.graph.node} <= {
+        "",
+        "ai.onnx",
+    }
+    assert "TopK" not in {node.op_type for node in onnx.load(str(exports["uneven"].onnx_path)).graph.node}
+    arch = _arch_of(name)
+    model = qa_supernet if name in QA else supernet
+    all_tokens = _reference(model, Arch(arch.layers, arch.heads, arch.ffn), make_batch(5, 23, seed=7))
+    got = ort_outputs[f"{name}/0"] if name in QA else ort_outputs[f"{name}/0"][0]
+    assert got.shape == all_tokens.shape  # QA: (start, end) x (B, L), every position restored
+    assert np.abs(got - all_tokens).max() > 1e-2
 
 
 # ---------------------------------------------------------------------------------------------- sizes
@@ -474,7 +506,6 @@ def test_damaged_export_is_a_model_error(exports: dict, tmp_path: Path) -> None:
         (Arch((0, 4), (4, 4), (64, 64)), "layer index 4"),
         (Arch((0,), (5,), (64,)), "heads"),
         (Arch((0,), (4,), (65,)), "ffn"),
-        (Arch((0, 1), (4, 4), (64, 64), tokens=(1.0, 0.5)), "drops tokens"),
     ],
 )
 def test_arch_that_does_not_fit_raises(arch: Arch, match: str, supernet: nn.Module, tmp_path: Path) -> None:
