@@ -243,6 +243,7 @@ def _new_tuner(spec: Spec, setup: SearchSetup, trainable: Any, layout: RunLayout
         population_size=population_for(spec.search.num_trials, spec.search.population_size),
         start_points=tuple(start[: spec.search.num_trials]),
         exhausted_file=str(layout.exhausted),
+        num_trials=spec.search.num_trials,
     )
     return tune.Tuner(
         trainable,
