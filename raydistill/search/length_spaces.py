@@ -32,7 +32,15 @@ from raydistill.errors import SpecError
 from raydistill.models.arch import Arch, width_to_heads_ffn
 from raydistill.search.spaces import SpaceContext, TrialLike, layerwise, register_space
 
-__all__ = ["KEEP_STEPS", "TOKEN_DECIMALS", "joint", "keep_range", "keep_values", "length", "tokens_from_keeps"]
+__all__ = [
+    "KEEP_STEPS",
+    "TOKEN_DECIMALS",
+    "joint",
+    "keep_range",
+    "keep_values",
+    "length",
+    "tokens_from_keeps",
+]
 
 KEEP_STEPS = 4  # keep ratios 1 - r, 1 - 3r/4, ..., 1: r = 0.2 gives 0.8, 0.85, 0.9, 0.95, 1
 TOKEN_DECIMALS = 4  # kept fractions are rounded to this many decimals (short Arch ids, no float noise)
@@ -89,7 +97,8 @@ def _suggest_keeps(trial: TrialLike, ctx: SpaceContext) -> dict[int, float]:
     """A keep ratio for every teacher layer (`keep_<layer>`), each over the same fixed range."""
     low, high, step = keep_range(_ratio(ctx))
     return {
-        i: round(float(trial.suggest_float(f"keep_{i}", low, high, step=step)), 10) for i in range(ctx.num_layers)
+        i: round(float(trial.suggest_float(f"keep_{i}", low, high, step=step)), 10)
+        for i in range(ctx.num_layers)
     }
 
 

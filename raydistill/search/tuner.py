@@ -135,6 +135,7 @@ def load_setup(spec: Spec, supernet_dir: Path) -> SearchSetup:
         num_labels=task.num_labels,
         head=head,
         max_budget=max(spec.search.budgets),
+        length_ratio=spec.supernet.length.length_drop_ratio_bound if spec.supernet.length.enabled else None,
     )
     return SearchSetup(model=model, data=data, ctx=ctx, metric=task.main_metric, head=head)
 
