@@ -1,10 +1,10 @@
 """Search layer (Ray Tune + Optuna): sub-networks of a trained supernet, metric vs FLOPs under budgets.
 
-- `spaces`: define-by-run search spaces (`width_depth`, `layerwise`) and the analytic FLOPs pricing that runs
-  before anything is evaluated.
+- `spaces`: define-by-run search spaces (`width_depth`, `layerwise`; `length`, `joint` in `length_spaces`) and
+  the analytic FLOPs pricing that runs before anything is evaluated.
 - `evaluator`, `trainable`: one trial = one Arch scored on the search split (never dev).
-- `samplers`, `evolution`: NSGA-II (default), multi-objective TPE, random, and LAT's evolutionary baseline,
-  all as Tune searchers over the same space and trainable.
+- `samplers`, `evolution`: NSGA-II (default), multi-objective TPE, random, GP, `auto` (GP or NSGA-II by the
+  trial budget) and LAT's evolutionary baseline, all as Tune searchers over the same space and trainable.
 - `tuner`: `run_search(spec, supernet_dir, run_dir)`, the stage builder (the only spec reader here).
 - `final`: the chosen Archs scored on dev, once each.
 

@@ -11,6 +11,13 @@ Adaptation (documented differences from the reference):
   valid Archs (conditional genes, e.g. per-layer heads of a layer kept only at some depths, are re-drawn at
   random when a parent lacks them). Crossover's rounded-up mean snaps to the smallest offered value >= the
   mean.
+- Length genes (`length`, `joint` spaces; `search.length_spaces`) are per-layer keep ratios on the fixed grid
+  [1 - r, 1], not LAT's token counts: a mutation re-draws a layer's ratio from the grid, a crossover takes the
+  rounded-up mean of the parents' ratios (snapped up to the grid), and tokens are the running product of the
+  ratios. Every child is therefore monotone, with each layer keeping at least 1 - r of the tokens entering it
+  (the range LengthDrop trained), without LAT's sequential re-draw of n_i in [ceil(n_{i-1}(1 - r)), n_{i-1}]
+  (which can spin for ever under a tight constraint). A mutated ratio shifts the tokens of every later layer
+  by the same factor, where LAT's mutation would clamp them.
 - Steady state instead of synchronous generations (Tune runs trials asynchronously): the first
   `population_size` suggestions are the `start_points` (e.g. the supernet's uniform grid), then random ones;
   each later suggestion alternates mutation / crossover of parents drawn from the frontier of the trials

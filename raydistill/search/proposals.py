@@ -55,6 +55,14 @@ class ReplayTrial:
         self.params[name] = value
         return value
 
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None) -> float:
+        """A stepped float as a choice among its grid values low, low + step, ..., high (rounded to 10
+        decimals, as `search.length_spaces.keep_values` lists them); spaces never ask for an unstepped float."""
+        if step is None:
+            raise ValueError(f"{name!r}: a replayed float needs a step (a finite grid); got [{low}, {high}]")
+        count = round((high - low) / step)
+        return float(self.suggest_categorical(name, [round(low + k * step, 10) for k in range(count + 1)]))
+
 
 def random_chooser(rng: np.random.Generator) -> Chooser:
     """Every gene uniformly at random from the offered choices."""

@@ -5,18 +5,27 @@ Registered (`SAMPLERS`, `make_searcher`), each two-objective (task metric max, F
     tpe        Optuna multi-objective TPE (MOTPE), as Dynamic-TinyBERT's search uses.
     random     Optuna random sampling (the baseline every sampler must beat).
     evolution  LAT's evolutionary search with Pareto-frontier parents (`search.evolution`).
+    gp         Optuna's GPSampler: a Gaussian process per objective and per constraint, logCEHVI acquisition
+               (multi-objective since Optuna 4.4, constrained since 4.5); `GP_STARTUP_TRIALS` random
+               (or start-point) trials first. Needs torch and scipy (both installed with raydistill).
+    auto       OptunaHub's AutoSampler rule, reimplemented (hubs are not reachable offline): a multi-objective
+               search (every search here is) with fewer than `AUTO_GP_BELOW` trials uses gp, else nsga2.
 
 The Optuna samplers run through `ConstrainedOptunaSearch`, Ray's `OptunaSearch` with multi-objective
 `metric=[<main metric>, "flops_ratio"]`, `mode=["max", "min"]` (RAY_NOTES) and a define-by-run space
 (`spaces.DefineByRun`). Every completed trial gets the constraint `flops_ratio - budget_limit(max_budget,
 fixed_ratio)` (`constraint_value`; budgets price encoder FLOPs, `results.pareto` "Budgets") through Optuna
-5's `Trial.set_constraint` (value > 0 = infeasible) before it is told, so NSGA-II's constrained domination and
-c-TPE steer away from over-budget regions. We cost by the FLOPs *ratio* rather than raw FLOPs: it orders
+5's `Trial.set_constraint` (value > 0 = infeasible) before it is told, so NSGA-II's constrained domination,
+c-TPE and the GP's constraint model steer away from over-budget regions (GPSampler's `constraints_func` is
+deprecated since Optuna 5.0 in favour of `set_constraint`). We cost by the FLOPs *ratio* rather than raw FLOPs: it orders
 candidates identically, and keeps both objectives O(1) for TPE's hypervolume-based split.
 No sampler proposes an Arch twice (`proposals.Proposals`): evaluation is deterministic, so a repeat would
 spend an evaluation on nothing new (TPE repeated ~30% of its proposals on the SST-2 benchmark before). An
 Optuna proposal whose Arch was proposed before is withdrawn (told as FAIL, which every Optuna sampler
 ignores) and the sampler asked again; after `max_redraws` repeats a random new Arch is enqueued instead.
+GPSampler is asked again only once (`GP_MAX_REDRAWS`): a withdrawn trial teaches it nothing, so it tends to
+propose the same point again, and each ask refits its GPs (on the tiny layerwise space of the unit tests it
+repeated 154 times in 24 trials, ~20 s of fitting per trial, when asked up to 10 times).
 No Tune scheduler is used: multi-objective search ignores intermediate results (RAY_NOTES).
 """
 
@@ -43,9 +52,11 @@ from raydistill.search.spaces import COST_KEY, DefineByRun
 
 __all__ = [
     "COST_KEY",
+    "AUTO_GP_BELOW",
     "SAMPLERS",
     "ConstrainedOptunaSearch",
     "SamplerOptions",
+    "auto_sampler",
     "constraint_value",
     "make_searcher",
     "optuna_searcher",
@@ -55,6 +66,9 @@ __all__ = [
 CONSTRAINT_NAME = "flops_budget"
 GENERATIONS = 10  # the default population lets NSGA-II / evolution run about this many generations
 MIN_POPULATION = 8
+AUTO_GP_BELOW = 250  # `auto`: GP below this many trials, NSGA-II from it on (OptunaHub AutoSampler's rule)
+GP_STARTUP_TRIALS = 10  # GPSampler's own default: trials sampled at random before the GP is fitted
+GP_MAX_REDRAWS = 1  # a repeated GP proposal is asked again once, then replaced by a random new Arch
 
 
 def population_for(num_trials: int, population_size: int | None = None) -> int:
@@ -216,6 +230,7 @@ class SamplerOptions:
         population_size: NSGA-II / evolution population (`population_for`).
         start_points: space parameters every sampler evaluates first (`search.start_from_grid`).
         exhausted_file: where a sampler records that the space ran out of new Archs (None: nowhere).
+        num_trials: the search's trial budget (`search.num_trials`); `auto` chooses by it.
     """
 
     define_by_run: DefineByRun
@@ -224,13 +239,16 @@ class SamplerOptions:
     population_size: int
     start_points: tuple[Mapping[str, Any], ...] = ()
     exhausted_file: str | None = None
+    num_trials: int | None = None
 
     @property
     def max_budget(self) -> float:
         return self.define_by_run.ctx.max_budget
 
 
-def optuna_searcher(options: SamplerOptions, sampler: optuna.samplers.BaseSampler) -> Searcher:
+def optuna_searcher(
+    options: SamplerOptions, sampler: optuna.samplers.BaseSampler, max_redraws: int = 10
+) -> Searcher:
     """The Tune searcher every Optuna sampler runs through (`ConstrainedOptunaSearch` set from `options`)."""
     return ConstrainedOptunaSearch(
         options.define_by_run,
@@ -239,6 +257,7 @@ def optuna_searcher(options: SamplerOptions, sampler: optuna.samplers.BaseSample
         max_budget=options.max_budget,
         start_points=options.start_points,
         seed=options.seed,
+        max_redraws=max_redraws,
         exhausted_file=options.exhausted_file,
     )
 
@@ -254,6 +273,28 @@ def _tpe(options: SamplerOptions) -> Searcher:
 
 def _random(options: SamplerOptions) -> Searcher:
     return optuna_searcher(options, optuna.samplers.RandomSampler(seed=options.seed))
+
+
+def _gp(options: SamplerOptions) -> Searcher:
+    """GPSampler with the budget constraint each told trial carries (`Trial.set_constraint`).
+
+    `deterministic_objective` stays False although one Arch always scores the same: genes of layers the depth
+    drops change nothing, so the metric is not a smooth noise-free function of the genome.
+    """
+    sampler = optuna.samplers.GPSampler(seed=options.seed, n_startup_trials=GP_STARTUP_TRIALS)
+    return optuna_searcher(options, sampler, max_redraws=GP_MAX_REDRAWS)
+
+
+def auto_sampler(num_trials: int) -> str:
+    """The sampler `auto` runs for a multi-objective search of `num_trials` trials: gp below AUTO_GP_BELOW,
+    else nsga2 (OptunaHub AutoSampler: a GP's cost grows with the cube of the trials it has seen)."""
+    return "gp" if num_trials < AUTO_GP_BELOW else "nsga2"
+
+
+def _auto(options: SamplerOptions) -> Searcher:
+    if options.num_trials is None:
+        raise ValueError("sampler 'auto' chooses by the number of trials; give SamplerOptions.num_trials")
+    return SAMPLERS[auto_sampler(options.num_trials)](options)
 
 
 def _evolution(options: SamplerOptions) -> Searcher:
@@ -272,6 +313,8 @@ SAMPLERS: dict[str, Callable[[SamplerOptions], Searcher]] = {
     "tpe": _tpe,
     "random": _random,
     "evolution": _evolution,
+    "gp": _gp,
+    "auto": _auto,
 }
 
 

@@ -17,11 +17,12 @@ Registered spaces (`SPACES`, add one with `register_space`):
                  depth, and every trial has the same parameters: Optuna's NSGA-II recombines only the
                  parameters all trials share (its intersection search space) and draws the others at
                  random, so a depth-conditional genome would leave half of a deep Arch's genes to chance.
+    length, joint  tokens kept per layer (LAT), alone and with the layerwise genome: `search.length_spaces`
+                 (fixed-range keep ratios, so every sampler models every length gene).
 Each space also names its *grid points* (`grid_points`): the parameters that make it propose every uniform
-(width, depth) sub-network of the supernet, the ones DynaBERT trains explicitly. With `search.start_from_grid`
-the samplers evaluate these first, so the searched front is never worse than DynaBERT's grid.
-A length space (LAT token counts per layer) is planned; it is not registered until the length-adaptive forward
-exists.
+(width, depth) sub-network of the supernet, the ones DynaBERT trains explicitly (length spaces add LAT's
+smallest length). With `search.start_from_grid` the samplers evaluate these first, so the searched front is
+never worse than DynaBERT's grid.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "SpaceFn",
     "get_space",
     "grid_points",
+    "needs_length",
     "layerwise",
     "register_space",
     "width_depth",
@@ -52,9 +54,14 @@ __all__ = [
 
 
 class TrialLike(Protocol):
-    """The part of `optuna.Trial` a space uses (Optuna trials, `FixedTrial`, the evolution replay)."""
+    """The part of `optuna.Trial` a space uses (Optuna trials, `FixedTrial`, the evolution replay).
+
+    Spaces only draw from finite grids: categorical choices, or stepped floats (`step` always given).
+    """
 
     def suggest_categorical(self, name: str, choices: Any) -> Any: ...
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None) -> float: ...
 
 
 SpaceFn = Callable[[TrialLike, "SpaceContext"], Arch]
@@ -119,6 +126,8 @@ class SpaceContext:
         head: "classification" or "qa" (`models.flops`).
         max_budget: the largest FLOPs budget (fraction of the teacher's encoder FLOPs, `results.pareto`
             "Budgets"); candidates above it are infeasible.
+        length_ratio: LengthDrop's bound r (`supernet.length.length_drop_ratio_bound`) the supernet was trained
+            with, or None when it was not trained for token dropping (length spaces then refuse to run).
     """
 
     config: Any
@@ -128,6 +137,7 @@ class SpaceContext:
     num_labels: int = 2
     head: str = "classification"
     max_budget: float = 1.0
+    length_ratio: float | None = None
 
     @property
     def num_layers(self) -> int:
@@ -188,15 +198,18 @@ class SpaceContext:
 
 
 # ---------------------------------------------------------------------------------------------- registry
-GridFn = Callable[[float, float, "SpaceContext"], dict[str, Any]]
+GridFn = Callable[[float, float, "SpaceContext"], list[dict[str, Any]]]
 SPACES: dict[str, SpaceFn] = {}
 GRID_PARAMS: dict[str, GridFn] = {}
+LENGTH_SPACES: set[str] = set()  # spaces that search tokens kept per layer
 
 
-def register_space(name: str, grid: GridFn) -> Callable[[SpaceFn], SpaceFn]:
+def register_space(name: str, grid: GridFn, needs_length: bool = False) -> Callable[[SpaceFn], SpaceFn]:
     """Decorator: register a define-by-run space `fn(trial, ctx) -> Arch` under `name`.
 
-    `grid(width, depth, ctx)` gives the space's parameters for the uniform sub-network (width, depth).
+    `grid(width, depth, ctx)` gives the space's parameters for the uniform sub-network (width, depth) (a list:
+    a space may add points, e.g. the smallest length). `needs_length`: the space searches tokens kept per
+    layer, so it needs a length-adaptive supernet (`SpaceContext.length_ratio`).
     """
 
     def add(fn: SpaceFn) -> SpaceFn:
@@ -204,19 +217,35 @@ def register_space(name: str, grid: GridFn) -> Callable[[SpaceFn], SpaceFn]:
             raise ValueError(f"search space {name!r} is already registered ({SPACES[name].__qualname__})")
         SPACES[name] = fn
         GRID_PARAMS[name] = grid
+        if needs_length:
+            LENGTH_SPACES.add(name)
         return fn
 
     return add
 
 
+def needs_length(name: str) -> bool:
+    """Whether space `name` searches tokens kept per layer (needs a length-adaptive supernet)."""
+    return name in LENGTH_SPACES
+
+
 def grid_points(name: str, ctx: SpaceContext) -> list[dict[str, Any]]:
-    """Parameters of space `name` for every uniform (width, depth) sub-network of the supernet, smallest
-    first, each sub-network once (two depth multipliers may keep the same layers of a shallow model)."""
-    get_space(name)  # a clear error for an unknown name
+    """Parameters of space `name` for every uniform (width, depth) sub-network of the supernet (and what the
+    space adds to each), smallest (width, depth) first, each proposed Arch once (two depth multipliers may keep
+    the same layers of a shallow model; a length space proposes the same Arch at every width)."""
+    from raydistill.search.proposals import ReplayTrial
+
+    space = get_space(name)  # a clear error for an unknown name
     points: dict[Arch, dict[str, Any]] = {}
     for w, d in sorted((w, d) for w in set(ctx.widths) for d in set(ctx.depths)):
-        points.setdefault(Arch.for_config(ctx.config, width=w, depth=d), GRID_PARAMS[name](w, d, ctx))
+        for point in GRID_PARAMS[name](w, d, ctx):
+            points.setdefault(space(ReplayTrial(_given(point)), ctx), point)
     return list(points.values())
+
+
+def _given(point: dict[str, Any]) -> Callable[[str, list[Any]], Any]:
+    """A chooser that takes every gene from `point` (`proposals.ReplayTrial` checks it is offered)."""
+    return lambda name, _choices: point[name]
 
 
 def get_space(name: str) -> SpaceFn:
@@ -229,22 +258,21 @@ def get_space(name: str) -> SpaceFn:
         return SPACES[name]
     close = difflib.get_close_matches(name, list(SPACES), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    planned = " The length space (LAT token counts) is not available yet." if name == "length" else ""
     raise SpecError(
         f"search.space: {name!r} is not a registered search space{hint}; choose one of: "
-        f"{', '.join(sorted(SPACES))}.{planned}"
+        f"{', '.join(sorted(SPACES))}."
     )
 
 
 # ------------------------------------------------------------------------------------------------ spaces
-def _width_depth_grid(width: float, depth: float, ctx: SpaceContext) -> dict[str, Any]:
-    return {"width": width, "depth": depth}
+def _width_depth_grid(width: float, depth: float, ctx: SpaceContext) -> list[dict[str, Any]]:
+    return [{"width": width, "depth": depth}]
 
 
-def _layerwise_grid(width: float, depth: float, ctx: SpaceContext) -> dict[str, Any]:
+def _layerwise_grid(width: float, depth: float, ctx: SpaceContext) -> list[dict[str, Any]]:
     heads, ffn = width_to_heads_ffn(width, ctx.num_heads, ctx.intermediate_size)
     layers = range(ctx.num_layers)  # the whole genome; the depth picks the kept layers
-    return {"depth": depth, **{f"heads_{i}": heads for i in layers}, **{f"ffn_{i}": ffn for i in layers}}
+    return [{"depth": depth, **{f"heads_{i}": heads for i in layers}, **{f"ffn_{i}": ffn for i in layers}}]
 
 
 @register_space("width_depth", grid=_width_depth_grid)
@@ -284,6 +312,11 @@ class DefineByRun:
 
     def __post_init__(self) -> None:
         get_space(self.space)  # fail at build time on an unknown name
+        if needs_length(self.space) and self.ctx.length_ratio is None:
+            raise SpecError(
+                f"search.space: {self.space!r} searches tokens kept per layer, which needs a length-adaptive "
+                "supernet; set supernet.length.enabled: true, or use space width_depth or layerwise"
+            )
 
     def candidate(self, trial: TrialLike) -> Candidate:
         """Sample an Arch with `trial` and price it."""
@@ -292,3 +325,7 @@ class DefineByRun:
 
     def __call__(self, trial: TrialLike) -> dict[str, Any]:
         return self.candidate(trial).to_config()
+
+
+# The length spaces register themselves on import (they build on `layerwise` and `register_space` above).
+from raydistill.search import length_spaces as _length_spaces  # noqa: E402,F401

@@ -136,6 +136,7 @@ def load_setup(spec: Spec, supernet_dir: Path) -> SearchSetup:
         num_labels=task.num_labels,
         head=head,
         max_budget=max(spec.search.budgets),
+        length_ratio=spec.supernet.length.length_drop_ratio_bound if spec.supernet.length.enabled else None,
     )
     return SearchSetup(model=model, data=data, ctx=ctx, metric=task.main_metric, head=head)
 
@@ -226,6 +227,7 @@ def _new_tuner(spec: Spec, setup: SearchSetup, trainable: Any, layout: RunLayout
         population_size=population_for(spec.search.num_trials, spec.search.population_size),
         start_points=tuple(start[: spec.search.num_trials]),
         exhausted_file=str(layout.exhausted),
+        num_trials=spec.search.num_trials,
     )
     return tune.Tuner(
         trainable,

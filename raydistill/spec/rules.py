@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 # Names of the search-space registry (`raydistill/search/spaces`); listed here so that validating a spec never
 # imports Ray. Keep in sync when a space is added.
-SEARCH_SPACES = ("width_depth", "layerwise", "length")
+SEARCH_SPACES = ("width_depth", "layerwise", "length", "joint")
+LENGTH_SPACES = ("length", "joint")  # spaces that search tokens kept per layer
 LOCAL_PATH_PREFIXES = ("/", "./", "../", "~")
 
 Rule = Callable[[Spec, "Task | None"], Iterable[Problem]]
@@ -62,7 +63,7 @@ def search_needs_supernet(spec: Spec, task: Task | None) -> Iterator[Problem]:
 
 
 def search_space_fits(spec: Spec, task: Task | None) -> Iterator[Problem]:
-    """`search.space` must be a registered space; "length" needs the length-adaptive supernet."""
+    """`search.space` must be a registered space; "length" and "joint" need the length-adaptive supernet."""
     space = spec.search.space
     if space not in SEARCH_SPACES:
         close = difflib.get_close_matches(space, SEARCH_SPACES, n=1)
@@ -70,10 +71,10 @@ def search_space_fits(spec: Spec, task: Task | None) -> Iterator[Problem]:
         yield Problem(
             "search.space", f"unknown search space {space!r}; {did}allowed: {', '.join(SEARCH_SPACES)}"
         )
-    elif space == "length" and not spec.supernet.length.enabled:
+    elif space in LENGTH_SPACES and not spec.supernet.length.enabled:
         yield Problem(
             "search.space",
-            "'length' searches tokens kept per layer, which needs a length-adaptive supernet; "
+            f"{space!r} searches tokens kept per layer, which needs a length-adaptive supernet; "
             "set supernet.length.enabled: true, or use space width_depth or layerwise",
         )
 

@@ -181,8 +181,14 @@ class SearchSpec(_Frozen):
     """Multi-objective search (metric vs FLOPs) over sub-networks of the trained supernet."""
 
     enabled: bool = True
-    space: str = Field("width_depth", description="search-space registry name: width_depth | layerwise | length")
-    sampler: Literal["nsga2", "tpe", "random", "evolution"] = "nsga2"
+    space: str = Field(
+        "width_depth", description="search-space registry name: width_depth | layerwise | length | joint"
+    )
+    sampler: Literal["nsga2", "tpe", "random", "evolution", "gp", "auto"] = Field(
+        "nsga2",
+        description="nsga2 | tpe | random | evolution (LAT) | gp (Optuna's GPSampler) | auto (gp below 250 "
+        "trials, else nsga2)",
+    )
     num_trials: int = Field(100, gt=0)
     budgets: list[Fraction] = Field(default_factory=lambda: [0.25, 0.5, 0.75])
     max_search_examples: int | None = Field(None, gt=0, description="cap on search-split examples per evaluation")

@@ -113,3 +113,53 @@ def test_save_and_restore_continue_identically(tmp_path: Path) -> None:
     second.restore(str(tmp_path / "state.pkl"))
     assert second.frontier() == first.frontier()
     assert [second.suggest(f"n{i}") for i in range(3)] == [first.suggest(f"n{i}") for i in range(3)]
+
+
+def _steps(arch: Arch) -> list[float]:
+    """Tokens kept by each kept layer as a share of those entering it (all 1 without token dropping)."""
+    tokens = arch.tokens or (1.0,) * arch.num_layers
+    return [b / a for a, b in zip((1.0, *tokens), tokens, strict=False)]
+
+
+def test_length_mutation_and_crossover_keep_tokens_monotone_within_the_trained_range() -> None:
+    from raydistill.search.length_spaces import joint, keep_values
+
+    ctx, rng = make_ctx(num_layers=4, length_ratio=0.2), np.random.default_rng(4)
+    parents = []
+    for _ in range(40):
+        parent = ReplayTrial(random_chooser(rng))
+        joint(parent, ctx)
+        parents.append(parent.params)
+    for i in range(200):
+        a, b = parents[i % 40], parents[(7 * i + 3) % 40]
+        chooser = mutation_chooser(rng, a, 0.5) if i % 2 else crossover_chooser(rng, a, b)
+        child = ReplayTrial(chooser)
+        arch = joint(child, ctx).validate_for(ctx.config)
+        assert all(0.8 - 1e-3 <= s <= 1.0 for s in _steps(arch)), arch.id  # monotone, >= 1 - r per layer
+        assert {child.params[f"keep_{k}"] for k in range(4)} <= set(keep_values(0.2))
+
+
+def test_length_crossover_takes_the_rounded_up_mean_keep_ratio() -> None:
+    from raydistill.search.length_spaces import length
+
+    ctx, rng = make_ctx(num_layers=2, length_ratio=0.2), np.random.default_rng(0)
+    child = ReplayTrial(
+        crossover_chooser(rng, {"keep_0": 0.8, "keep_1": 0.9}, {"keep_0": 0.85, "keep_1": 1.0})
+    )
+    arch = length(child, ctx)
+    assert child.params == {"keep_0": 0.85, "keep_1": 0.95}  # means .825 -> .85 (up to the grid), .95
+    assert arch.tokens == (0.85, 0.8075)
+
+
+def test_the_evolution_searcher_searches_the_joint_space() -> None:
+    define_by_run = DefineByRun("joint", make_ctx(num_layers=4, max_budget=0.9, length_ratio=0.2))
+    searcher = EvolutionSearcher(define_by_run, "accuracy", population_size=4, seed=0)
+    archs = []
+    for i in range(16):
+        config = searcher.suggest(f"t{i}")
+        assert isinstance(config, dict)
+        arch = Arch.from_json(config["arch_json"])
+        archs.append(arch)
+        searcher.on_trial_complete(f"t{i}", _ok(sum(_steps(arch)) / 10, config["flops_ratio"]))
+    assert len({a.id for a in archs}) == 16 and any(a.tokens for a in archs[4:])  # children drop tokens
+    assert all(min(_steps(a)) >= 0.8 - 1e-3 for a in archs)

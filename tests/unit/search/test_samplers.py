@@ -18,9 +18,13 @@ from raydistill.models.arch import Arch
 from raydistill.results.pareto import budget_limit
 from raydistill.search.evaluator import worst_value
 from raydistill.search.samplers import (
+    AUTO_GP_BELOW,
     CONSTRAINT_NAME,
+    GP_MAX_REDRAWS,
+    GP_STARTUP_TRIALS,
     ConstrainedOptunaSearch,
     SamplerOptions,
+    auto_sampler,
     constraint_value,
     make_searcher,
 )
@@ -69,12 +73,14 @@ def _drive(
     return results
 
 
-def _options(space: str = "width_depth", population: int = 4) -> SamplerOptions:
+def _options(space: str = "width_depth", population: int = 4, num_trials: int = 40) -> SamplerOptions:
     ctx = make_ctx(num_layers=2, max_budget=BUDGET)
-    return SamplerOptions(DefineByRun(space, ctx), "accuracy", seed=3, population_size=population)
+    return SamplerOptions(
+        DefineByRun(space, ctx), "accuracy", seed=3, population_size=population, num_trials=num_trials
+    )
 
 
-@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random", "evolution"])
+@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random", "evolution", "gp"])
 def test_over_budget_candidates_are_never_evaluated(
     sampler: str, tiny_model: nn.Module, sst2_data: Any
 ) -> None:
@@ -121,11 +127,34 @@ def test_constraint_value_sign_matches_the_budget_rule() -> None:
 
 
 def test_unknown_sampler_lists_the_registered_ones() -> None:
-    with pytest.raises(SpecError, match="did you mean 'nsga2'.*nsga2, tpe, random, evolution"):
+    with pytest.raises(SpecError, match="did you mean 'nsga2'.*nsga2, tpe, random, evolution, gp, auto"):
         make_searcher("nsga", _options())
 
 
-@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random", "evolution"])
+def test_gp_fits_the_constraint_it_is_told(tiny_model: nn.Module, sst2_data: Any) -> None:
+    """GPSampler reads `Trial.set_constraint` (no `constraints_func`): after start-up it models the budget."""
+    searcher = make_searcher("gp", _options("layerwise"))
+    assert isinstance(searcher, ConstrainedOptunaSearch)
+    sampler = searcher.study.sampler
+    assert isinstance(sampler, optuna.samplers.GPSampler) and sampler._constraints_func is None
+    assert searcher._max_redraws == GP_MAX_REDRAWS  # a repeat refits the GPs: asked again once, then random
+    results = _drive(searcher, GP_STARTUP_TRIALS + 2, tiny_model, sst2_data, CountingEvaluator())
+    assert {r["feasible"] for r in results} == {True, False}
+    assert sampler._constraints_gprs_cache_list is not None  # a GP was fitted to the constraint values
+
+
+@pytest.mark.parametrize(
+    ("num_trials", "chosen"), [(1, "gp"), (AUTO_GP_BELOW - 1, "gp"), (AUTO_GP_BELOW, "nsga2")]
+)
+def test_auto_runs_gp_below_250_trials_else_nsga2(num_trials: int, chosen: str) -> None:
+    assert auto_sampler(num_trials) == chosen
+    searcher = make_searcher("auto", _options(num_trials=num_trials))
+    assert isinstance(searcher, ConstrainedOptunaSearch)
+    kind = optuna.samplers.GPSampler if chosen == "gp" else optuna.samplers.NSGAIISampler
+    assert type(searcher.study.sampler) is kind
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random", "evolution", "gp"])
 def test_every_sampler_evaluates_the_start_points_first(
     sampler: str, tiny_model: nn.Module, sst2_data: Any
 ) -> None:
@@ -159,7 +188,7 @@ def test_no_sampler_proposes_an_arch_twice(sampler: str, tiny_model: nn.Module, 
     assert len({a.id for a in evaluator.archs}) == len(evaluator.archs)  # nothing evaluated twice
 
 
-@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random", "evolution"])
+@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random", "evolution", "gp"])
 def test_a_search_ends_when_its_space_has_no_new_arch(
     sampler: str, tiny_model: nn.Module, sst2_data: Any, tmp_path: Any
 ) -> None:

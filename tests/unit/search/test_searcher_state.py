@@ -19,7 +19,7 @@ import pytest
 from ray import cloudpickle
 from torch import nn
 
-from raydistill.search.samplers import SAMPLERS, ConstrainedOptunaSearch, make_searcher
+from raydistill.search.samplers import GP_STARTUP_TRIALS, SAMPLERS, ConstrainedOptunaSearch, make_searcher
 from raydistill.search.snapshot import dumps
 from raydistill.search.trainable import run_trial, state_to_numpy
 from tests.unit.search.test_samplers import CountingEvaluator, _drive, _options, _payload
@@ -65,10 +65,12 @@ def _told(searcher: Any) -> list[tuple[Any, ...]]:
 def test_a_restored_searcher_continues_as_one_never_saved(
     sampler: str, tiny_model: nn.Module, sst2_data: Any, tmp_path: Path
 ) -> None:
-    options = _options("layerwise")
+    options = _options("layerwise")  # 40 trials: `auto` runs the GP
     original = make_searcher(sampler, options)
     evaluator = CountingEvaluator()
-    _drive(original, 6, tiny_model, sst2_data, evaluator)  # past NSGA-II's first generation (population 4)
+    # past NSGA-II's first generation (population 4), and past the GP's start-up: its fitted GPs are saved too
+    warm = GP_STARTUP_TRIALS + 2 if sampler in ("gp", "auto") else 6
+    _drive(original, warm, tiny_model, sst2_data, evaluator)
     running = original.suggest("running")  # in flight while Tune saves the searcher
     assert isinstance(running, dict)
     copies = {
@@ -82,6 +84,8 @@ def test_a_restored_searcher_continues_as_one_never_saved(
     for name, searcher in {"never saved": original, **copies}.items():
         searcher.on_trial_complete("running", result)
         ahead[name] = [r["arch_id"] for r in _drive(searcher, 6, tiny_model, sst2_data, evaluator, first=100)]
+    if sampler in ("gp", "auto"):
+        assert original.study.sampler._gprs_cache_list is not None  # the restored ones continued a fitted GP
     for name, searcher in copies.items():
         assert ahead[name] == ahead["never saved"], name
         assert searcher._proposals.seen == original._proposals.seen, name

@@ -32,13 +32,11 @@ def _sample(space_name: str, n: int = 200, **ctx_args: float) -> list[tuple[Arch
     return out
 
 
-def test_registry_has_both_spaces_and_unknown_names_list_them() -> None:
+def test_registry_has_every_space_and_unknown_names_list_them() -> None:
     assert SPACES["width_depth"] is width_depth and SPACES["layerwise"] is layerwise
-    assert "length" not in SPACES  # planned, not stubbed
-    with pytest.raises(SpecError, match="did you mean 'layerwise'.*width_depth"):
+    assert {"length", "joint"} <= set(SPACES)  # `test_length_spaces`
+    with pytest.raises(SpecError, match="did you mean 'layerwise'.*joint, layerwise, length, width_depth"):
         get_space("layerwse")
-    with pytest.raises(SpecError, match="length space .* not available yet"):
-        get_space("length")
 
 
 def test_width_depth_samples_only_trained_widths_and_depths() -> None:

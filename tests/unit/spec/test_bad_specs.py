@@ -73,9 +73,10 @@ CASES = [
         M + "search:\n  sampler: nsga3\n",
         6,
         "search.sampler",
-        "did you mean 'nsga2'? allowed: nsga2, tpe, random, evolution",
+        "did you mean 'nsga2'? allowed: nsga2, tpe, random, evolution, gp, auto",
         id="literal",
     ),
+    pytest.param(M + "search:\n  sampler: gpp\n", 6, "search.sampler", "did you mean 'gp'?", id="literal-gp"),
     pytest.param(
         M + "export:\n  formats: [hf, pdf]\n",
         6,
@@ -229,6 +230,13 @@ CASES = [
         "search.space",
         "supernet.length.enabled: true",
         id="length-space",
+    ),
+    pytest.param(
+        M + "search:\n  space: joint\n",
+        6,
+        "search.space",
+        "'joint' searches tokens kept per layer, which needs a length-adaptive supernet",
+        id="joint-space",
     ),
     pytest.param(
         M + "supernet:\n  length:\n    enabled: true\n",

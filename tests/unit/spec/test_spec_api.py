@@ -63,6 +63,12 @@ def test_full_spec_and_widths_sorted(write) -> None:
     assert spec.export.formats == ["onnx"]
 
 
+@pytest.mark.parametrize("sampler", ["gp", "auto"])
+def test_the_gp_and_auto_samplers_validate(write, sampler: str) -> None:
+    spec, problems = check_spec(write(MINIMAL + f"search:\n  sampler: {sampler}\n"))
+    assert problems == [] and spec is not None and spec.search.sampler == sampler
+
+
 def test_repo_example_specs_parse() -> None:
     spec = load_spec(str(REPO / "searches" / "sst2.yaml"))
     assert spec.task == "sst2"
