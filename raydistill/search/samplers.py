@@ -23,9 +23,12 @@ No sampler proposes an Arch twice (`proposals.Proposals`): evaluation is determi
 spend an evaluation on nothing new (TPE repeated ~30% of its proposals on the SST-2 benchmark before). An
 Optuna proposal whose Arch was proposed before is withdrawn (told as FAIL, which every Optuna sampler
 ignores) and the sampler asked again; after `max_redraws` repeats a random new Arch is enqueued instead.
-GPSampler is asked again only once (`GP_MAX_REDRAWS`): a withdrawn trial teaches it nothing, so it tends to
-propose the same point again, and each ask refits its GPs (on the tiny layerwise space of the unit tests it
-repeated 154 times in 24 trials, ~20 s of fitting per trial, when asked up to 10 times).
+GPSampler instead learns from its repeats (`tell_repeats`): a repeat of an Arch whose evaluation finished is
+told COMPLETE with that evaluation's objectives and constraint (evaluation is deterministic, so that is what a
+new evaluation would return); a withdrawn trial would teach it nothing and, its acquisition unchanged, it
+proposed the same point again (154 repeats in 24 trials on the tiny layerwise space of the unit tests, each ask
+refitting its GPs). A repeat of an Arch still being evaluated is withdrawn. Other samplers keep withdrawing:
+NSGA-II's population and TPE's densities would count a duplicate twice.
 No Tune scheduler is used: multi-objective search ignores intermediate results (RAY_NOTES).
 """
 
@@ -68,7 +71,7 @@ GENERATIONS = 10  # the default population lets NSGA-II / evolution run about th
 MIN_POPULATION = 8
 AUTO_GP_BELOW = 250  # `auto`: GP below this many trials, NSGA-II from it on (OptunaHub AutoSampler's rule)
 GP_STARTUP_TRIALS = 10  # GPSampler's own default: trials sampled at random before the GP is fitted
-GP_MAX_REDRAWS = 1  # a repeated GP proposal is asked again once, then replaced by a random new Arch
+GP_MAX_REDRAWS = 3  # a repeated GP proposal (told its known values) is asked again, then a random new Arch
 
 
 def population_for(num_trials: int, population_size: int | None = None) -> int:
@@ -113,6 +116,8 @@ class ConstrainedOptunaSearch(OptunaSearch):
         start_points: space parameters to evaluate first (`spaces.grid_points`), then the sampler's own.
         seed: seed of the random fallback that replaces repeated proposals.
         max_redraws: times the sampler is asked again after proposing an Arch it proposed before.
+        tell_repeats: tell a repeat of a finished Arch as COMPLETE with its known objectives (GP), instead of
+            withdrawing it.
         exhausted_file: where to record that the space ran out of new Archs (`proposals.EXHAUSTED_FILE`).
     """
 
@@ -126,6 +131,7 @@ class ConstrainedOptunaSearch(OptunaSearch):
         start_points: Sequence[Mapping[str, Any]] = (),
         seed: int = 0,
         max_redraws: int = 10,
+        tell_repeats: bool = False,
         exhausted_file: str | None = None,
     ):
         super().__init__(
@@ -140,7 +146,10 @@ class ConstrainedOptunaSearch(OptunaSearch):
         self._max_redraws = max_redraws
         self._rng = np.random.default_rng(seed)
         self._proposals = Proposals(exhausted_file)
-        self.withdrawn = 0  # repeated proposals withdrawn so far
+        self.withdrawn = 0  # repeated proposals withdrawn (or told their known values) so far
+        self._tell_repeats = tell_repeats
+        self._arch_of: dict[str, str] = {}  # Tune trial id -> the Arch id it evaluates
+        self._known: dict[str, tuple[list[float], float | None]] = {}  # Arch id -> (objectives, constraint)
 
     # Tune pickles the searcher into `tuner.pkl` and saves its state while the search runs; a resume loads
     # both. The state goes as one snapshot (`snapshot.dumps`), so the sampler pickles whatever locks it holds
@@ -173,10 +182,10 @@ class ConstrainedOptunaSearch(OptunaSearch):
         for _ in range(self._max_redraws):
             if self._proposals.is_new(config["arch_id"]):
                 break
-            self._withdraw(trial_id)
+            self._withdraw(trial_id, config["arch_id"])
             config = self._ask(trial_id)
         if not self._proposals.is_new(config["arch_id"]):
-            self._withdraw(trial_id)
+            self._withdraw(trial_id, config["arch_id"])
             fresh = self._proposals.fresh_random(self._define_by_run, self._rng)
             if fresh is None:
                 self._proposals.mark_exhausted()
@@ -184,6 +193,7 @@ class ConstrainedOptunaSearch(OptunaSearch):
             self.study.enqueue_trial(fresh[0])
             config = self._ask(trial_id)
         self._proposals.add(config["arch_id"])
+        self._arch_of[trial_id] = config["arch_id"]
         return config
 
     def _ask(self, trial_id: str) -> dict[str, Any]:
@@ -193,9 +203,18 @@ class ConstrainedOptunaSearch(OptunaSearch):
             raise RuntimeError("OptunaSearch gave no proposal for a define-by-run space")
         return config
 
-    def _withdraw(self, trial_id: str) -> None:
-        """Drop the Optuna trial asked for `trial_id`: told as FAIL, so no sampler learns from it."""
-        self.study.tell(self._ot_trials.pop(trial_id), state=optuna.trial.TrialState.FAIL)
+    def _withdraw(self, trial_id: str, arch_id: str) -> None:
+        """Drop the Optuna trial asked for `trial_id` (its Arch was proposed before): told as FAIL, so no sampler
+        learns from it; with `tell_repeats`, a finished Arch's repeat is told its known objectives instead."""
+        ot_trial = self._ot_trials.pop(trial_id)
+        known = self._known.get(arch_id) if self._tell_repeats else None
+        if known is None:
+            self.study.tell(ot_trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            values, constraint = known
+            if constraint is not None:
+                ot_trial.set_constraint(CONSTRAINT_NAME, constraint)
+            self.study.tell(ot_trial, values)
         self.withdrawn += 1
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -213,9 +232,12 @@ class ConstrainedOptunaSearch(OptunaSearch):
             self.study.tell(ot_trial, state=optuna.trial.TrialState.FAIL)
             self._completed_trials.add(trial_id)
             return None
+        value = None
         if result and COST_KEY in result:
             value = constraint_value(result[COST_KEY], self._max_budget, self._define_by_run.ctx.fixed_ratio)
             ot_trial.set_constraint(CONSTRAINT_NAME, value)
+        if result and not error and trial_id in self._arch_of:
+            self._known[self._arch_of[trial_id]] = ([float(v) for v in objectives], value)  # type: ignore[arg-type]
         return super().on_trial_complete(trial_id, result, error)
 
 
@@ -247,7 +269,10 @@ class SamplerOptions:
 
 
 def optuna_searcher(
-    options: SamplerOptions, sampler: optuna.samplers.BaseSampler, max_redraws: int = 10
+    options: SamplerOptions,
+    sampler: optuna.samplers.BaseSampler,
+    max_redraws: int = 10,
+    tell_repeats: bool = False,
 ) -> Searcher:
     """The Tune searcher every Optuna sampler runs through (`ConstrainedOptunaSearch` set from `options`)."""
     return ConstrainedOptunaSearch(
@@ -258,6 +283,7 @@ def optuna_searcher(
         start_points=options.start_points,
         seed=options.seed,
         max_redraws=max_redraws,
+        tell_repeats=tell_repeats,
         exhausted_file=options.exhausted_file,
     )
 
@@ -282,7 +308,7 @@ def _gp(options: SamplerOptions) -> Searcher:
     drops change nothing, so the metric is not a smooth noise-free function of the genome.
     """
     sampler = optuna.samplers.GPSampler(seed=options.seed, n_startup_trials=GP_STARTUP_TRIALS)
-    return optuna_searcher(options, sampler, max_redraws=GP_MAX_REDRAWS)
+    return optuna_searcher(options, sampler, max_redraws=GP_MAX_REDRAWS, tell_repeats=True)
 
 
 def auto_sampler(num_trials: int) -> str:

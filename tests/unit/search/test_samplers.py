@@ -220,3 +220,24 @@ def test_default_population_gives_about_ten_generations() -> None:
     assert population_for(200) == 20
     assert population_for(40) == 8  # at least MIN_POPULATION
     assert population_for(100, 30) == 30  # an explicit search.population_size wins
+
+
+def test_gp_learns_from_its_repeats_and_nsga2_does_not(tiny_model: nn.Module, sst2_data: Any) -> None:
+    """A GP repeat of a finished Arch is told COMPLETE with that Arch's own objectives (so the GP's acquisition
+    moves on); NSGA-II's repeats are withdrawn (FAIL: its population must not count an Arch twice)."""
+    from optuna.trial import TrialState
+
+    for name in ("gp", "nsga2"):
+        searcher = make_searcher(name, _options("layerwise"))
+        results = _drive(searcher, GP_STARTUP_TRIALS + 3, tiny_model, sst2_data, CountingEvaluator())
+        assert searcher.withdrawn > 0, name  # the tiny space makes every sampler repeat itself
+        trials = searcher.study.get_trials(deepcopy=False)
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        failed = [t for t in trials if t.state == TrialState.FAIL]
+        if name == "nsga2":
+            assert len(complete) == len(results) and len(failed) == searcher.withdrawn
+            continue
+        assert len(complete) == len(results) + searcher.withdrawn and not failed
+        evaluated = {(r["accuracy"], r["flops_ratio"]) for r in results}
+        assert {tuple(t.values) for t in complete} == evaluated  # repeats carry an evaluated Arch's values
+        assert all(t.constraints for t in complete)  # and the budget constraint of that Arch
