@@ -124,6 +124,7 @@ def _run_stages(
 
 
 def _load(spec_path: Path, overrides: list[str] | None, address: str | None = None) -> Any:
+    import raydistill.stages  # noqa: F401  the stages' spec checks (the students section) join the rules
     from raydistill.spec import load_spec
 
     extra = list(overrides or [])
@@ -139,6 +140,7 @@ def validate(
     set_: SetOpt = None,
 ) -> None:
     """Check spec files; print every problem as `SPEC:LINE: path: what is wrong; what is allowed`."""
+    import raydistill.stages  # noqa: F401  the stages' spec checks (the students section) join the rules
     from raydistill.spec.validate import validate_paths
 
     raise typer.Exit(validate_paths([str(s) for s in specs], list(set_ or [])))

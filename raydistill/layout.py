@@ -13,6 +13,8 @@ or torch here). The names below are the on-disk contract: existing runs stay rea
     search/exhausted.json
     picks/                              the picks stage's stage.json (its rows are in the points table)
     retrain/<arch id>/init/  retrain/<arch id>/model/  retrain/retrain.json
+    students/<name>/init/  students/<name>/intermediate/ (tinybert)  students/<name>/model/
+    students/students.json              per student: method, shape, phases, dev and search metric
     export/latency.json  export/exports.json
     report/                             the report stage's stage.json (the report itself goes to reports/<name>/)
     logs/ray.log                        Ray's output for a command run without --verbose
@@ -47,6 +49,7 @@ __all__ = [
     "SPEC_FILE",
     "STAGES",
     "STAGE_FILE",
+    "STUDENTS_FILE",
     "RayDir",
     "RunLayout",
 ]
@@ -64,6 +67,7 @@ META_FILE = "meta.json"
 DEV_FILE = "dev_metrics.json"
 EXHAUSTED_FILE = "exhausted.json"
 RETRAIN_FILE = "retrain.json"  # retrain/
+STUDENTS_FILE = "students.json"  # students/
 LATENCY_FILE = "latency.json"  # export/
 EXPORTS_FILE = "exports.json"
 LOG_FILE = "ray.log"  # logs/
@@ -71,7 +75,7 @@ PREV_SUFFIX = ".prev"  # a Ray folder set aside when its inputs changed
 INPUTS_SUFFIX = ".inputs.json"  # beside a Ray folder: the run key it was started under
 PROGRESS_SUFFIX = ".progress.jsonl"  # beside a Train run: rank 0's progress lines
 
-STAGES = ("teacher", "supernet", "search", "picks", "retrain", "export", "report")  # one folder each, run order
+STAGES = ("teacher", "supernet", "search", "picks", "retrain", "students", "export", "report")  # one folder each, run order
 MODEL = "model"
 INIT = "init"
 
@@ -216,6 +220,27 @@ class RunLayout:
     @property
     def retrain_file(self) -> Path:
         return self.retrain_dir / RETRAIN_FILE
+
+    # students
+    @property
+    def students_dir(self) -> Path:
+        return self.stage_dir("students")
+
+    def student_init(self, name: str) -> Path:
+        """The student as built (from a shape, the teacher's layers, or a checkpoint): its first run's start."""
+        return self.students_dir / name / INIT
+
+    def student_phase(self, name: str, phase: str) -> Path:
+        """The model after one phase of a two-phase method (tinybert's `intermediate`)."""
+        return self.students_dir / name / phase
+
+    def student_model(self, name: str) -> Path:
+        """The trained student (HF dir + tokenizer); the export stage exports it."""
+        return self.students_dir / name / MODEL
+
+    @property
+    def students_file(self) -> Path:
+        return self.students_dir / STUDENTS_FILE
 
     # export
     @property

@@ -137,16 +137,41 @@ def export_best(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  #
             "exports": exported, "retrained": retrained}  # fmt: skip
 
 
+def export_students(spec, run_dir: Path) -> dict:  # type: ignore[no-untyped-def]  # spec: Spec
+    """Export stage, students: each `student` row's model, whole, as HF dir (stock `bert`) + ONNX into
+    `exports/<name>/student-<student name>/`, timed like the sub-networks; adds them to
+    `<run_dir>/export/latency.json` (keyed `student <name>`) and sets `latency_ms` and `export_dir` on the rows."""
+    from raydistill.results.points import read_points, update_points
+
+    layout = RunLayout(run_dir)
+    rows = read_points(layout)
+    rows = rows[rows["kind"] == "student"]
+    latency = json.loads(layout.latency_json.read_text()) if layout.latency_json.is_file() else {}
+    exported: dict[str, str] = {}
+    updates: dict[str, dict] = {}
+    for label, model_dir in zip(rows["label"], rows["model_dir"], strict=True):
+        name = str(label).removeprefix("student ")
+        target = Path(spec.export.dir) / spec.name / f"student-{name}"
+        result, latency[label] = _export_one(spec, None, None, "", target, model_dir)
+        exported[name] = str(result.out_dir)
+        updates[label] = {"latency_ms": latency[label]["latency_ms"], "export_dir": str(result.out_dir)}
+    layout.export_dir.mkdir(parents=True, exist_ok=True)
+    layout.latency_json.write_text(json.dumps(latency, indent=2))
+    update_points(layout, updates)
+    return {"headline": f"{len(exported)} students exported to {Path(spec.export.dir) / spec.name}",
+            "exports": exported}  # fmt: skip
+
+
 def _export_one(spec, model, tokenizer, arch_id: str, target: Path, retrained_dir: str | None):  # type: ignore[no-untyped-def]
     """Export one Arch (from its re-trained model when `retrained_dir`, else sliced from `model`) and time it:
-    (export result, latency record)."""
+    (export result, latency record). A model of its own (re-trained, or a student) is exported whole."""
     from raydistill.models.export import own_arch
     from raydistill.models.latency import time_onnx, time_torch_model
 
     seq_len = spec.data.max_seq_length
     if retrained_dir is not None:
-        small = _load_model(Path(retrained_dir))
-        result = _export(small, own_arch(small.config), target, _tokenizer(Path(retrained_dir)),
+        model = _load_model(Path(retrained_dir))
+        result = _export(model, own_arch(model.config), target, _tokenizer(Path(retrained_dir)),
                          spec.export.formats, seq_len, spec.task)  # fmt: skip
     else:
         result = _export(model, parse_arch(arch_id), target, tokenizer, spec.export.formats, seq_len, spec.task)

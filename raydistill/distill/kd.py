@@ -126,3 +126,4 @@ def make_kd(options: Mapping[str, Any], device: torch.device) -> BuiltMethod:
 
 
 METHOD = Method("kd", build=make_kd, evaluation="task")
+OPTIONS = KdOptions  # what a `students:` entry's options are checked against (`spec.student_rules`)

@@ -170,3 +170,4 @@ def make_pkd(options: Mapping[str, Any], device: torch.device) -> BuiltMethod:
 
 
 METHOD = Method("pkd", build=make_pkd, evaluation="task")
+OPTIONS = PkdOptions  # what a `students:` entry's options are checked against (`spec.student_rules`)

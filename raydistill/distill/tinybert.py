@@ -211,3 +211,4 @@ def make_tinybert(options: Mapping[str, Any], device: torch.device) -> BuiltMeth
 
 
 METHOD = Method("tinybert", build=make_tinybert, evaluation="task")
+OPTIONS = TinyBertOptions  # what a `students:` entry's options are checked against (`spec.student_rules`)

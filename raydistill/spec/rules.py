@@ -80,12 +80,13 @@ def search_space_fits(spec: Spec, task: Task | None) -> Iterator[Problem]:
 
 
 def export_needs_search(spec: Spec, task: Task | None) -> Iterator[Problem]:
-    """Export writes the best sub-network per budget, which only the search finds."""
-    if spec.export.enabled and not spec.search.enabled:
+    """Export writes the best sub-network per budget, which only the search finds, and the students."""
+    if spec.export.enabled and not spec.search.enabled and not spec.students:
         yield Problem(
             "export.enabled",
-            "export writes the best sub-network per budget found by the search, but search.enabled is false; "
-            "set export.enabled: false, or search.enabled: true",
+            "export writes the best sub-network per budget found by the search and the students, but "
+            "search.enabled is false and there are no students; set export.enabled: false, or "
+            "search.enabled: true",
             near=("search.enabled",),
         )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from itertools import pairwise
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -216,6 +216,66 @@ class SearchSpec(_Frozen):
         return v
 
 
+class StudentShapeSpec(_Frozen):
+    """A student built from a shape; a width left out is the teacher's (read from its config at run time)."""
+
+    layers: int = Field(gt=0, description="transformer layers M")
+    hidden: int | None = Field(None, gt=0, description="hidden size (default: the teacher's)")
+    heads: int | None = Field(None, gt=0, description="attention heads per layer (default: the teacher's)")
+    ffn: int | None = Field(None, gt=0, description="FFN (intermediate) size (default: the teacher's)")
+
+
+class StudentSpec(_Frozen):
+    """One distilled student (stage `students`): a model of its own shape trained from the teacher.
+
+    `options` are the method's own (its option class validates them; the papers' defaults apply when left out):
+    kd `temperature` [1], `alpha` [1]; pkd `strategy` [skip], `alpha` [0.7], `beta` [500], `temperature` [10];
+    tinybert `temperature` [1], `embedding_weight`, `hidden_weight`, `attention_weight` [1 each]; finetune none.
+    A tinybert entry runs both task-distillation stages in order: intermediate with `train`, then prediction
+    with `prediction_train` (default: `train`).
+    """
+
+    name: str = Field(description="the student's name (letters, digits, '_', '-', '.'), unique in the spec")
+    method: str = Field("kd", description="kd | pkd | tinybert | finetune (a method of the registry)")
+    shape: StudentShapeSpec | None = Field(None, description="build the student from a shape ...")
+    checkpoint: str | None = Field(None, description="... or start from an existing HF model dir or hub name")
+    init: Literal["first", "every_kth"] | None = Field(
+        None, description="shape students: copy the teacher's first / every k-th layers (PKD); none: random"
+    )
+    train: OptimSpec = OptimSpec()
+    prediction_train: OptimSpec | None = Field(
+        None, description="tinybert: the prediction stage's optimiser (default: train)"
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="the method's options (see above)")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not NAME_RE.fullmatch(v):
+            raise ValueError(
+                f"{v!r} is not a safe name; use letters, digits, '_', '-', '.' (max 64), starting with a letter"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StudentSpec:
+        if (self.shape is None) == (self.checkpoint is None):
+            raise ValueError(
+                "give exactly one of shape (layers, hidden, heads, ffn) or checkpoint (an HF model dir or name)"
+            )
+        if self.checkpoint is not None and self.init is not None:
+            raise ValueError(
+                f"init {self.init!r} copies teacher layers into a student built from a shape; a checkpoint "
+                "starts from its own weights: drop init, or give a shape instead of the checkpoint"
+            )
+        if self.prediction_train is not None and self.method != "tinybert":
+            raise ValueError(
+                f"prediction_train is the second stage of tinybert; method {self.method!r} trains once with "
+                "train: drop prediction_train"
+            )
+        return self
+
+
 class CostSpec(_Frozen):
     """How every model of a run is priced: one sequence length for all FLOPs (teacher, grid, trials, students)."""
 
@@ -252,6 +312,9 @@ class Spec(_Frozen):
     teacher: TeacherSpec
     supernet: SupernetSpec = SupernetSpec()
     search: SearchSpec = SearchSpec()
+    students: list[StudentSpec] = Field(
+        default_factory=list, description="distilled students, each trained and priced as a point of its own"
+    )
     export: ExportSpec = ExportSpec()
     cost: CostSpec = CostSpec()
     resources: ResourcesSpec = ResourcesSpec()

@@ -6,12 +6,21 @@ why; `pipeline.run_pipeline` runs the plan. Adding a stage = one module that cal
 line below. The graph (needs, arrows point from a stage to what it reads):
 
     teacher <- supernet <- search <- picks <- retrain (teacher, supernet, picks)
-                                          <- export (picks, retrain) <- report (every stage)
+            <- students (teacher)            <- export (picks, retrain, students) <- report (every stage)
 """
 
 from __future__ import annotations
 
-from raydistill.stages import export, picks, report, retrain, search, supernet, teacher  # noqa: F401  registers
+from raydistill.stages import (  # noqa: F401  registers
+    export,
+    picks,
+    report,
+    retrain,
+    search,
+    students,
+    supernet,
+    teacher,
+)
 from raydistill.stages.base import Stage, StageRun
 from raydistill.stages.plan import Plan, PlannedStage, plan_run
 from raydistill.stages.registry import register_stage, stage_graph

@@ -58,3 +58,20 @@ class Pricer:
             "flops_ratio": cost.flops / full.flops,
             "params": params(arch, self.config, self.num_labels, self.head),  # type: ignore[arg-type]
         }
+
+    def own_model_columns(self, teacher: Pricer) -> dict[str, Any]:
+        """The columns of a model of its own shape (a student: this pricer's config, whole): no Arch, its size as
+        `config_json`, `flops_ratio` against `teacher`'s full model at the same length."""
+        import json
+
+        columns = self.columns(self.full_arch)
+        full = teacher.columns(teacher.full_arch)
+        c = self.config
+        size = {"layers": c.num_hidden_layers, "hidden": c.hidden_size, "heads": c.num_attention_heads,
+                "ffn": c.intermediate_size}  # fmt: skip
+        return columns | {
+            "arch_id": "",
+            "arch_json": "",
+            "config_json": json.dumps(size),
+            "flops_ratio": columns["flops"] / full["flops"],
+        }

@@ -51,7 +51,7 @@ def test_every_run_path_keeps_its_name(tmp_path: Path) -> None:
     assert set(run.search_outputs) == {
         run.trials_parquet, run.trials_csv, run.search_meta, run.dev_metrics, run.exhausted
     }  # fmt: skip
-    assert STAGES == ("teacher", "supernet", "search", "picks", "retrain", "export", "report")
+    assert STAGES == ("teacher", "supernet", "search", "picks", "retrain", "students", "export", "report")
 
 
 def test_ray_folders_and_their_siblings(tmp_path: Path) -> None:

@@ -1,0 +1,132 @@
+"""Train one distilled student (a `students:` entry) with Ray Train: build it, run its phases, score it.
+
+A student is a plain HF BERT of its own shape (`models.student.build_student`: from a shape, optionally
+initialised from the teacher's first / every k-th layers, or from a checkpoint), saved with the teacher's
+tokenizer at `students/<name>/init/`. It is then trained by its phases, each one Ray Train run
+(`trainer.fit_stage`: 1..N workers, resumed from its latest checkpoint when rerun under the same key):
+
+- `kd`, `pkd`, `finetune`: one run `<name>-student-<student>`, into `students/<student>/model/`;
+- `tinybert`: TinyBERT's two task-distillation stages in order, `intermediate` (into
+  `students/<student>/intermediate/`) then `prediction` from its result (run `...-prediction`, into `model/`).
+
+The caller (stage `students`) hands in each phase's method options and run key. The training data of every
+phase come from `student_data` (the one place to point a student at other data, e.g. augmented examples).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from raydistill.data import get_task
+from raydistill.layout import RunLayout
+from raydistill.spec.schema import OptimSpec, Spec, StudentSpec
+from raydistill.training.config import LoopConfig, data_kwargs
+from raydistill.training.loop import train_loop_per_worker
+from raydistill.training.trainer import fit_stage
+
+__all__ = ["Phase", "build_initial_student", "phases_of", "student_data", "train_student"]
+
+TINYBERT_PHASES = ("intermediate", "prediction")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One Ray Train run of a student.
+
+    Attributes:
+        name: "" for a one-run method, else the method's stage (`intermediate`, `prediction`).
+        start: the HF dir the run starts from.
+        out: where its trained model goes.
+        optim: its optimiser settings.
+    """
+
+    name: str
+    start: Path
+    out: Path
+    optim: OptimSpec
+
+
+def phases_of(entry: StudentSpec, layout: RunLayout) -> list[Phase]:
+    """The runs of `entry`, in order (module docstring)."""
+    init, model = layout.student_init(entry.name), layout.student_model(entry.name)
+    if entry.method != "tinybert":
+        return [Phase("", init, model, entry.train)]
+    middle = layout.student_phase(entry.name, TINYBERT_PHASES[0])
+    return [
+        Phase(TINYBERT_PHASES[0], init, middle, entry.train),
+        Phase(TINYBERT_PHASES[1], middle, model, entry.prediction_train or entry.train),
+    ]
+
+
+def student_run_name(spec: Spec, entry: StudentSpec, phase: Phase) -> str:
+    """The stable Ray Train run name of one phase (same name and key = resume)."""
+    return f"{spec.name}-student-{entry.name}" + (f"-{phase.name}" if phase.name else "")
+
+
+def student_data(spec: Spec, entry: StudentSpec) -> dict[str, Any]:
+    """The `prepare_task_data` keyword arguments a student trains on: the task's data as the spec says (the
+    search split carved out). The hook for training a student on other examples (TinyBERT's augmented data)."""
+    del entry  # every entry trains on the task's data in this version
+    return data_kwargs(spec.data)
+
+
+def build_initial_student(spec: Spec, entry: StudentSpec, teacher_dir: Path, out: Path) -> Path:
+    """Build `entry`'s student (widths left out are the teacher's) and save it with the teacher's tokenizer."""
+    from transformers import AutoConfig
+
+    from raydistill.models.student import StudentShape, build_student, save_student
+
+    task = get_task(spec.task)
+    shape = None
+    if entry.shape is not None:
+        teacher = StudentShape.of_config(AutoConfig.from_pretrained(str(teacher_dir)))
+        s = entry.shape
+        shape = StudentShape(s.layers, s.hidden or teacher.hidden, s.heads or teacher.heads, s.ffn or teacher.ffn)
+    student = build_student(str(teacher_dir), task.kind, task.num_labels, shape=shape,
+                            checkpoint=entry.checkpoint, init=entry.init, seed=spec.seed)  # fmt: skip
+    return save_student(student, str(teacher_dir), out)
+
+
+def train_student(
+    spec: Spec,
+    layout: RunLayout,
+    entry: StudentSpec,
+    options: Callable[[Phase], dict[str, Any]],
+    run_key: Callable[[Phase], str],
+) -> dict[str, Any]:
+    """Build and train `entry` (module docstring); returns its record: method, phases, main metric on dev and
+    on the search split (NaN when not scored).
+
+    Args:
+        options: a phase -> the method options of its run.
+        run_key: a phase -> the key of its Ray Train run (`StageRun.sub_key`).
+
+    Raises:
+        RaydistillError: bad model or data, or a failed run.
+    """
+    task = get_task(spec.task)
+    build_initial_student(spec, entry, layout.teacher_model, layout.student_init(entry.name))
+    metrics: dict[str, Any] = {}
+    phases = phases_of(entry, layout)
+    for phase in phases:
+        name = student_run_name(spec, entry, phase)
+        config = LoopConfig(
+            model=str(phase.start.resolve()), task=spec.task, data=student_data(spec, entry),
+            optim=phase.optim.model_dump(), seed=spec.seed, method=entry.method, method_options=options(phase),
+            num_threads=phase.optim.num_threads, use_gpu=spec.resources.use_gpu, name=name,
+        )  # fmt: skip
+        metrics = fit_stage(spec, train_loop_per_worker, config.to_dict(), name, phase.out, run_key(phase)).metrics
+    dev = (metrics.get("dev") or {}).get(task.main_dev, {}).get(task.main_metric, math.nan)
+    search = (metrics.get("search") or {}).get(task.main_metric, math.nan)
+    return {
+        "method": entry.method,
+        "phases": [p.name or entry.method for p in phases],
+        "metric": task.main_metric,
+        "dev_metric": float(dev),
+        "search_metric": float(search),
+        "model_dir": str(layout.student_model(entry.name)),
+    }
