@@ -267,4 +267,5 @@ def test_the_length_axis_is_accepted_for_the_supernet(write) -> None:
     length = "supernet:\n  length:\n    enabled: true\n    length_drop_ratio_bound: 0.3\n"
     assert problems_for(write, spec_text("sst2") + length)[1] == []
     assert problems_for(write, spec_text("sst2") + length + "  method: lengthdrop\n")[1] == []
-    assert problems_for(write, spec_text("squad") + length + "search:\n  space: length\n")[1] == []
+    squad = spec_text("squad", "  max_seq_length: 256\n")
+    assert problems_for(write, squad + length + "search:\n  space: length\n")[1] == []
