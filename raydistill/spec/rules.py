@@ -141,13 +141,23 @@ def teacher_path_exists(spec: Spec, task: Task | None) -> Iterator[Problem]:
         )
 
 
-def features_available(spec: Spec, task: Task | None) -> Iterator[Problem]:
-    """Options the schema already describes but this version cannot run yet: refuse them, never ignore them."""
-    if spec.supernet.length.enabled:
+def length_method_fits(spec: Spec, task: Task | None) -> Iterator[Problem]:
+    """The length axis trains with `lengthdrop` (`supernet.length.enabled` picks it for the default method
+    `supernet`); another sub-network method would ignore `supernet.length`, and `lengthdrop` needs it on."""
+    sn = spec.supernet
+    if sn.length.enabled and sn.method not in ("supernet", "lengthdrop"):
         yield Problem(
-            "supernet.length.enabled",
-            "the length-adaptive supernet (LengthDrop) is not available in this version; "
-            "set it to false and search width_depth or layerwise",
+            "supernet.method",
+            f"{sn.method!r} does not train token lengths, but supernet.length.enabled is true (LengthDrop, "
+            "method lengthdrop); leave supernet.method at supernet (or lengthdrop), or set length.enabled: false",
+            near=("supernet.length.enabled",),
+        )
+    elif sn.method == "lengthdrop" and not sn.length.enabled:
+        yield Problem(
+            "supernet.method",
+            "lengthdrop trains the length axis, which supernet.length.enabled turns on (it is false); "
+            "set supernet.length.enabled: true, or use method supernet",
+            near=("supernet.length.enabled",),
         )
 
 
@@ -193,7 +203,7 @@ RULES: list[Rule] = [
     layerwise_sampling_needs_full_teacher,
     gpu_needs_workers,
     teacher_path_exists,
-    features_available,
+    length_method_fits,
     methods_fit,
 ]
 

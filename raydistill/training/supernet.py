@@ -1,15 +1,18 @@
-"""Stage `supernet`: DynaBERT / once-for-all width-depth supernet training with Ray Train, then a grid eval.
+"""Stage `supernet`: DynaBERT / once-for-all width-depth supernet training (or LengthDrop, alone or jointly with
+width and depth) with Ray Train, then a grid eval.
 
 Steps (outputs under `run_dir/supernet`, `layout.RunLayout`):
 
     init/               (a) the fine-tuned teacher, importance-reordered when `supernet.reorder` (HF dir +
                         tokenizer + reorder.json); written in this (driver) process, reused when made under the
                         same stage run key
-    (Ray Train run)     (b) method `supernet.method` (default `supernet`) from init/, at `<storage_path>/<name>/ray/<name>-supernet`;
+    (Ray Train run)     (b) method `supernet_method(spec)` (`supernet.method`, default `supernet`; `lengthdrop`
+                        when `supernet.length.enabled`) from init/, at `<storage_path>/<name>/ray/<name>-supernet`;
                         rerunning an interrupted stage resumes there (same run name and storage)
     model/              (c) the trained supernet: a standard HF dir (weights + tokenizer) of the last checkpoint
-    supernet_eval.csv   (d) one row per (width, depth) of the grid: arch_id, width, depth, flops, flops_ratio,
-                        params, dev_metric, metric_name, macs (elastic forward on the main dev set)
+    supernet_eval.csv   (d) one row per (width, depth) of the grid, then (length axis) one per per-layer keep ratio
+                        of `length_keeps` at full width and depth: arch_id, width, depth, keep, flops,
+                        flops_ratio, params, dev_metric, metric_name, macs (elastic forward on the main dev set)
     metrics.json        the main metric per grid point, training wall time and samples/s
 
 Importance is scored on `supernet.importance_examples` TRAIN examples (a seeded sample of the train split),
@@ -22,7 +25,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from raydistill.data import EvalSet, Task, TaskData, get_task, prepare_task_data
+from raydistill.distill.lengthdrop import counts_to_tokens, smallest_length_counts
 from raydistill.layout import REORDER_FILE, RunLayout
 from raydistill.models.arch import Arch
 from raydistill.models.bert import elastic_forward, head_kind, unwrap_model
@@ -48,13 +52,15 @@ __all__ = [
     "EVAL_COLUMNS",
     "SupernetResult",
     "evaluate_grid",
+    "length_keeps",
     "prepare_supernet_init",
     "supernet_loop_config",
+    "supernet_method",
     "train_supernet",
 ]
 
 EVAL_COLUMNS = [
-    "arch_id", "width", "depth", "flops", "flops_ratio", "params", "dev_metric", "metric_name", "macs"
+    "arch_id", "width", "depth", "keep", "flops", "flops_ratio", "params", "dev_metric", "metric_name", "macs"
 ]  # fmt: skip
 
 
@@ -72,35 +78,59 @@ def supernet_run_name(spec: Spec) -> str:
     return f"{spec.name}-supernet"
 
 
-def supernet_loop_config(spec: Spec, init_dir: Path) -> LoopConfig:
-    """The loop config of the supernet stage: method `supernet.method` from `init_dir`, distilling from it too
-    (the options are the supernet section's settings, whichever sub-network method reads them)."""
+def supernet_method(spec: Spec) -> str:
+    """The method the stage trains with: `lengthdrop` when `supernet.length.enabled` and `supernet.method` is the
+    default width/depth method `supernet`; else `supernet.method` as given."""
+    sn = spec.supernet
+    return "lengthdrop" if sn.length.enabled and sn.method == "supernet" else sn.method
+
+
+def length_keeps(spec: Spec) -> list[float]:
+    """The per-layer keep ratios the grid evaluation adds at the full width and depth (none without the length
+    axis): 1 - r/2 and 1 - r (the smallest length config LengthDrop trains)."""
+    length = spec.supernet.length
+    r = length.length_drop_ratio_bound
+    return [1 - r / 2, 1 - r] if length.enabled else []
+
+
+def _method_options(spec: Spec, init_dir: Path) -> dict[str, Any]:
+    """The options of the stage's method: LengthDrop's from `supernet.length` (+ the grid, the seed), else the
+    supernet section's settings, whichever other sub-network method reads them."""
     sn, task = spec.supernet, get_task(spec.task)
-    options = {
+    common = {"kind": task.kind, "num_labels": task.num_labels, "widths": list(sn.widths),
+              "depths": list(sn.depths), "temperature": sn.temperature, "seed": spec.seed}  # fmt: skip
+    if supernet_method(spec) == "lengthdrop":
+        return common | {
+            "seq_length": spec.data.max_seq_length,
+            "length_drop_ratio_bound": sn.length.length_drop_ratio_bound,
+            "num_sandwich": sn.length.num_sandwich,
+            "layer_drop_prob": sn.length.layer_drop_prob,
+        }
+    return common | {
         "teacher": str(Path(init_dir).resolve()),
-        "kind": task.kind,
-        "num_labels": task.num_labels,
-        "widths": list(sn.widths),
-        "depths": list(sn.depths),
         "sampling": sn.sampling,
         "num_random": sn.num_random,
         "teacher_mode": sn.teacher_mode,
-        "temperature": sn.temperature,
         "logits_weight": sn.loss.logits,
         "hidden_weight": sn.loss.hidden,
         "embedding_weight": sn.loss.embedding,
         "attention_weight": sn.loss.attention,
         "task_weight": sn.loss.task,
-        "seed": spec.seed,
     }
+
+
+def supernet_loop_config(spec: Spec, init_dir: Path) -> LoopConfig:
+    """The loop config of the supernet stage: method `supernet_method(spec)` from `init_dir` (`_method_options`;
+    the `supernet` method distils from `init_dir` too, `lengthdrop` from the full model itself)."""
+    sn = spec.supernet
     return LoopConfig(
         model=str(Path(init_dir).resolve()),
         task=spec.task,
         data=data_kwargs(spec.data),
         optim=sn.train.model_dump(),
         seed=spec.seed,
-        method=sn.method,
-        method_options=options,
+        method=supernet_method(spec),
+        method_options=_method_options(spec, init_dir),
         num_threads=sn.train.num_threads,
         use_gpu=spec.resources.use_gpu,
         name=supernet_run_name(spec),
@@ -157,6 +187,29 @@ def prepare_supernet_init(
     return init_dir
 
 
+def grid_archs(
+    config: Any,
+    widths: Sequence[float],
+    depths: Sequence[float],
+    keeps: Sequence[float] = (),
+    token_length: int = 0,
+) -> list[tuple[Arch, float, float, float]]:
+    """(Arch, width, depth, keep) of every grid point: each (width, depth), widths then depths descending (the
+    full Arch first), then the full Arch at each per-layer keep ratio k of `keeps`, its length config the cascade
+    n_i = ceil(n_{i-1} k) at `token_length` tokens (`lengthdrop.smallest_length_counts` with r = 1 - k: k = 1 - r
+    is the smallest config LengthDrop trains)."""
+    points = [
+        (Arch.for_config(config, width=w, depth=d), w, d, 1.0)
+        for w in sorted(set(widths), reverse=True)
+        for d in sorted(set(depths), reverse=True)
+    ]
+    full = Arch.for_config(config)
+    for keep in keeps:
+        counts = smallest_length_counts(full.num_layers, token_length, 1 - keep)
+        points.append((replace(full, tokens=counts_to_tokens(counts, token_length)), 1.0, 1.0, keep))
+    return points
+
+
 def evaluate_grid(
     model: nn.Module,
     widths: Sequence[float],
@@ -167,8 +220,10 @@ def evaluate_grid(
     seq_len: int,
     batch_size: int = 64,
     device: torch.device | str | None = None,
+    keeps: Sequence[float] = (),
+    token_length: int = 0,
 ) -> pd.DataFrame:
-    """Score every (width, depth) sub-network of `model` on `evalset` through the elastic forward.
+    """Score every grid point (`grid_archs`) of `model` on `evalset` through the elastic forward.
 
     Args:
         model: a supported HF BERT (possibly wrapped); put in eval mode for the pass, then restored.
@@ -177,10 +232,11 @@ def evaluate_grid(
         seq_len: sequence length of the analytic FLOPs (batch 1; the run's `Spec.cost_seq_length`).
         batch_size: examples per forward.
         device: where the model lives (default: its parameters' device).
+        keeps, token_length: length configs at the full width and depth (`grid_archs`; none by default).
 
     Returns:
-        One row per grid point, widths then depths descending (the full Arch first), columns `EVAL_COLUMNS`:
-        FLOPs (= 2 x MACs) and params of the materialised sub-network, flops_ratio vs the full Arch, and the
+        One row per grid point in `grid_archs` order, columns `EVAL_COLUMNS`: FLOPs (= 2 x MACs, token dropping
+        counted at `seq_len`) and params of the materialised sub-network, flops_ratio vs the full Arch, and the
         task's main metric (`metric_name`) as `dev_metric`.
     """
     hf = unwrap_model(model)
@@ -194,22 +250,20 @@ def evaluate_grid(
     hf.eval()
     rows = []
     try:
-        for width in sorted(set(widths), reverse=True):
-            for depth in sorted(set(depths), reverse=True):
-                arch = Arch.for_config(config, width=width, depth=depth)
+        for arch, width, depth, keep in grid_archs(config, widths, depths, keeps, token_length):
 
-                def run(_arch: Arch = arch, **inputs: torch.Tensor) -> Any:
-                    ids, mask, types = (
-                        inputs["input_ids"],
-                        inputs.get("attention_mask"),
-                        inputs.get("token_type_ids"),
-                    )
-                    return elastic_forward(hf, _arch, ids, mask, types)
+            def run(_arch: Arch = arch, **inputs: torch.Tensor) -> Any:
+                ids, mask, types = (
+                    inputs["input_ids"],
+                    inputs.get("attention_mask"),
+                    inputs.get("token_type_ids"),
+                )
+                return elastic_forward(hf, _arch, ids, mask, types)
 
-                scores = evaluate(run, evalset, collate, batch_size, device=device)
-                cost = count_flops(arch, config, seq_len, num_labels, head)
-                rows.append([arch.id, width, depth, cost.flops, cost.macs / full_macs,
-                             params(arch, config, num_labels, head), scores[metric], metric, cost.macs])  # fmt: skip
+            scores = evaluate(run, evalset, collate, batch_size, device=device)
+            cost = count_flops(arch, config, seq_len, num_labels, head)
+            rows.append([arch.id, width, depth, keep, cost.flops, cost.macs / full_macs,
+                         params(arch, config, num_labels, head), scores[metric], metric, cost.macs])  # fmt: skip
     finally:
         hf.train(was_training)
     return pd.DataFrame(rows, columns=EVAL_COLUMNS)
@@ -238,6 +292,7 @@ def train_supernet(spec: Spec, run_dir: Path, teacher_dir: Path, key: str | None
     table = evaluate_grid(
         model, spec.supernet.widths, spec.supernet.depths, data.dev[task.main_dev], data.collate,
         seq_len=spec.cost_seq_length, batch_size=spec.supernet.train.eval_batch_size, device=device,
+        keeps=length_keeps(spec), token_length=spec.data.max_seq_length,
     )  # fmt: skip
     eval_csv = layout.supernet_eval_csv
     table.to_csv(eval_csv, index=False)
@@ -247,9 +302,12 @@ def train_supernet(spec: Spec, run_dir: Path, teacher_dir: Path, key: str | None
 
 
 def subnets_per_step(spec: Spec) -> int:
-    """Sub-network passes per batch: the whole grid, or the sandwich (largest + smallest + random ones)."""
+    """Sub-network passes per batch: the whole grid, or the sandwich (largest + smallest + random ones); LengthDrop:
+    the full model, the smallest and `length.num_sandwich` random sub-models (plus the full model's no-grad pass)."""
     sn = spec.supernet
     grid = len(sn.widths) * len(sn.depths)
+    if supernet_method(spec) == "lengthdrop":
+        return 2 + sn.length.num_sandwich
     if sn.sampling == "layerwise":
         return 2 + sn.num_random
     return grid if sn.sampling == "all" else min(grid, 2 + sn.num_random)
@@ -270,6 +328,7 @@ def _summary(
                 "arch_id": r.arch_id,
                 "width": float(r.width),
                 "depth": float(r.depth),
+                "keep": float(r.keep),
                 "dev_metric": float(r.dev_metric),
                 "flops_ratio": float(r.flops_ratio),
             }
@@ -278,6 +337,7 @@ def _summary(
         "dev_full_arch": raw.get("dev", {}),
         "subnets_per_step": subnets_per_step(spec),
         "sampling": spec.supernet.sampling,
+        "method": supernet_method(spec),
         "reordered": spec.supernet.reorder,
         "train_samples_per_s": raw.get("train_samples_per_s", 0.0),
         "train_time_s": raw.get("train_time_s", 0.0),

@@ -72,3 +72,37 @@ def test_two_worker_supernet_matches_one_process_with_double_batch(
     assert any(not torch.allclose(a[k], initial[k]) for k in initial)
     for key in a:
         torch.testing.assert_close(a[key], b[key], atol=1e-5, rtol=1e-4)
+
+
+def test_two_worker_lengthdrop_matches_one_process_with_double_batch(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Joint LengthDrop (width, depth, length, LayerDrop) on 2 ranks x batch 8 == 1 process x batch 16: both
+    ranks draw the same sub-networks per step, the sub-models accumulate under no_sync, and the full model's
+    task-loss pass, last, reaches every parameter (DDP without find_unused_parameters would hang otherwise)."""
+    data = _write_equal_length_sst2(tmp_path / "data")
+    options = {
+        "kind": "classification", "num_labels": 2, "seq_length": 16, "widths": [1.0, 0.5], "depths": [1.0, 0.5],
+        "num_sandwich": 2, "layer_drop_prob": 0.3, "length_drop_ratio_bound": 0.4, "seed": 3,
+    }  # fmt: skip
+    config = LoopConfig(
+        model=str(tiny_model_dir),
+        task="sst2",
+        data={"path": str(data), "max_seq_length": 16},
+        optim={"max_steps": 2, "batch_size": 8, "learning_rate": 1e-3, "warmup_ratio": 0.0},
+        method="lengthdrop",
+        method_options=options,
+        num_threads=1,
+    )
+    storage = tmp_path / "ray"
+    ddp = fit(train_loop_per_worker, config.to_dict(), run_name="ld-ddp", storage_path=storage, num_workers=2)
+    assert ddp.metrics["step"] == 2 and ddp.metrics["rank_weight_spread"] == 0.0
+    single_config = config.with_updates(optim={**config.optim, "batch_size": 16})
+    single = fit(train_loop_per_worker, single_config.to_dict(), run_name="ld-one", storage_path=storage,
+                 num_workers=0)  # fmt: skip
+    a = load_file(Path(ddp.checkpoint.path) / "model.safetensors")
+    b = load_file(Path(single.checkpoint.path) / "model.safetensors")
+    initial = load_file(tiny_model_dir / "model.safetensors")
+    assert any(not torch.allclose(a[k], initial[k]) for k in initial)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-5, rtol=1e-4)

@@ -239,11 +239,18 @@ CASES = [
         id="joint-space",
     ),
     pytest.param(
-        M + "supernet:\n  length:\n    enabled: true\n",
-        7,
-        "supernet.length.enabled",
-        "LengthDrop) is not available",
-        id="lengthdrop-not-available",
+        M + "supernet:\n  method: lengthdrop\n",
+        6,
+        "supernet.method",
+        "set supernet.length.enabled: true",
+        id="lengthdrop-without-length",
+    ),
+    pytest.param(
+        M + "supernet:\n  method: pkd\n  length:\n    enabled: true\n",
+        6,
+        "supernet.method",
+        "does not train token lengths",
+        id="length-with-another-method",
     ),
     pytest.param(
         M + "search:\n  space: widthdepth\n",

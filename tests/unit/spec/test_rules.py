@@ -260,3 +260,12 @@ def test_layerwise_sampling_refuses_a_same_width_teacher(write) -> None:
     assert len(problems) == 1
     assert problems[0].startswith(f"{path}:7: supernet.teacher_mode: same_width needs one width")
     assert problems_for(write, spec_text("sst2") + "supernet:\n  sampling: layerwise\n")[1] == []
+
+
+def test_the_length_axis_is_accepted_for_the_supernet(write) -> None:
+    """`supernet.length.enabled` validates (it runs method lengthdrop), with the default method or lengthdrop."""
+    length = "supernet:\n  length:\n    enabled: true\n    length_drop_ratio_bound: 0.3\n"
+    assert problems_for(write, spec_text("sst2") + length)[1] == []
+    assert problems_for(write, spec_text("sst2") + length + "  method: lengthdrop\n")[1] == []
+    squad = spec_text("squad", "  max_seq_length: 256\n")
+    assert problems_for(write, squad + length + "search:\n  space: length\n")[1] == []

@@ -128,7 +128,7 @@ def test_the_spec_takes_registered_methods_that_fit_the_stage(write) -> None:  #
         f"'{TOY}'? valid methods: finetune, kd, pkd, tinybert, {TOY}"
     ]
     with pytest.raises(
-        SpecError, match=r"supernet.method: method 'finetune' trains one whole model .* for it: supernet"
+        SpecError, match=r"supernet.method: method 'finetune' trains one whole model .* for it: lengthdrop, supernet"
     ):
         load_spec(write(MINIMAL + "supernet:\n  method: finetune\n"))
     with pytest.raises(SpecError, match=r"teacher.method: method 'supernet' trains sub-networks"):
@@ -164,4 +164,4 @@ def test_the_stage_builders_read_the_method_from_the_spec(write, tmp_path: Path)
 def test_the_registry_is_read_without_torch() -> None:
     code = "import sys, raydistill.methods_registry as r; print(sorted(r.METHODS), 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['finetune', 'kd', 'pkd', 'supernet', 'tinybert'] False"
+    assert out.strip() == "['finetune', 'kd', 'lengthdrop', 'pkd', 'supernet', 'tinybert'] False"

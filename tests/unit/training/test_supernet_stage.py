@@ -16,14 +16,33 @@ import raydistill.training.supernet as stage
 from raydistill.data import prepare_task_data
 from raydistill.models.arch import Arch
 from raydistill.models.bert import elastic_forward
-from raydistill.spec.schema import DataSpec, OptimSpec, ResourcesSpec, Spec, SupernetSpec, TeacherSpec
+from raydistill.spec.schema import (
+    DataSpec,
+    LengthSpec,
+    OptimSpec,
+    ResourcesSpec,
+    Spec,
+    SupernetSpec,
+    TeacherSpec,
+)
 from raydistill.training.config import data_kwargs
 from raydistill.training.loop import train_loop_per_worker
 from raydistill.training.trainer import fit, ray_storage
 
 from .conftest import NEGATIVE, POSITIVE, manual_accuracy
 
-COLUMNS = ["arch_id", "width", "depth", "flops", "flops_ratio", "params", "dev_metric", "metric_name", "macs"]
+COLUMNS = [
+    "arch_id",
+    "width",
+    "depth",
+    "keep",
+    "flops",
+    "flops_ratio",
+    "params",
+    "dev_metric",
+    "metric_name",
+    "macs",
+]
 
 
 def _spec(data: Path, storage: Path, **supernet: Any) -> Spec:
@@ -185,3 +204,36 @@ def test_init_is_reused_only_under_the_key_it_was_made_with(
     torch.testing.assert_close(
         load_file(init / "model.safetensors")["classifier.bias"], model.classifier.bias.detach()
     )
+
+
+def test_length_axis_trains_lengthdrop_and_adds_length_grid_rows(
+    tiny_model_dir: Path, sst2_dir: Path, tmp_path: Path
+) -> None:
+    """`supernet.length.enabled` runs `lengthdrop` (joint: the grid lists widths and depths) and the grid gains
+    the full Arch at keep ratios 1 - r/2 and 1 - r, priced with its tokens dropped at the cost length."""
+    spec = _spec(sst2_dir, tmp_path / "runs", length=LengthSpec(enabled=True, length_drop_ratio_bound=0.4))
+    assert (
+        stage.supernet_method(spec) == "lengthdrop"
+        and stage.supernet_method(_spec(sst2_dir, tmp_path)) == "supernet"
+    )
+    config = stage.supernet_loop_config(spec, tiny_model_dir)
+    assert config.method == "lengthdrop" and config.method_options["seq_length"] == 32
+    assert config.method_options["length_drop_ratio_bound"] == 0.4 and config.method_options["widths"] == [
+        1.0,
+        0.5,
+    ]
+    result = stage.train_supernet(spec, tmp_path / "runs" / "demo", tiny_model_dir)
+    table = pd.read_csv(result.eval_csv)
+    assert list(table.columns) == COLUMNS and len(table) == 6
+    assert table.keep.tolist() == pytest.approx([1, 1, 1, 1, 0.8, 0.6])
+    length_rows = table[table.keep < 1]
+    archs = [Arch.from_id(a) for a in length_rows.arch_id]
+    assert [a.token_counts(32) for a in archs] == [
+        (26, 21),
+        (20, 12),
+    ]  # ceil(32 .8) = 26, ceil(26 .8) = 21, ...
+    assert all(a.layers == (0, 1) and a.heads == (4, 4) for a in archs)
+    assert (length_rows.flops < table.flops[0]).all() and length_rows.flops.is_monotonic_decreasing
+    metrics = result.metrics
+    assert metrics["method"] == "lengthdrop" and metrics["subnets_per_step"] == 4
+    assert [g["keep"] for g in metrics["grid"]] == pytest.approx(table.keep.tolist())
