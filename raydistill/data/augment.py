@@ -37,16 +37,17 @@ from raydistill.data.tasks import Task
 from raydistill.errors import DataError
 
 __all__ = ["STOPWORDS", "AugmentOptions", "SentencePlan", "augment_examples", "mlm_candidates", "plan_sentence",
-           "read_augmented", "split_words", "write_augmented"]  # fmt: skip
+           "default_copies", "read_augmented", "split_words", "write_augmented"]  # fmt: skip
 
 # Function words the authors' code never replaces (a short English list; other languages: give your own).
-STOPWORDS = frozenset(
+_STOPWORDS = (
     "i me my myself we our ours you your he him his she her it its they them their what which who whom this that "
     "these those am is are was were be been being have has had do does did a an the and but if or because as "
     "until while of at by for with about against between into through during before after to from up down in "
     "out on off over under again then once here there when where why how all any both each few more most other "
-    "some such no nor not only own same so than too very s t can will just don should now".split()
+    "some such no nor not only own same so than too very s t can will just don should now"
 )
+STOPWORDS = frozenset(_STOPWORDS.split())
 Progress = Callable[[int, int], None]
 
 
@@ -353,3 +354,8 @@ def read_augmented(path: Path, task: Task) -> list[Example]:
     with path.open(encoding="utf-8") as f:
         guids = [json.loads(line)["guid"] for line in f if line.strip()]
     return [dataclasses.replace(ex, guid=guid) for ex, guid in zip(examples, guids, strict=True)]
+
+
+def default_copies(task_name: str) -> int:
+    """N of the paper's experiments: 10 for MNLI and QQP, 20 for SST-2 and QNLI, 30 for the other tasks."""
+    return {"mnli": 10, "qqp": 10, "sst2": 20, "qnli": 20}.get(task_name, 30)

@@ -99,6 +99,6 @@ class Glove:
             sims[np.arange(len(batch)), rows] = -np.inf  # never the word itself
             top = np.argpartition(-sims, take - 1, axis=1)[:, :take]  # (b, take), unordered
             for i, word in enumerate(batch):
-                order = sorted(top[i], key=lambda j, i=i: (-sims[i, j], j))
-                out[word] = [self.words[j] for j in order if j != rows[i]][:k]
+                best = sorted((-float(sims[i, j]), int(j)) for j in top[i])  # ties: file order
+                out[word] = [self.words[j] for _, j in best if j != rows[i]][:k]
         return out

@@ -48,7 +48,8 @@ def load_mlm(name_or_dir: str) -> tuple[Any, bool]:
                 f"augment.mlm_model {name_or_dir!r} is a {config.model_type!r} model; the augmentation's masked "
                 "LM must be a BERT (e.g. bert-base-uncased, or minilm-l6 with a fitted head)"
             )
-        model, info = BertForMaskedLM.from_pretrained(source, output_loading_info=True)
+        loaded: Any = BertForMaskedLM.from_pretrained(source, output_loading_info=True)
+        model, info = loaded
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         raise _load_error(name_or_dir, err) from None
     missing = set(info.get("missing_keys", ()))

@@ -7,11 +7,12 @@ line below. The graph (needs, arrows point from a stage to what it reads):
 
     teacher <- supernet <- search <- picks <- retrain (teacher, supernet, picks)
                                           <- export (picks, retrain) <- report (every stage)
+    augment (TinyBERT data augmentation of the training examples; off by default; needs no other stage)
 """
 
 from __future__ import annotations
 
-from raydistill.stages import export, picks, report, retrain, search, supernet, teacher  # noqa: F401  registers
+from raydistill.stages import augment, export, picks, report, retrain, search, supernet, teacher  # noqa: F401  registers
 from raydistill.stages.base import Stage, StageRun
 from raydistill.stages.plan import Plan, PlannedStage, plan_run
 from raydistill.stages.registry import register_stage, stage_graph
