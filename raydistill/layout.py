@@ -14,7 +14,7 @@ or torch here). The names below are the on-disk contract: existing runs stay rea
     picks/                              the picks stage's stage.json (its rows are in the points table)
     retrain/<arch id>/init/  retrain/<arch id>/model/  retrain/retrain.json
     export/latency.json  export/exports.json
-    augment/train.jsonl                 TinyBERT-augmented training examples (`data.augment`; stage `augment`)
+    augment/augmented.jsonl             TinyBERT-augmented training examples (`data.augment`; stage `augment`)
     augment/mlm_head/head.pt  head.json the fitted MLM head (when the checkpoint has none) and its key and accuracy
     report/                             the report stage's stage.json (the report itself goes to reports/<name>/)
     logs/ray.log                        Ray's output for a command run without --verbose
@@ -71,7 +71,7 @@ EXHAUSTED_FILE = "exhausted.json"
 RETRAIN_FILE = "retrain.json"  # retrain/
 LATENCY_FILE = "latency.json"  # export/
 EXPORTS_FILE = "exports.json"
-AUGMENTED_FILE = "train.jsonl"  # augment/
+AUGMENTED_FILE = "augmented.jsonl"  # augment/
 HEAD_WEIGHTS = "head.pt"  # augment/mlm_head/
 HEAD_META = "head.json"
 LOG_FILE = "ray.log"  # logs/
@@ -79,7 +79,7 @@ PREV_SUFFIX = ".prev"  # a Ray folder set aside when its inputs changed
 INPUTS_SUFFIX = ".inputs.json"  # beside a Ray folder: the run key it was started under
 PROGRESS_SUFFIX = ".progress.jsonl"  # beside a Train run: rank 0's progress lines
 
-STAGES = ("teacher", "augment", "supernet", "search", "picks", "retrain", "export", "report")  # one folder each
+STAGES = ("augment", "teacher", "supernet", "search", "picks", "retrain", "export", "report")  # folders, run order
 MODEL = "model"
 INIT = "init"
 
