@@ -16,6 +16,8 @@ or torch here). The names below are the on-disk contract: existing runs stay rea
     students/<name>/init/  students/<name>/intermediate/ (tinybert)  students/<name>/model/
     students/students.json              per student: method, shape, phases, dev and search metric
     export/latency.json  export/exports.json
+    augment/augmented.jsonl             TinyBERT-augmented training examples (`data.augment`; stage `augment`)
+    augment/mlm_head/head.pt  head.json the fitted MLM head (when the checkpoint has none) and its key and accuracy
     report/                             the report stage's stage.json (the report itself goes to reports/<name>/)
     logs/ray.log                        Ray's output for a command run without --verbose
     ray/                                Ray's storage: Train runs `ray/<run name>` and the Tune experiment
@@ -29,11 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "AUGMENTED_FILE",
     "CSV_FILE",
     "DEV_FILE",
     "EVAL_CSV",
     "EXHAUSTED_FILE",
     "EXPORTS_FILE",
+    "HEAD_META",
+    "HEAD_WEIGHTS",
     "INPUTS_SUFFIX",
     "LATENCY_FILE",
     "LOG_FILE",
@@ -70,12 +75,17 @@ RETRAIN_FILE = "retrain.json"  # retrain/
 STUDENTS_FILE = "students.json"  # students/
 LATENCY_FILE = "latency.json"  # export/
 EXPORTS_FILE = "exports.json"
+AUGMENTED_FILE = "augmented.jsonl"  # augment/
+HEAD_WEIGHTS = "head.pt"  # augment/mlm_head/
+HEAD_META = "head.json"
 LOG_FILE = "ray.log"  # logs/
 PREV_SUFFIX = ".prev"  # a Ray folder set aside when its inputs changed
 INPUTS_SUFFIX = ".inputs.json"  # beside a Ray folder: the run key it was started under
 PROGRESS_SUFFIX = ".progress.jsonl"  # beside a Train run: rank 0's progress lines
 
-STAGES = ("teacher", "supernet", "search", "picks", "retrain", "students", "export", "report")  # one folder each, run order
+STAGES = (
+    "augment", "teacher", "supernet", "search", "picks", "retrain", "students", "export", "report"
+)  # one folder each, run order
 MODEL = "model"
 INIT = "init"
 
@@ -254,6 +264,28 @@ class RunLayout:
     @property
     def exports_json(self) -> Path:
         return self.export_dir / EXPORTS_FILE
+
+    # augment
+    @property
+    def augment_dir(self) -> Path:
+        return self.stage_dir("augment")
+
+    @property
+    def augmented_train(self) -> Path:
+        """The augmented training set: originals and their copies, JSON Lines (`data.augment.read_augmented`)."""
+        return self.augment_dir / AUGMENTED_FILE
+
+    @property
+    def mlm_head_dir(self) -> Path:
+        return self.augment_dir / "mlm_head"
+
+    @property
+    def mlm_head_weights(self) -> Path:
+        return self.mlm_head_dir / HEAD_WEIGHTS
+
+    @property
+    def mlm_head_meta(self) -> Path:
+        return self.mlm_head_dir / HEAD_META
 
     # models, logs, Ray
     @property

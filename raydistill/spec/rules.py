@@ -161,6 +161,32 @@ def length_method_fits(spec: Spec, task: Task | None) -> Iterator[Problem]:
         )
 
 
+def augment_fits(spec: Spec, task: Task | None) -> Iterator[Problem]:
+    """TinyBERT augmentation rewrites sentences of a classification or regression task, and reads a GloVe
+    file (and, when given, a corpus file) that must exist."""
+    aug = spec.augment
+    if not aug.enabled:
+        return
+    if task is not None and task.kind == "qa":
+        yield Problem(
+            "augment.enabled",
+            f"task {task.name} is extractive QA, whose answers are character spans that rewritten words would "
+            "move; augment a classification or regression task, or set augment.enabled: false",
+        )
+    if aug.glove_path is None:
+        yield Problem(
+            "augment.glove_path",
+            "is required when augment.enabled (multi-piece words are replaced by GloVe neighbours); give a GloVe "
+            "text file such as ../shared/data/glove/glove.6B.50d.top100k.txt",
+            near=("augment.enabled",),
+        )
+    for field, value in (("augment.glove_path", aug.glove_path), ("augment.mlm_corpus", aug.mlm_corpus)):
+        if value is not None and not Path(value).expanduser().is_file():
+            yield Problem(
+                field, f"{value!r} is not a file (relative to {str(Path.cwd())!r}); give an existing text file"
+            )
+
+
 def _stage_methods(spec: Spec) -> Iterator[tuple[str, str, bool]]:
     """(field, method name, whether the stage trains sub-networks) of every stage that trains with a method."""
     yield "teacher.method", spec.teacher.method, False
@@ -205,6 +231,7 @@ RULES: list[Rule] = [
     teacher_path_exists,
     length_method_fits,
     methods_fit,
+    augment_fits,
 ]
 
 

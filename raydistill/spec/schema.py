@@ -276,6 +276,26 @@ class StudentSpec(_Frozen):
         return self
 
 
+class AugmentSpec(_Frozen):
+    """TinyBERT data augmentation of the training examples left after the search split is carved (stage
+    `augment`; `data.augment`). Off by default."""
+
+    enabled: bool = False
+    copies: int | None = Field(
+        None, gt=0, description="N augmented copies per example (default: the paper's, 10 MNLI/QQP, 20 SST-2/QNLI, 30 else)"
+    )
+    p: float = Field(0.4, ge=0, le=1, description="probability of replacing each eligible word")
+    top_k: int = Field(15, gt=0, description="MLM predictions / GloVe neighbours per word")
+    glove_path: str | None = Field(None, description="GloVe text file (word v1 ... vd per line) for multi-piece words")
+    mlm_model: str | None = Field(None, description="the masked LM (default: teacher.model); its own head if it has one")
+    mlm_corpus: str | None = Field(
+        None, description="plain-text file (one sentence a line) to fit an MLM head on (default: the train text)"
+    )
+    mlm_steps: int = Field(300, ge=0, description="steps of fitting an MLM head when the checkpoint has none")
+    max_examples: int | None = Field(None, gt=0, description="augment only the first N training examples")
+    batch_size: int = Field(64, gt=0, description="MLM rows (masked words) per forward")
+
+
 class CostSpec(_Frozen):
     """How every model of a run is priced: one sequence length for all FLOPs (teacher, grid, trials, students)."""
 
@@ -316,6 +336,7 @@ class Spec(_Frozen):
         default_factory=list, description="distilled students, each trained and priced as a point of its own"
     )
     export: ExportSpec = ExportSpec()
+    augment: AugmentSpec = AugmentSpec()
     cost: CostSpec = CostSpec()
     resources: ResourcesSpec = ResourcesSpec()
     seed: int = 42

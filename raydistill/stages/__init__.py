@@ -7,11 +7,13 @@ line below. The graph (needs, arrows point from a stage to what it reads):
 
     teacher <- supernet <- search <- picks <- retrain (teacher, supernet, picks)
             <- students (teacher)            <- export (picks, retrain, students) <- report (every stage)
+    augment (TinyBERT data augmentation of the training examples; off by default; needs no other stage)
 """
 
 from __future__ import annotations
 
 from raydistill.stages import (  # noqa: F401  registers
+    augment,
     export,
     picks,
     report,

@@ -41,6 +41,9 @@ def test_every_run_path_keeps_its_name(tmp_path: Path) -> None:
         run.retrain_file: "retrain/retrain.json",
         run.latency_json: "export/latency.json",
         run.exports_json: "export/exports.json",
+        run.augmented_train: "augment/augmented.jsonl",
+        run.mlm_head_weights: "augment/mlm_head/head.pt",
+        run.mlm_head_meta: "augment/mlm_head/head.json",
         run.ray_log: "logs/ray.log",
         run.ray_dir: "ray",
     }
@@ -51,7 +54,9 @@ def test_every_run_path_keeps_its_name(tmp_path: Path) -> None:
     assert set(run.search_outputs) == {
         run.trials_parquet, run.trials_csv, run.search_meta, run.dev_metrics, run.exhausted
     }  # fmt: skip
-    assert STAGES == ("teacher", "supernet", "search", "picks", "retrain", "students", "export", "report")
+    assert STAGES == (
+        "augment", "teacher", "supernet", "search", "picks", "retrain", "students", "export", "report"
+    )
 
 
 def test_ray_folders_and_their_siblings(tmp_path: Path) -> None:

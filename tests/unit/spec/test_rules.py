@@ -269,3 +269,21 @@ def test_the_length_axis_is_accepted_for_the_supernet(write) -> None:
     assert problems_for(write, spec_text("sst2") + length + "  method: lengthdrop\n")[1] == []
     squad = spec_text("squad", "  max_seq_length: 256\n")
     assert problems_for(write, squad + length + "search:\n  space: length\n")[1] == []
+
+
+def test_augmentation_needs_a_glove_file_and_a_sentence_task(write, tmp_path: Path) -> None:
+    glove = make_file(tmp_path, "glove.txt", "movies 1 0\n")
+    path, problems = problems_for(write, spec_text("sst2") + "augment:\n  enabled: true\n")
+    assert problems == [
+        f"{path}:6: augment.glove_path: is required when augment.enabled (multi-piece words are replaced by GloVe "
+        "neighbours); give a GloVe text file such as ../shared/data/glove/glove.6B.50d.top100k.txt"
+    ]
+    _, problems = problems_for(write, spec_text("sst2") + f"augment:\n  enabled: true\n  glove_path: {glove}\n")
+    assert problems == []
+    _, problems = problems_for(write, spec_text("sst2") + "augment:\n  enabled: true\n  glove_path: nope.txt\n")
+    assert len(problems) == 1 and "augment.glove_path: 'nope.txt' is not a file" in problems[0]
+    qa = spec_text("squad", "  max_seq_length: 384\n") + f"augment:\n  enabled: true\n  glove_path: {glove}\n"
+    _, problems = problems_for(write, qa)
+    assert len(problems) == 1 and "augment.enabled: task squad is extractive QA" in problems[0]
+    _, problems = problems_for(write, spec_text("squad", "  max_seq_length: 384\n") + "augment:\n  p: 0.5\n")
+    assert problems == []  # off: nothing is checked

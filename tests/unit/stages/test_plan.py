@@ -104,7 +104,7 @@ def test_a_missing_output_or_record_reruns_the_stage_and_those_after_it(
 def test_until_plans_a_stage_and_what_it_needs(tmp_path: Path) -> None:
     plan = plan_of(make_spec(tmp_path), until="search")
     assert _running(plan) == ["teacher", "supernet", "search"]
-    with pytest.raises(RunError, match="choose one of: teacher, students, supernet, search, picks"):
+    with pytest.raises(RunError, match="choose one of: augment, teacher, students, supernet, search, picks"):
         plan_of(make_spec(tmp_path), until="nope")
 
 
