@@ -152,7 +152,7 @@ def _search_key(spec: Spec, supernet_dir: Path) -> dict[str, Any]:
     Of the budgets only the largest counts (it decides feasibility and the sampler's constraint); the others
     only change the picks, made after the trials (`_final`), so moving them re-uses every finished trial.
     """
-    search = spec.search.model_dump(exclude={"enabled", "pareto_eval_cap", "retrain", "budgets"})
+    search = spec.search.model_dump(exclude={"enabled", "pareto_eval_cap", "retrain", "budgets", "max_failures"})
     return {
         "search": search,
         "max_budget": max(spec.search.budgets),
@@ -258,6 +258,7 @@ def _new_tuner(spec: Spec, setup: SearchSetup, trainable: Any, layout: RunLayout
             name=layout.search_experiment(spec.name).path.name,
             storage_path=str(layout.ray_dir),
             verbose=0,
+            failure_config=tune.FailureConfig(max_failures=spec.search.max_failures),
             callbacks=[SearchProgress(spec.search.num_trials, setup.metric)],
         ),
     )
@@ -306,7 +307,8 @@ def _run_tuner(spec: Spec, setup: SearchSetup, supernet_dir: Path, run_dir: Path
     return _Outcome(
         rows=trial_rows(results, setup.metric, spec.search.sampler, finished=closed),
         ran_now=sum(1 for r in results if (r.metrics or {}).get("evaluated_at", 0.0) >= started),
-        errors=[str(r.error).strip().splitlines()[-1] for r in results if r.error is not None],
+        errors=[str(r.error).strip().splitlines()[-1] for r in results if r.error is not None]
+        + [str((r.metrics or {}).get("note")) for r in results if (r.metrics or {}).get("status") == "error"],
     )
 
 

@@ -233,6 +233,7 @@ def fit_stage(
         num_workers=spec.resources.num_workers,
         use_gpu=spec.resources.use_gpu,
         cpus_per_worker=spec.resources.cpus_per_worker,
+        max_failures=spec.resources.max_failures,
         address=spec.resources.address,
     )
     if result.checkpoint is None:
