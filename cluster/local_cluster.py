@@ -1,6 +1,6 @@
 """A real multi-node Ray cluster on one machine: a head and a second node as separate `ray start` processes.
 
-    python cluster/local_cluster.py start [--dir D] [--port 6390] [--head-cpus 1] [--node-cpus 1]
+    python cluster/local_cluster.py start [--dir D] [--port 6390] [--head-cpus 1] [--node-cpus 1] [--nodes 2]
     python cluster/local_cluster.py info --dir D        # JSON: address, nodes (id, alive, resources)
     python cluster/local_cluster.py actors --dir D      # JSON: every actor Ray's GCS knows (class, node, pid, state)
     python cluster/local_cluster.py kill-node --dir D   # SIGKILL the second node's raylet and its processes
@@ -77,8 +77,8 @@ def _start_node(state: dict[str, Any], head: bool) -> None:
     )
 
 
-def start(directory: Path | None, port: int, head_cpus: int, node_cpus: int) -> dict[str, Any]:
-    """Start the head and the second node; write and return the cluster's state (`cluster.json` in the dir)."""
+def start(directory: Path | None, port: int, head_cpus: int, node_cpus: int, nodes: int = 2) -> dict[str, Any]:
+    """Start the head and (nodes=2) the second node; write and return the cluster's state (`cluster.json`)."""
     directory = Path(directory or tempfile.mkdtemp(prefix="rdc-", dir="/tmp"))  # short: socket paths < 108 chars
     directory.mkdir(parents=True, exist_ok=True)
     state = {
@@ -92,7 +92,8 @@ def start(directory: Path | None, port: int, head_cpus: int, node_cpus: int) -> 
     (directory / STATE_FILE).write_text(json.dumps(state))
     try:
         _start_node(state, head=True)
-        _start_node(state, head=False)
+        if nodes > 1:
+            _start_node(state, head=False)
     except subprocess.CalledProcessError as exc:
         stop(directory)
         raise SystemExit(f"ray start failed: {exc.stderr or exc.stdout}") from None
@@ -211,11 +212,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=6390, help="GCS port of the head (+1, +2: node managers)")
     parser.add_argument("--head-cpus", type=int, default=1)
     parser.add_argument("--node-cpus", type=int, default=1)
+    parser.add_argument("--nodes", type=int, choices=[1, 2], default=2, help="start: the head alone, or two nodes")
     args = parser.parse_args(argv)
     if args.command != "start" and args.dir is None:
         parser.error(f"{args.command} needs --dir (the dir `start` printed)")
     if args.command == "start":
-        print(json.dumps(start(args.dir, args.port, args.head_cpus, args.node_cpus)))
+        print(json.dumps(start(args.dir, args.port, args.head_cpus, args.node_cpus, args.nodes)))
     elif args.command == "info":
         print(json.dumps(info(args.dir)))
     elif args.command == "actors":

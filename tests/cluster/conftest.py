@@ -136,7 +136,7 @@ def overrides(inputs: dict[str, Path], storage: Path, **changes: Any) -> list[st
         "supernet.train.epochs": 6,
         "supernet.train.batch_size": 8,
         "supernet.train.learning_rate": 2e-3,
-        "supernet.train.checkpoint_every_steps": 3,
+        "supernet.train.checkpoint_every_steps": CHECKPOINT_EVERY,
         "supernet.importance_examples": 16,
         "search.sampler": "random",
         "search.num_trials": NUM_TRIALS,
@@ -247,6 +247,22 @@ def trial_results(storage: Path) -> dict[str, list[dict[str, Any]]]:
         if lines:
             out[lines[0]["trial_id"]] = lines
     return out
+
+
+CHECKPOINT_EVERY = 3  # supernet.train.checkpoint_every_steps of these runs: at most 2 steps are redone
+
+
+def record(fault: str, **facts: Any) -> None:
+    """Append what a passed fault test saw to $RAYDISTILL_RELIABILITY_OUT (benchmarks/cluster_scale.py)."""
+    out = os.environ.get("RAYDISTILL_RELIABILITY_OUT")
+    if out:
+        with open(out, "a") as f:
+            f.write(json.dumps({"fault": fault, "survived": True, **facts}) + "\n")
+
+
+def resumed_steps(text: str) -> list[int]:
+    """The steps the training loop logged it resumed at ("[run] resumed at step 6/30 ...")."""
+    return [int(line.split("resumed at step ")[1].split("/")[0]) for line in text.splitlines() if "resumed at step" in line]
 
 
 @dataclass

@@ -18,6 +18,7 @@ import pytest
 from raydistill.checkpoint_files import checkpoint_step, complete_checkpoints, is_complete
 from raydistill.layout import RunLayout
 from tests.cluster.conftest import (
+    CHECKPOINT_EVERY,
     NAME,
     NUM_TRIALS,
     Cluster,
@@ -30,12 +31,15 @@ from tests.cluster.conftest import (
     logs,
     newest_checkpoint,
     overrides,
+    record,
+    resumed_steps,
     run_cli,
     start_cli,
     supernet_run,
     trial_results,
     wait_for,
 )
+from tests.unit.training.conftest import write_sst2
 
 
 def _train_workers(cluster: Cluster) -> dict[int, int]:
@@ -86,6 +90,9 @@ def test_killed_train_worker_restarts_from_the_latest_checkpoint(
     assert state["step"] == reference.supernet_state["step"]
     assert checkpoint_step(first) is not None and checkpoint_step(first) <= state["step"]
     assert_same_weights(RunLayout.of(storage, NAME).supernet_model, reference.supernet_model)
+    step = resumed_steps(logs(tmp_path, storage))[-1]
+    record("SIGKILL a Ray Train worker mid-epoch (2 workers, 2 nodes)", trials_lost=0,
+           steps_redone=f"<= {CHECKPOINT_EVERY - 1}", note=f"restarted from step {step}, final weights equal")  # fmt: skip
 
 
 def test_killed_driver_mid_training_and_mid_search_loses_nothing(
@@ -117,6 +124,9 @@ def test_killed_driver_mid_training_and_mid_search_loses_nothing(
     assert len(table) == NUM_TRIALS and table["trial_id"].is_unique
     assert_same_weights(RunLayout.of(storage, NAME).supernet_model, reference.supernet_model)
     assert front(table) == reference.front
+    record("SIGKILL the driver mid-training, then mid-search; rerun", trials_lost=0,
+           steps_redone=f"<= {CHECKPOINT_EVERY - 1}",
+           note=f"training resumed at step {kept_step}; {len(before)} finished trials kept, none re-run; front equal")  # fmt: skip
 
 
 @pytest.fixture
@@ -168,31 +178,40 @@ def test_full_disk_mid_training_fails_clearly_and_the_rerun_resumes(
     run_cli("train", cluster, args, tmp_path)
     assert f"resumed at step {last_good}/" in logs(tmp_path, storage), logs(tmp_path, storage)[-6000:]
     assert_same_weights(RunLayout.of(storage, NAME).supernet_model, reference.supernet_model)
+    record("storage full mid-training (tmpfs filled)", trials_lost=0, steps_redone=f"<= {CHECKPOINT_EVERY - 1}",
+           note=f"one error line; rerun resumed at step {last_good}, final weights equal")  # fmt: skip
 
 
 def test_killed_node_mid_search_retries_its_trials(
-    cluster: Cluster, reference: Reference, inputs: dict[str, Path]
+    cluster: Cluster, inputs: dict[str, Path], tmp_path: Path
 ) -> None:
     """Kill the second node while trials run on both nodes: its trials are retried elsewhere, the search
-    finishes, and every trial id appears exactly once in the trial table. (Runs last: the node stays dead.)"""
-    storage, work = reference.storage, reference.storage.parent
-    trials = NUM_TRIALS + 6  # a new search over the reference's supernet (the stages before it are reused)
-    args = overrides(inputs, storage, **{
-        "search.num_trials": trials, "resources.max_concurrent_trials": 2, "search.max_failures": 2})  # fmt: skip
+    finishes, and every trial id appears exactly once in the trial table. (Runs last: the node stays dead.)
+
+    Trials here score 9000 search examples (~1-3 s each), so a second trial actor starts before the first trial
+    ends (with cheap trials Tune reuses one actor for all of them) and the kill lands inside a trial."""
+    storage = tmp_path / "runs"
+    data = write_sst2(tmp_path / "data", repeats=1000)
+    trials = NUM_TRIALS
+    args = overrides(dict(inputs, data=data), storage, **{
+        "data.search_split": 0.9, "supernet.train.max_steps": 2, "search.num_trials": trials,
+        "resources.max_concurrent_trials": 2, "search.max_failures": 2})  # fmt: skip
 
     def ran_on_second() -> bool:
         return any(r[-1].get("node_id") == cluster.second_id for r in trial_results(storage).values())
 
     experiment = RunLayout.of(storage, NAME).search_experiment(NAME).path
-    proc = start_cli("search", cluster, args, work)
-    wait_for(lambda: experiment.is_dir() and ran_on_second(), proc, "a trial on the second node", timeout=300)
+    proc = start_cli("search", cluster, args, tmp_path)
+    wait_for(ran_on_second, proc, "a trial on the second node", timeout=400)
     local_cluster.kill_node(cluster.dir)
-    code, output = finish(proc, work)
+    code, output = finish(proc, tmp_path)
     assert code == 0, output[-6000:]
     table = pd.read_parquet(RunLayout.of(storage, NAME).trials_parquet)
     assert len(table) == trials and table["trial_id"].is_unique
     assert set(table["status"]) <= {"ok", "infeasible"}, table[["trial_id", "status", "note"]]
     nodes = {lines[-1]["node_id"] for lines in trial_results(storage).values()}
     assert nodes == {cluster.head_id, cluster.second_id}  # trials ran on both nodes (Tune's results say where)
-    retried = [p for p in experiment.glob("trial_*/error.txt")]
+    retried = list(experiment.glob("trial_*/error.txt"))
     assert retried, "no trial was running on the killed node"
+    record("SIGKILL the second node mid-search (2 concurrent trials)", trials_lost=0, steps_redone="-",
+           note=f"{len(retried)} trial(s) retried; {trials} trials, each id once")  # fmt: skip

@@ -142,3 +142,18 @@ def test_fit_stage_restarts_lost_workers_resources_max_failures_times(
     with pytest.raises(RunError):  # no checkpoint from the fake run
         trainer.fit_stage(spec, lambda c: None, {}, "t-teacher", tmp_path / "model")
     assert seen["max_failures"] == 3
+
+
+def test_an_unreadable_ray_snapshot_is_dropped_so_the_run_resumes(tmp_path: Path) -> None:
+    from raydistill.disk import SNAPSHOT_FILE
+    from raydistill.training.trainer import _drop_unreadable_snapshot
+
+    run = tmp_path / "run"
+    run.mkdir()
+    _drop_unreadable_snapshot(run)  # none: nothing to do
+    (run / SNAPSHOT_FILE).write_text('{"checkpoint_results": []}')
+    _drop_unreadable_snapshot(run)
+    assert (run / SNAPSHOT_FILE).is_file()  # readable: kept
+    (run / SNAPSHOT_FILE).write_text("")  # a rewrite cut short by a full disk
+    _drop_unreadable_snapshot(run)
+    assert not (run / SNAPSHOT_FILE).exists()
