@@ -23,6 +23,11 @@ experiment (its trial count, sampler or space are part of its pickled state), so
 old experiment is moved to `<name>-search.prev` and the search starts afresh (logged). A damaged experiment
 (a file Tune's restore reads is empty, unreadable or missing: `experiment.damage`, or `Tuner.restore` fails)
 is set aside the same way, with one line saying why.
+
+Faults: a trial whose actor or node died is retried up to `search.max_failures` times (Tune's `FailureConfig`);
+a trial whose evaluation raised is not retried (it reports status "error", `trainable.error_result`).
+`max_failures` is not part of the search key: changing it resumes the same experiment (whose saved run config
+keeps the count it was started with).
 """
 
 from __future__ import annotations
