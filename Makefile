@@ -1,6 +1,6 @@
 # raydistill developer entry points. Two commands set everything up on a fresh machine:
 #   make demo   -> venv + install + the quickstart search (offline, 2 CPU cores)
-#   make test   -> venv + install + the whole test suite
+#   make test   -> venv + install + the whole test suite (make test-cluster: the multi-node fault tests)
 # The raydistill command lives in the venv: `source .venv/bin/activate` (or call .venv/bin/raydistill), or
 #   make run SPEC=searches/sst2.yaml ARGS="--set teacher.train.epochs=1"   /   make validate
 # Installs go through constraints.txt, the versions the suite passed with (pyproject keeps ranges for users).
@@ -30,7 +30,7 @@ export TOKENIZERS_PARALLELISM ?= false
 export RAY_AIR_NEW_OUTPUT ?= 0
 export RAY_TRAIN_HEALTH_CHECK_INTERVAL_S ?= 0.5
 
-.PHONY: install demo run validate test test-latest constraints test-unit test-integration lint bench clean
+.PHONY: install demo run validate test test-latest constraints test-unit test-integration test-cluster lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,11 @@ test-unit: $(STAMP)
 
 test-integration: $(STAMP)
 	$(BIN)/pytest -q -m integration $(PYTEST_ARGS)
+
+# A real two-node Ray cluster on this machine (cluster/local_cluster.py): placement, a killed Train worker, node
+# and driver, a full disk (a tmpfs: needs root). `make test` skips these; about 6 min on 2 idle cores.
+test-cluster: $(STAMP)
+	RAYDISTILL_CLUSTER_TESTS=1 timeout --signal=INT --kill-after=30 600 $(BIN)/pytest -q tests/cluster $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check raydistill tests benchmarks

@@ -13,12 +13,16 @@ Sharing and caching (RAY_NOTES, "Ray Tune + Optuna"):
   `status="infeasible"`, and the searcher tells the sampler it is infeasible.
 - A candidate whose outputs hold NaN or inf, or whose metric is not finite, reports the metric as NaN and
   `status="failed"`: the table marks it, and the searcher tells the sampler the trial failed (no value).
+- A candidate whose evaluation raised reports `status="error"` with the error in `note` (`error_result`) instead
+  of raising, so Tune retries (`search.max_failures`) only trials whose actor or node died.
+- Every result carries the `node_id` of the Ray node the trial ran on (where trials ran, multi-node tests).
 """
 
 from __future__ import annotations
 
 import math
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +39,7 @@ from raydistill.search.spaces import Candidate
 __all__ = [
     "TrialPayload",
     "actor_model",
+    "error_result",
     "model_from_state",
     "run_trial",
     "search_trial",
@@ -155,8 +160,32 @@ def search_trial(
     payload: TrialPayload | None = None,
 ) -> None:
     """Tune function trainable: `run_trial` and report its result once (wrap with `tune.with_parameters`)."""
+    import ray
     from ray import tune
 
     if model_state is None or payload is None:
         raise TypeError("search_trial needs model_state and payload; wrap it with tune.with_parameters(...)")
-    tune.report(run_trial(config, model_state, payload))
+    try:
+        result = run_trial(config, model_state, payload)
+    except Exception as exc:  # recorded once; Tune's retries are for dead actors and nodes
+        traceback.print_exc()  # the trial's log in the Ray logs
+        result = error_result(config, payload, exc)
+    tune.report({**result, "node_id": ray.get_runtime_context().get_node_id()})
+
+
+def error_result(config: dict[str, Any], payload: TrialPayload, exc: BaseException) -> dict[str, Any]:
+    """The result a trial whose evaluation raised reports: status "error", the error in `note`, metric NaN.
+
+    A trial reports its own error instead of raising it, so Tune's `FailureConfig(max_failures)` retries only
+    trials whose actor or node died: a deterministic error would fail again on every retry.
+    """
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return {
+        payload.metric: math.nan,
+        **{k: v for k, v in Candidate.from_config(config).to_config().items() if k != "feasible"},
+        "status": "error",
+        "note": f"{type(exc).__name__}: {lines[0] if lines else ''}".strip(),
+        "evaluated": False,
+        "wall_time_s": 0.0,
+        "evaluated_at": time.time(),
+    }

@@ -24,6 +24,11 @@ experiment (its trial count, sampler or space are part of its pickled state), so
 old experiment is moved to `<name>-search.prev` and the search starts afresh (logged). A damaged experiment
 (a file Tune's restore reads is empty, unreadable or missing: `experiment.damage`, or `Tuner.restore` fails)
 is set aside the same way, with one line saying why.
+
+Faults: a trial whose actor or node died is retried up to `search.max_failures` times (Tune's `FailureConfig`);
+a trial whose evaluation raised is not retried (it reports status "error", `trainable.error_result`).
+`max_failures` is not part of the search key: changing it resumes the same experiment (whose saved run config
+keeps the count it was started with).
 """
 
 from __future__ import annotations
@@ -243,6 +248,7 @@ def _new_tuner(spec: Spec, setup: SearchSetup, trainable: Any, layout: RunLayout
             name=layout.search_experiment(spec.name).path.name,
             storage_path=str(layout.ray_dir),
             verbose=0,
+            failure_config=tune.FailureConfig(max_failures=spec.search.max_failures),
             callbacks=[SearchProgress(spec.search.num_trials, setup.metric)],
         ),
     )
@@ -290,7 +296,8 @@ def _run_tuner(spec: Spec, setup: SearchSetup, key: str, run_dir: Path) -> _Outc
     return _Outcome(
         rows=trial_rows(results, setup.metric, spec.search.sampler, finished=closed),
         ran_now=sum(1 for r in results if (r.metrics or {}).get("evaluated_at", 0.0) >= started),
-        errors=[str(r.error).strip().splitlines()[-1] for r in results if r.error is not None],
+        errors=[str(r.error).strip().splitlines()[-1] for r in results if r.error is not None]
+        + [str((r.metrics or {}).get("note")) for r in results if (r.metrics or {}).get("status") == "error"],
     )
 
 

@@ -203,6 +203,12 @@ class SearchSpec(_Frozen):
         True, description="evaluate the supernet's uniform (width, depth) grid first, as the first trials"
     )
     retrain: RetrainSpec | None = None
+    max_failures: int = Field(
+        2,
+        ge=0,
+        description="retries of a trial whose Ray actor or node died (a trial that raised is not retried: "
+        "it is recorded with status error)",
+    )
 
     _seed = field_validator("seed", mode="before")(check_seed)
 
@@ -319,8 +325,28 @@ class ResourcesSpec(_Frozen):
     use_gpu: bool = False
     cpus_per_worker: float = Field(1.0, gt=0)
     address: str | None = Field(None, description="existing Ray cluster (e.g. auto, ray://host:10001); None = local")
-    storage_path: str = Field("runs", description="root for run outputs (checkpoints, tables); local dir or URI")
+    storage_path: str = Field(
+        "runs",
+        description="root for run outputs (checkpoints, tables): a directory every Ray node sees (local disk on "
+        "one machine, a shared mount such as NFS on a cluster); cloud URIs (s3://, gs://) are not supported",
+    )
     max_concurrent_trials: int = Field(2, gt=0)
+    max_failures: int = Field(
+        0,
+        ge=0,
+        description="training: restarts of the worker group (from the latest checkpoint) after a worker or its "
+        "node died, before the run fails",
+    )
+
+    @field_validator("storage_path")
+    @classmethod
+    def _a_directory(cls, v: str) -> str:
+        if "://" in v:
+            raise ValueError(
+                f"{v!r} is a URI; cloud storage is not supported: give a directory every Ray node sees "
+                "(a local path on one machine, a shared mount such as NFS on a cluster)"
+            )
+        return v
 
 
 class Spec(_Frozen):

@@ -48,7 +48,7 @@ STAGE = register_stage(
         run,
         needs=("supernet",),
         sections=("task", "data", "seed", "search"),
-        exclude=("search.budgets", "search.retrain"),
+        exclude=("search.budgets", "search.retrain", "search.max_failures"),  # retries: how, not what
         derived=_derived,
         reads_data=True,
         run_exclude=("search.pareto_eval_cap",),

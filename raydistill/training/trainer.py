@@ -11,6 +11,8 @@
   the key; a run started under another key (or by a version that kept no record) is moved to
   `<run_name>.prev` and the run starts afresh, so a changed spec or a re-trained model never continues a
   stale checkpoint.
+- A full disk can leave Ray's own checkpoint record (`checkpoint_manager_snapshot.json`) empty; `fit` drops an
+  unreadable one before it starts, so the rerun resumes from the newest complete checkpoint instead of failing.
 - A failed run raises a `RaydistillError`: the worker's own error when it was one (a `DataError` stays a
   `DataError`), else a `RunError` carrying the worker's message, not Ray's traceback. Ray Train's own console
   lines are kept to warnings (`LoggingConfig`: its INFO lines, among them the controller's report of a failed
@@ -40,6 +42,7 @@ from raydistill.checkpoint_files import (
     checkpoint_step,
     complete_checkpoints,
 )
+from raydistill.disk import SNAPSHOT_FILE
 from raydistill.errors import Interrupted, RaydistillError, RunError
 from raydistill.layout import RayDir, RunLayout
 from raydistill.spec.schema import Spec
@@ -49,6 +52,7 @@ from raydistill.training.runtime import note
 from raydistill.training.session import ensure_ray
 
 NUM_TO_KEEP = 2
+NO_SPACE = "No space left on device"  # strerror(ENOSPC)
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,7 @@ def fit(
     root = _storage_root(storage_path)
     run_dir = root / run_name
     _claim_run_dir(run_dir, key if key is not None else config_key(loop_config))
+    _drop_unreadable_snapshot(run_dir)
     if num_workers > 0:
         ensure_ray(address)
     resources = {"CPU": cpus_per_worker, **({"GPU": 1} if use_gpu else {})}
@@ -146,7 +151,7 @@ def fit(
     except RaydistillError:
         raise
     except ray.train.TrainingFailedError as err:
-        raise _clean_error(err, run_name) from None
+        raise _clean_error(err, run_name, run_dir) from None
     checkpoint = _newest_checkpoint(run_dir, result.checkpoint)
     metrics = dict(getattr(result, "return_value", None) or {})  # Train V2: rank 0's return value
     return FitResult(metrics=metrics, checkpoint=checkpoint, path=run_dir)
@@ -185,6 +190,20 @@ def _claim_run_dir(run_dir: Path, key: str) -> None:
     record.write_text(text)
 
 
+def _drop_unreadable_snapshot(run_dir: Path) -> None:
+    """Delete Ray's checkpoint record of the run when it is not JSON (a full disk cuts its rewrite short):
+    Ray's controller refuses to start on it, and resuming does not need it (`checkpoint.resume_checkpoint_dir`
+    takes the newest complete checkpoint on disk)."""
+    snapshot = run_dir / SNAPSHOT_FILE
+    try:
+        json.loads(snapshot.read_text())
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        snapshot.unlink()
+        note(f"{run_dir.name}: Ray's checkpoint record was unreadable (cut short); resuming from the checkpoints")
+
+
 def _worker_errors(err: BaseException) -> list[BaseException]:
     """The exceptions raised inside workers, dug out of Ray's wrappers."""
     found: list[BaseException] = []
@@ -198,8 +217,12 @@ def _worker_errors(err: BaseException) -> list[BaseException]:
     return found
 
 
-def _clean_error(err: ray.train.TrainingFailedError, run_name: str) -> RaydistillError:
-    """The worker's own `RaydistillError` when it raised one, else a one-line `RunError` with its message."""
+def _clean_error(
+    err: ray.train.TrainingFailedError, run_name: str, run_dir: Path | None = None
+) -> RaydistillError:
+    """The worker's own `RaydistillError` when it raised one, else a one-line `RunError` with its message (for a
+    full disk: where, and that a rerun resumes from the latest complete checkpoint, which a cut-off write never
+    replaces: `checkpoint_files.is_complete`)."""
     errors = _worker_errors(err) or [err]
     for e in errors:
         if isinstance(e, RaydistillError):
@@ -208,6 +231,12 @@ def _clean_error(err: ray.train.TrainingFailedError, run_name: str) -> Raydistil
     lines = [line.strip() for line in str(first).splitlines() if line.strip()]
     lines = [line for line in lines if not line.startswith(("For further information", "Traceback", "File "))]
     message = "; ".join(lines[:3]) or "(no message)"
+    if any(NO_SPACE in line for line in lines):
+        where = f" under {run_dir}" if run_dir is not None else ""
+        return RunError(
+            f"training run {run_name!r} failed: the storage is full ({NO_SPACE}){where}; free space there and "
+            "rerun the same command: it resumes from the latest complete checkpoint"
+        )
     return RunError(
         f"training run {run_name!r} failed: {type(first).__name__}: {message} (full traceback in the Ray logs)"
     )
@@ -236,6 +265,7 @@ def fit_stage(
         num_workers=spec.resources.num_workers,
         use_gpu=spec.resources.use_gpu,
         cpus_per_worker=spec.resources.cpus_per_worker,
+        max_failures=spec.resources.max_failures,
         address=spec.resources.address,
         key=key,
     )

@@ -287,6 +287,15 @@ CASES = [
         "does not exist",
         id="teacher-path",
     ),
+    pytest.param(
+        M + "resources:\n  storage_path: s3://bucket/runs\n",
+        6,
+        "resources.storage_path",
+        "cloud storage is not supported",
+        id="storage-uri",
+    ),
+    pytest.param(M + "resources:\n  max_failures: -1\n", 6, "resources.max_failures", ">= 0", id="train-retries"),
+    pytest.param(M + "search:\n  max_failures: -1\n", 6, "search.max_failures", ">= 0", id="trial-retries"),
 ]
 
 

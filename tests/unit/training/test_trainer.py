@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ray.train
@@ -109,3 +110,40 @@ def test_the_result_is_the_newest_complete_checkpoint_even_one_ray_never_recorde
     assert Path(_newest_checkpoint(run, None).path) == run / "checkpoint_00000005"  # in-process runs
     older_version = ray.train.Checkpoint.from_directory(str(fake_checkpoint(run, 12, manifest=False)))
     assert _newest_checkpoint(run, older_version) is older_version  # Ray's record, newest: it stands
+
+
+def test_fit_stage_restarts_lost_workers_resources_max_failures_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from raydistill.spec.schema import Spec
+    from raydistill.training import trainer
+
+    seen: dict[str, Any] = {}
+
+    def fake_fit(train_fn: Any, loop_config: Any, **kwargs: Any) -> trainer.FitResult:
+        seen.update(kwargs)
+        return trainer.FitResult(metrics={}, checkpoint=None, path=tmp_path)
+
+    monkeypatch.setattr(trainer, "fit", fake_fit)
+    spec = Spec.model_validate({
+        "name": "t", "task": "sst2", "teacher": {"model": "bert-base-uncased"},
+        "resources": {"max_failures": 3, "storage_path": str(tmp_path)},
+    })  # fmt: skip
+    with pytest.raises(RunError):  # no checkpoint from the fake run
+        trainer.fit_stage(spec, lambda c: None, {}, "t-teacher", tmp_path / "model")
+    assert seen["max_failures"] == 3
+
+
+def test_an_unreadable_ray_snapshot_is_dropped_so_the_run_resumes(tmp_path: Path) -> None:
+    from raydistill.disk import SNAPSHOT_FILE
+    from raydistill.training.trainer import _drop_unreadable_snapshot
+
+    run = tmp_path / "run"
+    run.mkdir()
+    _drop_unreadable_snapshot(run)  # none: nothing to do
+    (run / SNAPSHOT_FILE).write_text('{"checkpoint_results": []}')
+    _drop_unreadable_snapshot(run)
+    assert (run / SNAPSHOT_FILE).is_file()  # readable: kept
+    (run / SNAPSHOT_FILE).write_text("")  # a rewrite cut short by a full disk
+    _drop_unreadable_snapshot(run)
+    assert not (run / SNAPSHOT_FILE).exists()
