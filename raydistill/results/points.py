@@ -44,7 +44,7 @@ import pandas as pd
 from raydistill.errors import ArchError, RunError
 from raydistill.layout import RunLayout
 from raydistill.models.arch import Arch
-from raydistill.results.schema import coerce_frame, empty_frame, read_csv_frame
+from raydistill.results.schema import check_columns, coerce_frame, empty_frame, read_csv_frame
 
 __all__ = [
     "KINDS",
@@ -94,16 +94,8 @@ def _error(column: str, problem: str) -> ValueError:
 
 
 def _check_columns(present: Iterable[str]) -> None:
-    present = list(present)
-    unknown = [c for c in present if c not in POINT_COLUMNS]
-    if unknown:
-        raise ValueError(
-            f"{TABLE}: unknown column(s) {unknown}; the schema is fixed to {list(POINT_COLUMNS)} "
-            "(add new columns to raydistill/results/points.py POINT_COLUMNS)"
-        )
-    missing = [c for c in POINT_COLUMNS if c not in DEFAULTS and c not in present]
-    if missing:
-        raise ValueError(f"{TABLE}: missing column(s) {missing}")
+    required = [c for c in POINT_COLUMNS if c not in DEFAULTS]
+    check_columns(present, POINT_COLUMNS, required, TABLE, "raydistill/results/points.py POINT_COLUMNS")
 
 
 def _check_rows(df: pd.DataFrame) -> None:

@@ -7,14 +7,14 @@ from numbers). Errors are `ValueError`s naming the table, the column and its dty
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["coerce_frame", "empty_frame", "read_csv_frame"]
+__all__ = ["check_columns", "coerce_frame", "empty_frame", "read_csv_frame"]
 
 
 def _error(table: str, column: str, dtype: str, problem: str) -> ValueError:
@@ -58,6 +58,26 @@ def _coerce_bool(s: pd.Series) -> pd.Series | str:
 
 
 _COERCE = {"str": _coerce_str, "int64": _coerce_int, "float64": _coerce_float, "bool": _coerce_bool}
+
+
+def check_columns(
+    present: Iterable[str], columns: Mapping[str, str], required: list[str], table: str, home: str
+) -> None:
+    """Every `required` column present and none outside `columns`.
+
+    Raises:
+        ValueError: `<table>: unknown column(s) [...]` (the schema is fixed: add columns in `home`) or
+            `<table>: missing column(s) [...]`.
+    """
+    present = list(present)
+    unknown = [c for c in present if c not in columns]
+    if unknown:
+        raise ValueError(
+            f"{table}: unknown column(s) {unknown}; the schema is fixed to {list(columns)} (add new columns in {home})"
+        )
+    missing = [c for c in required if c not in present]
+    if missing:
+        raise ValueError(f"{table}: missing column(s) {missing}; every row needs all of {required}")
 
 
 def coerce_frame(

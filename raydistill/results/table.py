@@ -48,7 +48,7 @@ from raydistill.errors import ArchError, RunError
 from raydistill.layout import CSV_FILE, PARQUET_FILE  # the trial table's file names in a search dir
 from raydistill.models.arch import Arch
 from raydistill.results.pareto import front_flags
-from raydistill.results.schema import coerce_frame, empty_frame, read_csv_frame
+from raydistill.results.schema import check_columns, coerce_frame, empty_frame, read_csv_frame
 
 __all__ = [
     "COLUMNS",
@@ -95,16 +95,7 @@ def _required() -> list[str]:
 
 
 def _check_columns(present: Iterable[str]) -> None:
-    present = list(present)
-    unknown = [c for c in present if c not in COLUMNS]
-    if unknown:
-        raise ValueError(
-            f"trial table: unknown column(s) {unknown}; the schema is fixed to {list(COLUMNS)} "
-            "(add new columns to raydistill/results/table.py COLUMNS)"
-        )
-    missing = [c for c in _required() if c not in present]
-    if missing:
-        raise ValueError(f"trial table: missing column(s) {missing}; every row needs all of {_required()}")
+    check_columns(present, COLUMNS, _required(), "trial table", "raydistill/results/table.py COLUMNS")
 
 
 def _check_rows(df: pd.DataFrame) -> None:
