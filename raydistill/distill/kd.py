@@ -18,14 +18,14 @@ The task loss is computed here from the logits, never by passing `labels=` to th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from raydistill.distill.losses import get_loss
-from raydistill.distill.methods import Backward, Batch, BuiltMethod, Method, model_inputs
+from raydistill.distill.methods import Backward, Batch, BuiltMethod, Method, check_option_keys, model_inputs
 from raydistill.distill.students import load_frozen_teacher
 from raydistill.errors import SpecError
 from raydistill.models.bert import logits_task_loss
@@ -64,10 +64,7 @@ class KdOptions:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> KdOptions:
         """Validate plain options; every problem raises `SpecError` naming the value and what is allowed."""
-        valid = sorted(f.name for f in fields(cls))
-        unknown, missing = sorted(set(options) - set(valid)), sorted({"teacher", "kind"} - set(options))
-        if unknown or missing:
-            raise SpecError(f"method 'kd': unknown options {unknown}, missing {missing}; valid: {valid}")
+        check_option_keys(cls, "kd", options, ("teacher", "kind"))
         return cls(**options)
 
     def check_shapes(self, student: Any, teacher: Any) -> None:

@@ -37,14 +37,22 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from raydistill.distill.losses import get_loss
-from raydistill.distill.methods import Backward, Batch, BuiltMethod, Method, model_inputs, unwrap
+from raydistill.distill.methods import (
+    Backward,
+    Batch,
+    BuiltMethod,
+    Method,
+    check_option_keys,
+    model_inputs,
+    unwrap,
+)
 from raydistill.distill.supernet import SupernetOptions, sample_archs
 from raydistill.errors import SpecError
 from raydistill.models.arch import Arch
@@ -89,13 +97,7 @@ class LengthDropOptions:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> LengthDropOptions:
         """Validate plain options; every problem raises `SpecError` naming the value and what is allowed."""
-        valid = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - valid)
-        missing = sorted({"kind", "num_labels", "seq_length"} - set(options))
-        if unknown or missing:
-            raise SpecError(
-                f"method 'lengthdrop': unknown options {unknown}, missing {missing}; valid: {sorted(valid)}"
-            )
+        check_option_keys(cls, "lengthdrop", options, ("kind", "num_labels", "seq_length"))
         values = dict(options)
         for name in ("widths", "depths"):
             values[name] = tuple(sorted(set(values.get(name, getattr(cls, name))), reverse=True))

@@ -55,13 +55,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 
-from raydistill.errors import RaydistillError
+from raydistill.errors import RaydistillError, SpecError
 from raydistill.methods_registry import MethodEntry, method_entry
 
 Batch = dict[str, Tensor]
@@ -159,6 +159,18 @@ class WithMethodModules(nn.Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The wrapped model's forward."""
         return self.module(*args, **kwargs)
+
+
+def check_option_keys(cls: type, method: str, options: Mapping[str, Any], required: tuple[str, ...]) -> None:
+    """The keys of a method's plain `options` against its option dataclass `cls`.
+
+    Raises:
+        SpecError: unknown or missing keys; the message lists the valid ones.
+    """
+    valid = sorted(f.name for f in fields(cls))
+    unknown, missing = sorted(set(options) - set(valid)), sorted(set(required) - set(options))
+    if unknown or missing:
+        raise SpecError(f"method {method!r}: unknown options {unknown}, missing {missing}; valid: {valid}")
 
 
 def unwrap(model: nn.Module) -> nn.Module:

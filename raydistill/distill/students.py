@@ -9,12 +9,12 @@ and the teacher's config before anything trains, and which the method's build ca
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
 from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
 
+from raydistill.distill.methods import check_option_keys
 from raydistill.errors import SpecError
 from raydistill.models.student import StudentShape
 
@@ -30,10 +30,7 @@ def parse_options(
     Raises:
         SpecError: unknown or missing keys (the message lists the valid ones), or a bad value.
     """
-    valid = sorted(f.name for f in fields(cls))  # type: ignore[arg-type]
-    unknown, missing = sorted(set(options) - set(valid)), sorted(set(required) - set(options))
-    if unknown or missing:
-        raise SpecError(f"method {method!r}: unknown options {unknown}, missing {missing}; valid: {valid}")
+    check_option_keys(cls, method, options, required)
     return cls(**options)
 
 

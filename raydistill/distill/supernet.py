@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -35,7 +35,15 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from raydistill.distill.losses import get_loss
-from raydistill.distill.methods import Backward, Batch, BuiltMethod, Method, model_inputs, unwrap
+from raydistill.distill.methods import (
+    Backward,
+    Batch,
+    BuiltMethod,
+    Method,
+    check_option_keys,
+    model_inputs,
+    unwrap,
+)
 from raydistill.errors import SpecError
 from raydistill.models.arch import Arch, sample_layerwise, teacher_hidden_map
 from raydistill.models.bert import ElasticBert, ElasticOutput, elastic_forward, task_loss, unwrap_model
@@ -80,13 +88,7 @@ class SupernetOptions:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> SupernetOptions:
         """Validate plain options; every problem raises `SpecError` naming the value and what is allowed."""
-        valid = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - valid)
-        missing = sorted({"teacher", "kind", "num_labels"} - set(options))
-        if unknown or missing:
-            raise SpecError(
-                f"method 'supernet': unknown options {unknown}, missing {missing}; valid: {sorted(valid)}"
-            )
+        check_option_keys(cls, "supernet", options, ("teacher", "kind", "num_labels"))
         values = dict(options)
         for name in ("widths", "depths"):  # lists from JSON-able configs -> tuples (hashable, frozen)
             values[name] = tuple(values.get(name, getattr(cls, name)))
