@@ -48,23 +48,29 @@ class Console:
         self._lock = threading.Lock()
         self._prefix = ""
         self._shown = False  # a live line is on screen
-        self._first: tuple[float, int] | None = None  # (time, done) of the stage's first progress report
+        self._first: tuple[float, int] | None = None  # (time, done) of the run's first progress report
+        self._last_done = 0
         self._halfway = False
         self._text = ""
 
     def stage(self, prefix: str) -> None:
         """A stage starts; its progress lines begin with `prefix` (e.g. `[1/5] teacher`)."""
         with self._lock:
-            self._prefix, self._first, self._halfway, self._text = prefix, None, False, ""
+            self._prefix, self._first, self._halfway, self._text, self._last_done = prefix, None, False, "", 0
             if self.live:
                 self._draw(f"{prefix} ...")
 
     def progress(self, done: int, total: int, text: str = "", unit: str = "step") -> None:
-        """`done` of `total` units so far, with the latest metric `text` (kept until a new one comes)."""
+        """`done` of `total` units so far, with the latest metric `text` (kept until a new one comes).
+
+        A count that goes back is the stage's next run (students, retrained picks): its ETA, metric and halfway
+        line start afresh, so a stage of many runs shows each one without a terminal too.
+        """
         with self._lock:
             now = time.monotonic()
-            if self._first is None or done < self._first[1]:
-                self._first = (now, done)
+            if self._first is None or done < self._last_done:
+                self._first, self._halfway, self._text = (now, done), False, ""
+            self._last_done = done
             self._text = text or self._text
             line = f"{self._prefix}: {unit} {done}/{total}"
             if total > 0:

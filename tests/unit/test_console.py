@@ -27,6 +27,21 @@ def test_without_a_terminal_a_stage_prints_its_halfway_line_only() -> None:
     assert lines[1] == "[1/3] teacher: dev accuracy=0.9000 (ran in 3 s)"
 
 
+def test_without_a_terminal_each_run_of_a_stage_prints_its_halfway_line() -> None:
+    out = io.StringIO()
+    shown = Console(out, live=False)
+    shown.stage("[2/4] students")
+    for total, text in ((10, "kd3"), (6, "pkd3")):  # two Ray Train runs in one stage
+        for step in range(1, total + 1):
+            shown.progress(step, total, text if step == 1 else "")
+    lines = out.getvalue().splitlines()
+    assert [line.split(" ETA")[0] for line in lines] == [
+        "[2/4] students: step 5/10 50%",
+        "[2/4] students: step 3/6 50%",
+    ]
+    assert lines[0].endswith("| kd3") and lines[1].endswith("| pkd3")
+
+
 def test_on_a_terminal_the_live_line_is_rewritten_then_replaced() -> None:
     out = io.StringIO()
     shown = Console(out, live=True)
