@@ -134,6 +134,7 @@ def run_pipeline(
     _drop_points_of_disabled(spec, layout, graph)
     echo(plan.text())
     active = [p for p in plan.stages if p.status != "skipped"]
+    statement = _split_statement(spec) if any(p.status == "run" for p in plan.stages) else None
     outcomes: list[StageOutcome] = []
     for planned in plan.stages:
         if planned.status == "skipped":
@@ -146,6 +147,7 @@ def run_pipeline(
             outcomes.append(StageOutcome(planned.name, "cached", 0.0, summary))
             continue
         outcomes.append(_run_stage(planned, StageRun(spec, layout, planned.key, planned.run_key), prefix, echo))
+        _state_splits(layout, planned.name, statement)
     return PipelineResult(spec.name, layout.root, outcomes)
 
 
@@ -163,6 +165,31 @@ def _run_stage(planned: PlannedStage, ctx: StageRun, prefix: str, echo: Callable
     stage_file.write_text(json.dumps(record, indent=2, default=str))
     echo(f"{prefix}: {short_headline(summary)} (ran in {seconds:.0f} s)")
     return StageOutcome(planned.name, "ran", seconds, summary)
+
+
+def _split_statement(spec: Spec) -> Any:
+    """`data.statement.SplitStatement` of the run's data; None when this machine cannot read it (a cluster run
+    whose nodes hold their own copy)."""
+    from raydistill.data.statement import split_statement
+    from raydistill.training.config import data_kwargs
+
+    try:
+        return split_statement(data_kwargs(spec.data), spec.task, spec.seed)
+    except (DataError, OSError):
+        return None
+
+
+def _state_splits(layout: RunLayout, stage: str, statement: Any) -> None:
+    """Name the search and dev data on every points row `stage` wrote (the points table's `*_split` columns)."""
+    from raydistill.results.points import read_points, write_points
+
+    if statement is None or not (layout.points_parquet.is_file() or layout.points_csv.is_file()):
+        return
+    points = read_points(layout)
+    rows = points["stage"] == stage
+    if rows.any():
+        points.loc[rows, ["search_split", "dev_split"]] = [statement.search, statement.dev]
+        write_points(layout, points)
 
 
 def _drop_points_of_disabled(spec: Spec, layout: RunLayout, graph: list[Stage]) -> None:

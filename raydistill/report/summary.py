@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from raydistill.report.inputs import ReportInputs
+from raydistill.report.scores import other_scores, split_facts
 from raydistill.results.pareto import budget_limit, hypervolume_history, pareto_front, reference_for
 from raydistill.results.table import empty_table
 
@@ -131,6 +132,7 @@ def _budget_table(inputs: ReportInputs, trial_ids: dict[str, str]) -> pd.DataFra
             "trial_id": trial_ids.get(arch_id, ""),
             "arch_id": arch_id or str(pick["label"]),
             **{c: pick[c] for c in ("flops_ratio", "params", "search_metric", "dev_metric")},
+            "dev_other": other_scores(pick["dev_scores"], inputs.metric_name),
             "dev_minus_teacher": float(pick["dev_metric"]) - teacher_metric,
         }
         if with_latency:
@@ -168,11 +170,17 @@ def _facts(inputs: ReportInputs, trials: pd.DataFrame, history: pd.DataFrame) ->
     facts = [
         ("run", inputs.name),
         ("task", inputs.task),
-        (f"teacher dev {inputs.metric_name}", _metric(teacher["metric"])),
+        (f"teacher dev {inputs.metric_name}", _teacher_scores(inputs)),
         ("teacher size", f"{_gflops(teacher['flops'])} GFLOPs, {_millions(teacher['params'])} params"),
     ]
     search = _search_facts(inputs, trials, history) if inputs.has_search else [("search", "none")]
-    return [*facts, *search, ("models", _count_kinds(inputs.points))]
+    return [*facts, *split_facts(inputs.points), *search, ("models", _count_kinds(inputs.points))]
+
+
+def _teacher_scores(inputs: ReportInputs) -> str:
+    row = inputs.rows("teacher").iloc[0]
+    others = other_scores(row["dev_scores"], inputs.metric_name)
+    return _metric(row["dev_metric"]) + (f" ({others})" if others else "")
 
 
 def build_report_data(inputs: ReportInputs) -> ReportData:
@@ -231,6 +239,10 @@ def no_search_note(inputs: ReportInputs) -> str | None:
 
 
 # ------------------------------------------------------------------ formatting shared by html and markdown
+def _has_text(df: pd.DataFrame, column: str) -> bool:
+    return column in df and bool((df[column].fillna("") != "").any())
+
+
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
 
@@ -283,6 +295,7 @@ def display_budget_table(data: ReportData, metric_name: str) -> pd.DataFrame:
             ("flops_limit", "FLOPs limit (% teacher)", _percent2),
             ("arch_id", "Arch", _text),
             ("dev_metric", f"dev {metric_name}", _metric),
+            *([("dev_other", "dev (other metrics)", _text)] if _has_text(table, "dev_other") else []),
             ("dev_minus_teacher", "dev vs teacher", _signed),
             ("retrained_dev", f"dev {metric_name} re-trained", _metric),
             ("retrained_minus_teacher", "re-trained vs teacher", _signed),
@@ -342,6 +355,11 @@ def display_points_table(data: ReportData, metric_name: str) -> pd.DataFrame:
         ("dev_metric", f"dev {metric_name}", _metric),
         ("latency_ms", "latency (ms)", _ms),
     ]
+    others = table["dev_scores"].map(lambda v: other_scores(v, metric_name))
+    if (others != "").any():
+        table = table.assign(dev_other=others)
+        columns.insert(columns.index(("dev_metric", f"dev {metric_name}", _metric)) + 1,
+                       ("dev_other", "dev (other metrics)", _text))  # fmt: skip
     if (table["note"] != "").any():
         columns.append(("note", "note", _text))
     return _display(table, columns)

@@ -28,6 +28,12 @@ Stored in the run directory as `points.parquet` + `points.csv` (`layout.RunLayou
     latency_ms     float64  measured latency of the exported model (the export stage), NaN if not measured
     export_dir     str      the export of this model ("" if none)
     note           str      what the numbers alone do not say ("" if nothing)
+    dev_scores     str      every metric of the main dev set as JSON (e.g. SQuAD's exact_match and f1), "" if
+                            not recorded
+    search_split   str      the data `search_metric` was scored on (`data.statement`), e.g. "SQuAD v1.1 dev
+                            articles 1, 7 (carved by article from ...)"; the pipeline states it on every row
+    dev_split      str      the data `dev_metric` was scored on, e.g. "SQuAD v1.1 dev articles 38-47 (1,988
+                            questions)"
 
 Pure pandas (no Ray); `make_points` raises `ValueError` (its input comes from code), `read_points` raises
 `RunError` naming the file.
@@ -80,11 +86,15 @@ POINT_COLUMNS: dict[str, str] = {
     "latency_ms": "float64",
     "export_dir": "str",
     "note": "str",
+    "dev_scores": "str",
+    "search_split": "str",
+    "dev_split": "str",
 }
 KINDS = ("teacher", "grid", "trial", "pick", "retrained", "student")
 DEFAULTS: dict[str, Any] = {
     "arch_id": "", "arch_json": "", "config_json": "", "budget": np.nan, "search_metric": np.nan,
-    "dev_metric": np.nan, "latency_ms": np.nan, "export_dir": "", "note": "",
+    "dev_metric": np.nan, "latency_ms": np.nan, "export_dir": "", "note": "", "dev_scores": "",
+    "search_split": "", "dev_split": "",
 }  # fmt: skip
 TABLE = "points table"
 

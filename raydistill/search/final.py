@@ -7,7 +7,7 @@ and their dev metric fills the table's `dev_metric` column (every row of the sam
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -80,11 +80,16 @@ def evaluate_on_dev(
 def main_dev_values(results: DevMetrics, task_data: TaskData) -> dict[str, float]:
     """Arch id -> the task's main metric on its main dev set (the value of the table's `dev_metric`)."""
     task = task_data.task
-    out: dict[str, float] = {}
-    for arch_id, per_set in results.items():
-        name = task.main_dev if task.main_dev in per_set else next(iter(per_set))
-        out[arch_id] = float(per_set[name][task.main_metric])
-    return out
+    return {a: main_dev_scores(per_set, task.main_dev)[task.main_metric] for a, per_set in results.items()}
+
+
+def main_dev_scores(per_set: Mapping[str, Mapping[str, float]], main_dev: str) -> dict[str, float]:
+    """Every metric of the main dev set (the first set when `main_dev` is not among them), as plain floats:
+    the points table's `dev_scores` (e.g. SQuAD's exact_match beside its f1)."""
+    if not per_set:
+        return {}
+    name = main_dev if main_dev in per_set else next(iter(per_set))
+    return {metric: float(v) for metric, v in per_set[name].items()}
 
 
 def summarize(results: DevMetrics) -> dict[str, Any]:

@@ -9,6 +9,7 @@ export stages and the report read these rows; nothing else computes picks.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -18,23 +19,26 @@ from raydistill.stages.registry import register_stage
 FAILED = "NaN or inf outputs"
 
 
-def _dev_metrics(ctx: StageRun, table: Any, arch_ids: set[str]) -> dict[str, float]:
-    """Arch id -> main dev metric of each pick: the search's value, else scored here (the supernet and the dev
-    sets loaded only when some pick was not scored)."""
+def _dev_metrics(ctx: StageRun, table: Any, arch_ids: set[str]) -> dict[str, tuple[float, dict[str, float]]]:
+    """Arch id -> (main dev metric, every metric of the main dev set) of each pick: the search's values, else
+    scored here (the supernet and the dev sets loaded only when some pick was not scored)."""
+    from raydistill.data import get_task
     from raydistill.models.arch import Arch
-    from raydistill.search.final import evaluate_on_dev, main_dev_values
+    from raydistill.search.final import evaluate_on_dev, main_dev_scores, main_dev_values
     from raydistill.search.tuner import load_setup
 
     rows = table.drop_duplicates("arch_id").set_index("arch_id").loc[sorted(arch_ids)]
     dev = {a: float(v) for a, v in rows["dev_metric"].items()}
+    scored = json.loads(ctx.layout.dev_metrics.read_text()) if ctx.layout.dev_metrics.is_file() else {}
     missing = [Arch.from_json(rows.loc[a, "arch_json"]) for a, v in dev.items() if not math.isfinite(v)]
     if missing:
         setup = load_setup(ctx.spec, ctx.layout.supernet_model)
         batch = ctx.spec.supernet.train.eval_batch_size
-        dev |= main_dev_values(
-            evaluate_on_dev(setup.model, missing, setup.data, batch_size=batch), setup.data
-        )
-    return dev
+        fresh = evaluate_on_dev(setup.model, missing, setup.data, batch_size=batch)
+        dev |= main_dev_values(fresh, setup.data)
+        scored |= fresh
+    main_dev = get_task(ctx.spec.task).main_dev
+    return {a: (v, main_dev_scores(scored.get(a, {}), main_dev)) for a, v in dev.items()}
 
 
 def run(ctx: StageRun) -> dict[str, Any]:
@@ -55,11 +59,12 @@ def run(ctx: StageRun) -> dict[str, Any]:
             parts.append(f"<={budget:g}x: nothing fits")
             continue
         trial = table[table["arch_id"] == arch_id].iloc[0]
-        dev = dev_of[arch_id]
+        dev, dev_scores = dev_of[arch_id]
         rows.append(pricer.columns(Arch.from_json(trial["arch_json"])) | {
             "label": f"pick {budget:g}", "kind": "pick", "method": spec.supernet.method, "budget": budget,
             "search_metric": trial["search_metric"], "dev_metric": dev, "metric_name": trial["metric_name"],
             "model_dir": str(layout.supernet_model), "note": "" if math.isfinite(dev) else FAILED,
+            "dev_scores": json.dumps(dev_scores),
         })  # fmt: skip
         dev_text = f"{dev:.4f}" if math.isfinite(dev) else f"failed: {FAILED}"
         parts.append(

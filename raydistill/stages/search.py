@@ -21,20 +21,24 @@ def _derived(spec: Spec) -> dict[str, Any]:
 
 
 def run(ctx: StageRun) -> dict[str, Any]:
+    from raydistill.data import get_task
     from raydistill.models.arch import Arch
     from raydistill.results.points import replace_points
     from raydistill.search import run_search
+    from raydistill.search.final import main_dev_scores
     from raydistill.stages.pricing import Pricer
 
     spec, layout = ctx.spec, ctx.layout
     result = run_search(spec, layout.supernet_model, ctx.run_dir, key=ctx.run_key)
-    scored = set(json.loads(layout.dev_metrics.read_text()))
+    scored = json.loads(layout.dev_metrics.read_text())  # {arch id: {dev set: {metric: value}}}
+    main_dev = get_task(spec.task).main_dev
     pricer = Pricer.for_model(spec, layout.supernet_model)
     rows = [
         pricer.columns(Arch.from_json(r.arch_json)) | {
             "label": f"trial {r.trial_id}", "kind": "trial", "method": spec.supernet.method,
             "search_metric": r.search_metric, "dev_metric": r.dev_metric, "metric_name": r.metric_name,
             "model_dir": str(layout.supernet_model), "note": r.note,
+            "dev_scores": json.dumps(main_dev_scores(scored[r.arch_id], main_dev)),
         }
         for r in result.table.itertuples() if r.arch_id in scored
     ]  # fmt: skip

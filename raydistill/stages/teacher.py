@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -27,6 +28,7 @@ def run(ctx: StageRun) -> dict[str, Any]:
         "label": "teacher", "kind": "teacher", "method": ctx.spec.teacher.method,
         "dev_metric": value, "search_metric": (metrics.get("search") or {}).get(main, math.nan),
         "metric_name": main, "model_dir": str(result.model_dir),
+        "dev_scores": json.dumps((metrics.get("dev") or {}).get(metrics.get("main_dev"), {})),
     }  # fmt: skip
     replace_points(ctx.layout, "teacher", [row])
     return {"headline": f"dev {main}={value_text(value)}", "model_dir": str(result.model_dir), **metrics}

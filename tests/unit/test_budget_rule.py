@@ -151,7 +151,7 @@ def test_a_pick_the_search_did_not_score_is_scored_on_dev_once(
         tuner, "load_setup", lambda spec, directory: type("S", (), {"model": None, "data": None})
     )
     monkeypatch.setattr(
-        final, "evaluate_on_dev", lambda model, archs, data, **kw: scored.append([a.id for a in archs])
+        final, "evaluate_on_dev", lambda model, archs, data, **kw: scored.append([a.id for a in archs]) or {}
     )
     monkeypatch.setattr(final, "main_dev_values", lambda results, data: {WIDTH[0.25].id: float("nan")})
     spec = Spec(

@@ -39,7 +39,9 @@ def point(label: str, kind: str, stage: str, method: str, **columns: Any) -> dic
         columns |= {"arch_id": arch.id, "arch_json": arch.to_json()}
     columns.setdefault("encoder_flops", columns["flops"] - FIXED_FLOPS)
     row = {"label": label, "kind": kind, "stage": stage, "method": method, "seq_length": SEQ_LENGTH}
-    row |= dict.fromkeys(("arch_id", "arch_json", "config_json", "export_dir", "note"), "")
+    row |= dict.fromkeys(
+        ("arch_id", "arch_json", "config_json", "export_dir", "note", "dev_scores", "search_split", "dev_split"), ""
+    )
     return row | {"metric_name": "accuracy", "model_dir": f"runs/demo-run/{stage}/model"} | columns
 
 
