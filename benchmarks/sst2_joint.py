@@ -67,7 +67,10 @@ class Settings:
     train: str = f"epochs: {EPOCHS}, batch_size: 32, learning_rate: 5.0e-5, warmup_ratio: 0.1, group_by_length: true"
     importance_examples: int = 2000
     trials: int = 100
-    gp_trials: int = 100
+    # GP's cap: on this genome (depth + heads, FFN and keep per layer: 19 genes, 55 numbers once one-hot)
+    # its suggest took 64, 114 and 101 s (calls 11-13, after its 10 random start-up trials) on the shared
+    # 2-core machine: 100 trials x 5 seeds would be ~14 h of suggest alone. 30 trials = 20 GP proposals.
+    gp_trials: int = 30
     seeds: tuple[int, ...] = SEEDS
 
 
@@ -161,7 +164,8 @@ class Evaluations:
         self._score = _scorer(setup, self.search)
         dev = setup.data.dev["dev"]
         self.dev_lengths = [int(item["attention_mask"].sum()) for item in dev.dataset]
-        self.eval_s, self.evaluated = 0.0, 0  # seconds and examples of the evaluations run here (not cached)
+        # seconds and examples of every evaluation this cache holds (kept with it, so a rerun can still estimate)
+        self.eval_s, self.evaluated = saved.get("eval_s", 0.0), saved.get("evaluated_examples", 0)
 
     def score(self, config: dict[str, Any]) -> dict[str, Any]:
         """`sampler_study._scorer`'s result; a new evaluation's time is counted."""
@@ -190,7 +194,8 @@ class Evaluations:
         return real_length_ratio(Arch.from_id(arch_id), self.setup.ctx.config, self.dev_lengths)
 
     def save(self) -> None:
-        self.path.write_text(json.dumps({"search": self.search, "dev": self.dev}))
+        timing = {"eval_s": self.eval_s, "evaluated_examples": self.evaluated}
+        self.path.write_text(json.dumps({"search": self.search, "dev": self.dev, **timing}))
 
 
 def _setup(info: dict[str, Any]) -> Any:
@@ -307,7 +312,7 @@ def run_sst2_joint(data_root: Path, out_dir: Path, work_dir: Path, *, smoke: boo
         "environment": environment(),
     }  # fmt: skip
     if smoke:
-        results["full_run_estimate"] = estimate_full_run(results, FULL, evals)
+        results["full_run_estimate"] = estimate_full_run(results, FULL, evals, Path(__file__).resolve().parents[1] / "reports" / "benchmarks")
         print(f"sst2_joint smoke: estimated full run {results['full_run_estimate']['total_h']:.1f} h", flush=True)
     write_results(out_dir, name, results, render_markdown(results))
     return results
