@@ -9,6 +9,7 @@ from pathlib import Path
 from benchmarks.budget_rule import run_budget_rule
 from benchmarks.sampler_study import run_sampler_study
 from benchmarks.search_sst2 import run_search_sst2
+from benchmarks.sst2_joint import run_sst2_joint
 from benchmarks.supernet_sst2 import run_supernet_sst2
 from benchmarks.teacher_sst2 import run_teacher_sst2
 
@@ -20,6 +21,7 @@ BENCHMARKS = {  # in dependency order: supernet_sst2 reuses teacher_sst2's fine-
 }
 STUDIES = {  # run only when named with --only: how a default was chosen, not a target check
     "sampler_study": run_sampler_study,  # on the supernet_sst2 supernet
+    "sst2_joint": run_sst2_joint,  # its own two supernets from ../shared/models/minilm-l6-sst2; hours
 }
 
 

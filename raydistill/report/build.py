@@ -18,6 +18,7 @@ from raydistill.report.figures import hypervolume_figure, points_figure, trials_
 from raydistill.report.html import render_html
 from raydistill.report.inputs import ReportInputs, load_report_inputs
 from raydistill.report.markdown import render_markdown
+from raydistill.report.shapes import shapes_figure
 from raydistill.report.summary import ReportData, build_report_data
 from raydistill.results.pareto import reference_for
 from raydistill.results.table import PARQUET_FILE, empty_table, write_table
@@ -42,8 +43,9 @@ class ReportFiles:
 
 def report_figures(inputs: ReportInputs, data: ReportData) -> dict[str, go.Figure]:
     """The figures of the page: trade-off and hypervolume with a search, the points figure without one."""
+    shapes = {"shapes": shapes_figure(data.shapes, int(inputs.teacher["seq_length"]))} if len(data.shapes) else {}
     if inputs.trials is None:
-        return {"points": points_figure(inputs.points, inputs.metric_name)}
+        return {"points": points_figure(inputs.points, inputs.metric_name), **shapes}
     return {
         "trials": trials_figure(
             inputs.trials,
@@ -55,6 +57,7 @@ def report_figures(inputs: ReportInputs, data: ReportData) -> dict[str, go.Figur
             fixed_ratio=inputs.fixed_ratio,
         ),
         "hypervolume": hypervolume_figure(data.history, reference_for(inputs.metric_name)),
+        **shapes,  # each pick's heads, FFN width and kept tokens per layer
     }
 
 

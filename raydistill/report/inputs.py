@@ -49,6 +49,8 @@ class ReportInputs:
         sampler: the search sampler; None = the distinct values of `trials.sampler`.
         searched_budgets: the budgets the search was asked for (`search.budgets`); a budget no sub-network fits
             has no pick row and is shown as such.
+        objective: the search's second objective (`search.objective` in `search/meta.json`): flops | latency.
+        objective_how: how the latency objective timed the trials (meta.json's `latency.how`), "" otherwise.
 
     Derived from `points` (properties): `metric_name`, `teacher`, `fixed_ratio`, `budgets`, `rows(kind)`.
     """
@@ -59,6 +61,8 @@ class ReportInputs:
     trials: pd.DataFrame | None = None
     sampler: str | None = None
     searched_budgets: Sequence[float] = ()
+    objective: str = "flops"
+    objective_how: str = ""
 
     def __post_init__(self) -> None:
         try:
@@ -156,6 +160,17 @@ def _read_points(layout: RunLayout) -> pd.DataFrame:
     return points
 
 
+def _read_objective(layout: RunLayout) -> tuple[str, str]:
+    """(objective, how latency was timed) from `search/meta.json`; ("flops", "") when it does not say."""
+    try:
+        meta = json.loads(layout.search_meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "flops", ""
+    latency = meta.get("latency") if isinstance(meta, dict) else None
+    how = str(latency.get("how", "")) if isinstance(latency, dict) else ""
+    return str(meta.get("objective", "flops")), how
+
+
 def load_report_inputs(run_dir: str | Path) -> ReportInputs:
     """Read a run directory (file contracts in the module docstring) into `ReportInputs`.
 
@@ -173,9 +188,11 @@ def load_report_inputs(run_dir: str | Path) -> ReportInputs:
     name, task, budgets = _read_spec(layout)
     searched = layout.trials_parquet.is_file() or layout.trials_csv.is_file()
     trials = read_table(layout.search_dir) if searched else None
+    objective, how = _read_objective(layout)
     try:
         return ReportInputs(
-            name=name, task=task, points=points, trials=trials, searched_budgets=budgets if searched else ()
-        )
+            name=name, task=task, points=points, trials=trials, searched_budgets=budgets if searched else (),
+            objective=objective, objective_how=how,
+        )  # fmt: skip
     except RunError as e:
         raise RunError(f"{layout.points_parquet} / {layout.search_dir}: {e}") from None

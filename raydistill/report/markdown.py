@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from raydistill.report.inputs import ReportInputs
+from raydistill.report.shapes import shapes_table
 from raydistill.report.summary import (
     ReportData,
     budget_note,
@@ -46,6 +47,9 @@ def _budget_section(inputs: ReportInputs, data: ReportData, notes: list[str]) ->
     ]
     for note in notes:
         parts += ["", note]
+    if len(data.shapes):
+        parts += ["", "## Shape of each pick per teacher layer", "", markdown_table(shapes_table(data.shapes))]
+        parts += ["", "h: heads, f: FFN neurons, t: tokens kept after the layer by an input of the cost length."]
     return parts
 
 

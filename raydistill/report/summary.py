@@ -18,8 +18,10 @@ from typing import Any
 
 import pandas as pd
 
+from raydistill.models.arch import Arch
 from raydistill.report.inputs import ReportInputs
 from raydistill.report.scores import other_scores, split_facts
+from raydistill.report.shapes import SHAPE_COLUMNS, pick_shapes
 from raydistill.results.pareto import budget_limit, hypervolume_history, pareto_front, reference_for
 from raydistill.results.table import empty_table
 
@@ -33,6 +35,7 @@ __all__ = [
     "latency_note",
     "model_text",
     "no_search_note",
+    "objective_text",
     "retrain_note",
 ]
 
@@ -64,6 +67,8 @@ class ReportData:
         history: `results.hypervolume_history` of the trial table (no rows without a search).
         points: the points table (every model of the run, in table order).
         facts: (label, value text) pairs for the report header.
+        shapes: each pick's heads, FFN width and kept tokens per teacher layer (`report.shapes.pick_shapes`);
+            no rows without picks.
     """
 
     budgets: pd.DataFrame
@@ -72,6 +77,15 @@ class ReportData:
     history: pd.DataFrame
     points: pd.DataFrame
     facts: list[tuple[str, str]]
+    shapes: pd.DataFrame
+
+
+def _shapes(inputs: ReportInputs, picks: pd.DataFrame) -> pd.DataFrame:
+    """The picks' per-layer shapes, priced at the teacher row's cost length (none without a teacher Arch)."""
+    teacher = inputs.teacher
+    if not teacher["arch_json"] or not len(picks):
+        return pd.DataFrame(columns=SHAPE_COLUMNS)
+    return pick_shapes(picks, Arch.from_json(teacher["arch_json"]), int(teacher["seq_length"]))
 
 
 def _trial_ids(trials: pd.DataFrame) -> dict[str, str]:
@@ -159,10 +173,22 @@ def _search_facts(inputs: ReportInputs, trials: pd.DataFrame, history: pd.DataFr
     budgets = ", ".join(_percent(b) for b in inputs.budgets) + " of the teacher's encoder FLOPs"
     return [
         ("sampler", inputs.sampler_label),
+        ("objectives", objective_text(inputs)),
         ("trials", f"{len(t)} ({counts}); {int(t['on_front'].sum())} on the Pareto front"),
         ("budgets", budgets if inputs.budgets else "no picks in the points table"),
         ("hypervolume", f"{hv:.4f} (reference: {inputs.metric_name} {reference[0]:g}, FLOPs 100%)"),
     ]
+
+
+def objective_text(inputs: ReportInputs) -> str:
+    """What the search optimised (`search.objective`, from `search/meta.json`), in words."""
+    metric = f"search-split {inputs.metric_name} (max)"
+    if inputs.objective != "latency":
+        return f"{metric} vs FLOPs as a ratio of the teacher's (min, analytic)"
+    return (
+        f"{metric} vs latency ratio (min): {inputs.objective_how or 'measured CPU latency'}; budgets, the front, "
+        "the hypervolume and the figures here are in FLOPs, the trial table holds the latencies"
+    )
 
 
 def _facts(inputs: ReportInputs, trials: pd.DataFrame, history: pd.DataFrame) -> list[tuple[str, str]]:
@@ -188,13 +214,15 @@ def build_report_data(inputs: ReportInputs) -> ReportData:
     trials = inputs.trials if inputs.trials is not None else empty_table()
     history = hypervolume_history(trials, reference=reference_for(inputs.metric_name))
     trial_ids = _trial_ids(trials)
+    picks = _pick_rows(inputs, trial_ids)
     return ReportData(
         budgets=_budget_table(inputs, trial_ids),
         front=pareto_front(trials),
-        picks=_pick_rows(inputs, trial_ids),
+        picks=picks,
         history=history,
         points=inputs.points,
         facts=_facts(inputs, trials, history),
+        shapes=_shapes(inputs, picks),
     )
 
 

@@ -23,11 +23,14 @@ reads them back with `read_table`. Columns, in table order (dtype, meaning):
                               score for every example; a correlation is then 0), `non-finite outputs` (why a
                               `failed` row failed). Defaults to "" (tables written before the column existed)
     wall_time_s      float64  seconds the trial took
+    latency_b1_ms    float64  `search.objective: latency`: median CPU latency of the materialised sub-network at
+    latency_b32_ms   float64  batch 1 / 32 (`search.latency_objective`); NaN otherwise (default)
+    latency_ratio    float64  the latency objective: mean over both batch sizes of latency / the full model's
     on_front         bool     derived: on the Pareto front of search_metric (max) vs flops_ratio (min) among
                               `ok` rows. `make_table`/`validate_table` always (re)compute it.
 
-Policies: a missing column is an error naming it (except `dev_metric`, which defaults to NaN, `note`, which
-defaults to "", and the derived `on_front`); unknown columns are rejected (the schema is fixed: add a column here, not ad hoc). Values are coerced
+Policies: a missing column is an error naming it (except `dev_metric` and the latency columns, which default to
+NaN, `note`, which defaults to "", and the derived `on_front`); unknown columns are rejected (the schema is fixed: add a column here, not ad hoc). Values are coerced
 only when lossless (an int column given 3.0 becomes 3; 3.5 is rejected; floats accept ints; strings and booleans
 are never converted from numbers). Row order is kept: it is the trial completion order `hypervolume_history`
 follows. `make_table` raises `ValueError` (its input comes from code); `read_table` raises `RunError` naming
@@ -79,10 +82,19 @@ COLUMNS: dict[str, str] = {
     "status": "str",
     "note": "str",
     "wall_time_s": "float64",
+    "latency_b1_ms": "float64",
+    "latency_b32_ms": "float64",
+    "latency_ratio": "float64",
     "on_front": "bool",
 }
 STATUSES = ("ok", "infeasible", "failed", "error")
-DEFAULTS: dict[str, Any] = {"dev_metric": math.nan, "note": ""}  # the input columns that may be left out
+DEFAULTS: dict[str, Any] = {
+    "dev_metric": math.nan,
+    "note": "",
+    "latency_b1_ms": math.nan,
+    "latency_b32_ms": math.nan,
+    "latency_ratio": math.nan,
+}  # the input columns that may be left out
 DERIVED = ("on_front",)  # computed here, never trusted from the input
 
 

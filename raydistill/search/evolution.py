@@ -87,7 +87,9 @@ class EvolutionSearcher(Searcher):
 
     Args:
         define_by_run: the space + pricing callable (`spaces.DefineByRun`), shared with the Optuna samplers.
-        metric: the task metric reported by the trainable (maximised); the cost is `flops_ratio` (minimised).
+        metric: the task metric reported by the trainable (maximised).
+        cost_key: the cost reported by the trainable (minimised): `flops_ratio`, or `latency_ratio` with
+            `search.objective: latency` (`latency_objective.cost_key`).
         population_size: random proposals before evolution starts (LAT's initial population).
         mutation_prob: probability of re-drawing each gene in a mutation (LAT: 0.5).
         seed: seed of the searcher's random generator.
@@ -108,15 +110,17 @@ class EvolutionSearcher(Searcher):
         max_retries: int = 20,
         start_points: Sequence[Mapping[str, Any]] = (),
         exhausted_file: str | None = None,
+        cost_key: str = COST_KEY,
     ) -> None:
         super().__init__(metric=metric, mode="max")
         self._define_by_run = define_by_run
+        self._cost_key = cost_key
         self._population_size = population_size
         self._mutation_prob = mutation_prob
         self._max_retries = max_retries
         self._rng = np.random.default_rng(seed)
         self._genes: dict[str, dict[str, Any]] = {}  # trial id -> genes, in suggestion order
-        self._scores: dict[str, tuple[float, float]] = {}  # trial id -> (metric, flops ratio) if ok
+        self._scores: dict[str, tuple[float, float]] = {}  # trial id -> (metric, cost) if ok
         self._done: set[str] = set()
         self._proposals = Proposals(exhausted_file)
         self._mutate_next = True
@@ -155,7 +159,7 @@ class EvolutionSearcher(Searcher):
         self._done.add(trial_id)
         if error or not result or result.get("status") != "ok" or self.metric not in result:
             return
-        self._scores[trial_id] = (float(result[self.metric]), float(result[COST_KEY]))
+        self._scores[trial_id] = (float(result[self.metric]), float(result[self._cost_key]))
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as f:
@@ -167,7 +171,7 @@ class EvolutionSearcher(Searcher):
 
     # ------------------------------------------------------------------ evolution
     def frontier(self) -> list[str]:
-        """Trial ids on the Pareto front (metric max, FLOPs ratio min) of the feasible completed trials."""
+        """Trial ids on the Pareto front (metric max, cost min) of the feasible completed trials."""
         from raydistill.results.pareto import pareto_mask
 
         ids = list(self._scores)

@@ -11,6 +11,7 @@ from typing import Any
 from raydistill.models.arch import Arch
 from raydistill.models.flops import params as count_params
 from raydistill.results.picks import META_FILE, read_fixed_ratio
+from raydistill.search.latency_objective import LATENCY_KEY, LatencySettings, latency_columns
 from raydistill.search.spaces import Candidate, SpaceContext
 
 __all__ = ["META_FILE", "read_fixed_ratio", "search_meta", "trial_rows", "write_meta"]
@@ -40,6 +41,8 @@ def _row(result: Any, metric: str, sampler: str) -> tuple[float, dict[str, Any]]
         "status": status,
         "note": str(reported.get("note", "")),
         "wall_time_s": float(reported.get("wall_time_s", math.nan)),
+        # the latency objective's measurements (NaN when the search did not time its trials)
+        **{c: float(reported.get(c, math.nan)) for c in (*latency_columns().values(), LATENCY_KEY)},
     }
     return float(reported.get("evaluated_at", math.inf)), row
 
@@ -77,12 +80,16 @@ def search_meta(
     space: str,
     num_trials: int,
     ctx: SpaceContext,
+    objective: str = "flops",
+    latency: LatencySettings | None = None,
 ) -> dict[str, Any]:
     """`meta.json`: what the table means (task, metric, budgets, sampler) and the teacher cost behind ratios.
 
     Teacher FLOPs/params are those of the full supernet (the teacher's shape) at `ctx.seq_len` tokens,
     FLOPs = 2 x MACs. `fixed_ratio` (`SpaceContext.fixed_ratio`: pooler + task head FLOPs / teacher FLOPs) is
     what every later budget check of the run reads (`read_fixed_ratio`, `results.pareto.budget_limit`).
+    `objective` is the second objective the samplers minimised (`search.objective`), `latency` how the latency
+    objective timed each trial (None with `objective: flops`).
     """
     full = Arch.for_config(ctx.config)
     return {
@@ -93,6 +100,8 @@ def search_meta(
         "sampler": sampler,
         "space": space,
         "num_trials": num_trials,
+        "objective": objective,
+        "latency": None if latency is None else {**latency.__dict__, "how": latency.describe()},
         "flops_seq_length": ctx.seq_len,
         "fixed_ratio": ctx.fixed_ratio,
         "teacher": {

@@ -119,6 +119,8 @@ class ConstrainedOptunaSearch(OptunaSearch):
         tell_repeats: tell a repeat of a finished Arch as COMPLETE with its known objectives (GP), instead of
             withdrawing it.
         exhausted_file: where to record that the space ran out of new Archs (`proposals.EXHAUSTED_FILE`).
+        cost_key: the second objective (minimised): `flops_ratio`, or `latency_ratio` with `search.objective:
+            latency`. The budget constraint is always priced on `flops_ratio`.
     """
 
     def __init__(
@@ -133,10 +135,11 @@ class ConstrainedOptunaSearch(OptunaSearch):
         max_redraws: int = 10,
         tell_repeats: bool = False,
         exhausted_file: str | None = None,
+        cost_key: str = COST_KEY,
     ):
         super().__init__(
             space=space,
-            metric=[metric, COST_KEY],
+            metric=[metric, cost_key],
             mode=["max", "min"],
             sampler=sampler,
             points_to_evaluate=[dict(p) for p in start_points] or None,  # enqueued as the first trials
@@ -253,6 +256,7 @@ class SamplerOptions:
         start_points: space parameters every sampler evaluates first (`search.start_from_grid`).
         exhausted_file: where a sampler records that the space ran out of new Archs (None: nowhere).
         num_trials: the search's trial budget (`search.num_trials`); `auto` chooses by it.
+        cost_key: the cost objective the trainable reports (`latency_objective.cost_key` of `search.objective`).
     """
 
     define_by_run: DefineByRun
@@ -262,6 +266,7 @@ class SamplerOptions:
     start_points: tuple[Mapping[str, Any], ...] = ()
     exhausted_file: str | None = None
     num_trials: int | None = None
+    cost_key: str = COST_KEY
 
     @property
     def max_budget(self) -> float:
@@ -285,6 +290,7 @@ def optuna_searcher(
         max_redraws=max_redraws,
         tell_repeats=tell_repeats,
         exhausted_file=options.exhausted_file,
+        cost_key=options.cost_key,
     )
 
 
@@ -331,6 +337,7 @@ def _evolution(options: SamplerOptions) -> Searcher:
         seed=options.seed,
         start_points=options.start_points,
         exhausted_file=options.exhausted_file,
+        cost_key=options.cost_key,
     )
 
 

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from raydistill.data import EvalSet
 from raydistill.search.evaluator import evaluate_arch, worst_value
+from raydistill.search.latency_objective import LatencySettings, latency_result, reference_ms
 from raydistill.search.spaces import Candidate
 
 __all__ = [
@@ -63,6 +64,8 @@ class TrialPayload:
         metric: the task's main metric (the first objective).
         num_threads: torch threads per trial (Ray gives fractional-CPU actors 1 by default).
         use_gpu: run on the trial's GPU when one is visible.
+        latency: with `search.objective: latency`, how every candidate (feasible or not) is timed
+            (`latency_objective`); None: no latency is measured.
     """
 
     key: str
@@ -74,6 +77,7 @@ class TrialPayload:
     metric: str
     num_threads: int = 1
     use_gpu: bool = False
+    latency: LatencySettings | None = None
 
 
 def state_to_numpy(model: nn.Module) -> dict[str, np.ndarray]:
@@ -129,7 +133,8 @@ def run_trial(
     Returns:
         {<main metric>: value, flops, macs, params, flops_ratio, arch_id, arch_json, status ("ok" |
         "infeasible" | "failed": the metric is NaN), note ("" or why the value is special, e.g.
-        "constant predictions"), evaluated (bool), wall_time_s, evaluated_at (epoch seconds)}.
+        "constant predictions"), evaluated (bool), wall_time_s, evaluated_at (epoch seconds)}; with
+        `payload.latency` also latency_b1_ms, latency_b32_ms and latency_ratio (`latency_objective`).
     """
     start = time.perf_counter()
     candidate = Candidate.from_config(config)
@@ -143,9 +148,15 @@ def run_trial(
             value, status, note = math.nan, "failed", note or f"non-finite {payload.metric} ({value})"
     else:
         value, status = worst_value(payload.metric), "infeasible"
+    timed: dict[str, Any] = {}
+    if payload.latency is not None:  # the latency objective: every candidate is timed, on the CPU
+        model = actor_model(model_state, payload)  # the timed copies are built on the CPU
+        reference = reference_ms(payload.key, model, payload.latency)
+        timed = latency_result(model, candidate.arch, payload.latency, reference)
     return {
         payload.metric: value,
         **{k: v for k, v in candidate.to_config().items() if k != "feasible"},
+        **timed,
         "status": status,
         "note": note,
         "evaluated": candidate.feasible,

@@ -56,6 +56,7 @@ from raydistill.results.table import make_table, with_dev_metrics, write_table
 from raydistill.search.evaluator import cap_evalset
 from raydistill.search.experiment import damage, describe, set_aside
 from raydistill.search.final import dev_candidates, evaluate_on_dev, main_dev_values, summarize
+from raydistill.search.latency_objective import LatencySettings, cost_key
 from raydistill.search.progress import SearchProgress
 from raydistill.search.proposals import read_exhausted
 from raydistill.search.records import search_meta, trial_rows, write_meta
@@ -208,9 +209,18 @@ def _trainable(spec: Spec, setup: SearchSetup) -> Any:
         metric=setup.metric,
         num_threads=max(1, int(resources["cpu"])),
         use_gpu=spec.resources.use_gpu,
+        latency=latency_settings(spec),
     )
     shared = tune.with_parameters(search_trial, model_state=state_to_numpy(setup.model), payload=payload)
     return tune.with_resources(shared, resources)
+
+
+def latency_settings(spec: Spec) -> LatencySettings | None:
+    """How trials are timed with `search.objective: latency` (at the run's cost length), else None."""
+    if spec.search.objective != "latency":
+        return None
+    lat = spec.search.latency
+    return LatencySettings(spec.cost_seq_length, threads=lat.threads, warmup=lat.warmup, repeats=lat.repeats)
 
 
 def _trial_name(trial: Any) -> str:
@@ -233,6 +243,7 @@ def _new_tuner(spec: Spec, setup: SearchSetup, trainable: Any, layout: RunLayout
         start_points=tuple(start[: spec.search.num_trials]),
         exhausted_file=str(layout.exhausted),
         num_trials=spec.search.num_trials,
+        cost_key=cost_key(spec.search.objective),
     )
     return tune.Tuner(
         trainable,
@@ -363,6 +374,8 @@ def run_search(spec: Spec, supernet_dir: Path, run_dir: Path, key: str | None = 
         space=spec.search.space,
         num_trials=spec.search.num_trials,
         ctx=setup.ctx,
+        objective=spec.search.objective,
+        latency=latency_settings(spec),
     )
     write_meta(meta, out)
     result = SearchResult(

@@ -177,8 +177,16 @@ class RetrainSpec(_Frozen):
     )
 
 
+class LatencyObjectiveSpec(_Frozen):
+    """How `search.objective: latency` times each sub-network (batch 1 and 32, at the cost length)."""
+
+    threads: int = Field(1, gt=0, description="torch threads of every timed call (stated in the report)")
+    warmup: int = Field(3, ge=0, description="untimed calls before timing each batch size")
+    repeats: int = Field(10, gt=0, description="timed calls per batch size; the median is kept")
+
+
 class SearchSpec(_Frozen):
-    """Multi-objective search (metric vs FLOPs) over sub-networks of the trained supernet."""
+    """Multi-objective search (metric vs FLOPs, or vs measured latency) over sub-networks of the trained supernet."""
 
     enabled: bool = True
     space: str = Field(
@@ -189,6 +197,12 @@ class SearchSpec(_Frozen):
         description="nsga2 | tpe | random | evolution (LAT) | gp (Optuna's GPSampler) | auto (gp below 250 "
         "trials, else nsga2)",
     )
+    objective: Literal["flops", "latency"] = Field(
+        "flops",
+        description="second objective: flops (analytic FLOPs ratio) | latency (measured CPU latency ratio of "
+        "the materialised sub-network to the full model, batch 1 and 32); budgets stay FLOPs budgets",
+    )
+    latency: LatencyObjectiveSpec = LatencyObjectiveSpec()
     num_trials: int = Field(100, gt=0)
     budgets: list[Fraction] = Field(default_factory=lambda: [0.25, 0.5, 0.75])
     max_search_examples: int | None = Field(None, gt=0, description="cap on search-split examples per evaluation")

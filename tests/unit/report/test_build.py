@@ -89,7 +89,7 @@ def test_hypervolume_of_a_correlation_metric_starts_at_minus_one(inputs: ReportI
 def test_html_is_self_contained(inputs: ReportInputs, tmp_path: Path) -> None:
     html = build_report(inputs, tmp_path).index_html.read_text(encoding="utf-8")
     assert len(PLOTLY_BANNER.findall(html)) == 1  # plotly.js inlined exactly once
-    assert html.count("Plotly.newPlot(") == 2  # trials + hypervolume figures
+    assert html.count("Plotly.newPlot(") == 3  # trials + hypervolume figures + the picks' shapes
     assert not re.search(r"<script[^>]+src=", html) and "<link" not in html
     rest = html.replace(_plotly_bundle(html), "")
     assert PLOTLY_BANNER.search(_plotly_bundle(html))

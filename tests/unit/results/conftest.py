@@ -61,6 +61,9 @@ def trial_row(
         "status": status,
         "note": "",
         "wall_time_s": 1.5,
+        "latency_b1_ms": math.nan,  # a FLOPs-objective search times nothing
+        "latency_b32_ms": math.nan,
+        "latency_ratio": math.nan,
     }
 
 
