@@ -24,8 +24,10 @@ from raydistill.stages.student_checks import method_options, students_fit
 
 
 def entry_key(ctx: StageRun, entry: StudentSpec, phase: str) -> str:
-    """The run key of one phase of one entry: the stage's run key, the entry's values and the phase."""
-    values = json.dumps(entry.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """The run key of one phase of one entry: the stage's run key, the entry's values (its seed resolved: left
+    out or the spec's, one key) and the phase."""
+    seed = ctx.spec.seed if entry.seed is None else entry.seed
+    values = json.dumps(entry.model_dump(mode="json") | {"seed": seed}, sort_keys=True, separators=(",", ":"))
     return ctx.sub_key(f"student:{entry.name}:{phase}:{values}")
 
 

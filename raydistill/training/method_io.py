@@ -27,8 +27,9 @@ Evaluation = Callable[[nn.Module, TaskData, int, torch.device, bool], dict[str, 
 
 
 def _task_data(cfg: LoopConfig, tokenizer: Any) -> TaskData:
-    """The task's labelled data (`prepare_task_data`), split and tokenised as the loop config says."""
-    return prepare_task_data(cfg.task, tokenizer, seed=cfg.seed, **cfg.data)
+    """The task's labelled data (`prepare_task_data`), split and tokenised as the loop config says (the split
+    carved with `cfg.data["seed"]` when given, else `cfg.seed`)."""
+    return prepare_task_data(cfg.task, tokenizer, **({"seed": cfg.seed} | cfg.data))
 
 
 def _task_metrics(
