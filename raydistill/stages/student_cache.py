@@ -3,7 +3,7 @@
 `kd` (alpha > 0) and `pkd` entries of a classification or regression task can read the teacher's logits and
 [CLS] states from a file (`distill.teacher_outputs`) instead of running the teacher on every batch. Entries that
 train on the same data share one file, keyed by that data (the loop's data arguments, the split seed among
-them; the content of a train file outside the task's data folder) and the teacher (the stage's run key chains
+them; the content of each file they name, e.g. augmented examples) and the teacher (the stage's run key chains
 the teacher's run key; the weights' digest). It is computed once per key, on the driver, and only where that is
 cheaper than recomputing: when the teacher forwards the entries would run (examples seen = steps x batch x
 workers, summed over the entries of the key) outnumber the training examples (one forward each). A file already
@@ -55,11 +55,11 @@ class CachePlan:
     used: bool
 
     def line(self) -> str:
-        """`teacher outputs for kd3, pkd3: cached (8,000 examples; 128,000 forwards saved)`-style summary."""
+        """`teacher outputs for kd3, pkd3: cached (8,000 forwards, not 128,000)`-style summary."""
         names = ", ".join(self.entries)
         if self.used:
-            return f"teacher outputs for {names}: cached ({self.examples:,} examples, not {self.demand:,} forwards)"
-        return f"teacher outputs for {names}: recomputed per batch ({self.demand:,} forwards < {self.examples:,})"
+            return f"teacher outputs for {names}: cached ({self.examples:,} forwards, not {self.demand:,})"
+        return f"teacher outputs for {names}: recomputed per batch ({self.demand:,} forwards <= {self.examples:,})"
 
 
 def _examples_seen(entry: StudentSpec, n: int, workers: int) -> int:
@@ -76,9 +76,8 @@ def _key(ctx: StageRun, data: dict[str, Any], teacher_dir: Path) -> str:
     from raydistill.models.loading import weights_digest
     from raydistill.stages.keys import _file_digest
 
-    train_file = data.get("train_file")
-    own = _file_digest(Path(train_file)) if train_file and Path(train_file).is_file() else ""
-    text = json.dumps([data, own, weights_digest(teacher_dir)], sort_keys=True, default=str)
+    files = {k: _file_digest(Path(v)) for k, v in data.items() if isinstance(v, str) and Path(v).is_file()}
+    text = json.dumps([data, files, weights_digest(teacher_dir)], sort_keys=True, default=str)
     return ctx.sub_key("teacher-outputs:" + hashlib.sha256(text.encode()).hexdigest())
 
 

@@ -20,6 +20,7 @@ phase come from `student_data` (the one place to point a student at other data, 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +109,8 @@ def train_student(
     run_key: Callable[[Phase], str],
 ) -> dict[str, Any]:
     """Build and train `entry` (module docstring); returns its record: method, phases, main metric on dev and
-    on the search split (NaN when not scored).
+    on the search split (NaN when not scored), optimizer steps and training seconds (the loop's, summed over
+    the phases) and wall seconds of this call (Ray start-up, evaluation and a resumed run's checks included).
 
     Args:
         options: a phase -> the method options of its run.
@@ -118,18 +120,23 @@ def train_student(
         RaydistillError: bad model or data, or a failed run.
     """
     task = get_task(spec.task)
+    start = time.perf_counter()
     build_initial_student(spec, entry, layout.teacher_model, layout.student_init(entry.name))
     metrics: dict[str, Any] = {}
+    steps, train_s = 0, 0.0
     phases = phases_of(entry, layout)
     for phase in phases:
         name = student_run_name(spec, entry, phase)
         config = LoopConfig(
-            model=str(phase.start.resolve()), task=spec.task, data={"seed": spec.seed} | student_data(spec, entry),
+            model=str(phase.start.resolve()), task=spec.task,
+            data={"seed": spec.seed} | student_data(spec, entry),  # the split: always the spec's seed
             optim=phase.optim.model_dump(), seed=student_seed(spec, entry), method=entry.method,
             method_options=options(phase),
             num_threads=phase.optim.num_threads, use_gpu=spec.resources.use_gpu, name=name,
         )  # fmt: skip
         metrics = fit_stage(spec, train_loop_per_worker, config.to_dict(), name, phase.out, run_key(phase)).metrics
+        steps += int(metrics.get("step", 0))
+        train_s += float(metrics.get("train_time_s", 0.0))
     dev = (metrics.get("dev") or {}).get(task.main_dev, {}).get(task.main_metric, math.nan)
     search = (metrics.get("search") or {}).get(task.main_metric, math.nan)
     return {
@@ -139,4 +146,7 @@ def train_student(
         "dev_metric": float(dev),
         "search_metric": float(search),
         "model_dir": str(layout.student_model(entry.name)),
+        "steps": steps,
+        "train_time_s": train_s,
+        "wall_time_s": time.perf_counter() - start,
     }
