@@ -12,8 +12,11 @@ The file (`torch.save`, loaded memory-mapped so that workers share the pages):
     logits   (N, C) float32         the teacher's logits (C = num_labels; 1 for regression)
     cls      (N, L + 1, H) float32  `hidden_states[i][:, 0]` for i = 0 (embeddings) .. L
     lengths  (N,) int64             tokens of each example: every lookup checks them against the batch's
-                                    attention mask, so a cache of other data fails instead of teaching wrong targets
+                                    attention mask (a cache of other data fails, not teaches wrong targets)
     key      str                    what it was computed from (the caller's cache key)
+
+Size: N x (L + 1) x H x 4 bytes for the states, e.g. ~650 MB for SST-2's 60,614 training examples and MiniLM-L6
+(7 x 384); the logits are negligible.
 
 A batch finds its rows by `data.features.INDEX_KEY` (each example's position in the training set), which the
 loop's training data carry: shuffling, length grouping and dynamic padding move and pad an example, its index
