@@ -10,6 +10,7 @@ from benchmarks.budget_rule import run_budget_rule
 from benchmarks.sampler_study import run_sampler_study
 from benchmarks.search_sst2 import run_search_sst2
 from benchmarks.sst2_joint import run_sst2_joint
+from benchmarks.students_sst2 import run_students_sst2
 from benchmarks.supernet_sst2 import run_supernet_sst2
 from benchmarks.teacher_sst2 import run_teacher_sst2
 
@@ -18,6 +19,7 @@ BENCHMARKS = {  # in dependency order: supernet_sst2 reuses teacher_sst2's fine-
     "supernet_sst2": run_supernet_sst2,
     "search_sst2": run_search_sst2,  # searches the supernet_sst2 supernet
     "budget_rule": run_budget_rule,  # its own short supernet from the shared fine-tuned MiniLM-L6 teacher
+    "students_sst2": run_students_sst2,  # 3-layer students (searches/sst2_students.yaml) x 3 seeds, shared teacher
 }
 STUDIES = {  # run only when named with --only: how a default was chosen, not a target check
     "sampler_study": run_sampler_study,  # on the supernet_sst2 supernet

@@ -15,6 +15,7 @@ or torch here). The names below are the on-disk contract: existing runs stay rea
     retrain/<arch id>/init/  retrain/<arch id>/model/  retrain/retrain.json
     students/<name>/init/  students/<name>/intermediate/ (tinybert)  students/<name>/model/
     students/students.json              per student: method, shape, phases, dev and search metric
+    students/_teacher_outputs/<key>.pt  the teacher's logits and [CLS] states on a student's training data
     export/latency.json  export/exports.json
     augment/augmented.jsonl             TinyBERT-augmented training examples (`data.augment`; stage `augment`)
     augment/mlm_head/head.pt  head.json the fitted MLM head (when the checkpoint has none) and its key and accuracy
@@ -247,6 +248,15 @@ class RunLayout:
     def student_model(self, name: str) -> Path:
         """The trained student (HF dir + tokenizer); the export stage exports it."""
         return self.students_dir / name / MODEL
+
+    @property
+    def teacher_outputs_dir(self) -> Path:
+        """The teacher's cached outputs (`distill.teacher_outputs`); `_` keeps it apart from student names."""
+        return self.students_dir / "_teacher_outputs"
+
+    def teacher_outputs(self, key: str) -> Path:
+        """The teacher's cached outputs on one training set (`key`: what they were computed from)."""
+        return self.teacher_outputs_dir / f"{key[:16]}.pt"
 
     @property
     def students_file(self) -> Path:

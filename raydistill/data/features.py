@@ -28,6 +28,27 @@ class FeatureDataset(Dataset):
         return self.items[index]
 
 
+# A training item's position in its training set (0-D long), to look up cached rows by.
+INDEX_KEY = "example_index"
+
+
+class IndexedDataset(Dataset):
+    """A feature dataset whose items also carry their position in it (`INDEX_KEY`, a 0-D long tensor).
+
+    Batches (shuffled, dynamically padded) then name their examples, e.g. to look up the teacher's cached outputs
+    (`distill.teacher_outputs`); methods pass only the model's input keys to the model (`methods.model_inputs`).
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.dataset[index] | {INDEX_KEY: torch.tensor(index, dtype=torch.long)}
+
+
 def encode_examples(
     examples: Sequence[Example], task: Task, tokenizer: Any, max_seq_length: int = 128
 ) -> FeatureDataset:

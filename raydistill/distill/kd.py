@@ -13,6 +13,8 @@ model, one backward of
 The task loss is computed here from the logits, never by passing `labels=` to the model: the exported
 `raydistill_bert` sub-networks compute no loss, and this method re-trains them (the pipeline's `retrain` stage).
 `alpha = 1` (default) is pure distillation, TinyBERT's prediction-layer distillation (TinyBERT eq. 10).
+With `teacher_outputs` (classification, regression) the teacher's logits come from its cached outputs
+(`distill.teacher_outputs`), looked up by each batch's example index, and the teacher is not loaded.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from torch import Tensor, nn
 from raydistill.distill.losses import get_loss
 from raydistill.distill.methods import Backward, Batch, BuiltMethod, Method, check_option_keys, model_inputs
 from raydistill.distill.students import load_frozen_teacher
+from raydistill.distill.teacher_outputs import TeacherOutputs
 from raydistill.errors import SpecError
 from raydistill.models.bert import logits_task_loss
 
@@ -44,6 +47,9 @@ class KdOptions:
         num_labels: classes of the teacher's head (classification); None reads it from the teacher's config.
         temperature: T > 0 of the soft term.
         alpha: weight in [0, 1] of the soft term; 1 - alpha weighs the task loss.
+        teacher_outputs: a file of the teacher's cached outputs on the training data
+            (`teacher_outputs.TeacherOutputs`; set by the students stage): the step looks the logits up by
+            example instead of running the teacher. None: the teacher runs on every batch.
     """
 
     teacher: str
@@ -51,10 +57,13 @@ class KdOptions:
     num_labels: int | None = None
     temperature: float = 1.0
     alpha: float = 1.0
+    teacher_outputs: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
             raise SpecError(f"method 'kd': kind={self.kind!r} is not one of {', '.join(_KINDS)}")
+        if self.teacher_outputs is not None and self.kind == "qa":
+            raise SpecError("method 'kd': teacher_outputs hold classification logits; QA recomputes the teacher")
         if not self.temperature > 0 or not 0.0 <= self.alpha <= 1.0:
             raise SpecError(
                 f"method 'kd': temperature={self.temperature}, alpha={self.alpha}; need temperature > 0 and "
@@ -96,11 +105,14 @@ def kd_loss(student: Logits, teacher: Logits | None, batch: Batch, opts: KdOptio
 
 
 class KdStep:
-    """The `kd` step function (see the module docstring); holds the frozen teacher."""
+    """The `kd` step function (see the module docstring); holds the frozen teacher, or its cached outputs."""
 
-    def __init__(self, opts: KdOptions, teacher: nn.Module) -> None:
+    def __init__(
+        self, opts: KdOptions, teacher: nn.Module | None, cached: TeacherOutputs | None = None
+    ) -> None:
         self.opts = opts
         self.teacher = teacher
+        self.cached = cached
 
     def __call__(self, model: nn.Module, batch: Batch, step: int, backward: Backward) -> dict[str, Any]:
         """One forward of each model, one backward (`is_last=True`); logs the total and its terms (detached)."""
@@ -108,7 +120,9 @@ class KdStep:
         inputs = model_inputs(batch)
         student = logits_of(model(**inputs))
         teacher: Logits | None = None  # alpha == 0: no soft term, no teacher forward
-        if self.opts.alpha > 0:
+        if self.opts.alpha > 0 and self.cached is not None:
+            teacher = self.cached.logits_of(batch)
+        elif self.opts.alpha > 0 and self.teacher is not None:
             with torch.no_grad():
                 teacher = logits_of(self.teacher(**inputs))
         parts = kd_loss(student, teacher, batch, self.opts)
@@ -117,8 +131,11 @@ class KdStep:
 
 
 def make_kd(options: Mapping[str, Any], device: torch.device) -> BuiltMethod:
-    """Build the `kd` method: validate the options and load the frozen teacher onto `device`."""
+    """Build the `kd` method: validate the options; read the teacher's cached outputs when given, else load the
+    frozen teacher onto `device`."""
     opts = KdOptions.from_options(options)
+    if opts.teacher_outputs is not None:
+        return BuiltMethod(KdStep(opts, None, TeacherOutputs.load(opts.teacher_outputs)))
     return BuiltMethod(KdStep(opts, load_frozen_teacher(opts.teacher, opts.kind, opts.num_labels, device)))
 
 

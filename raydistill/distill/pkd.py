@@ -18,7 +18,9 @@ layers) eq. 5 as printed with beta = 500 would weigh the term 3840 times more th
 Defaults are the authors' SST-2 preset (alpha 0.7, beta 500, T 10, PKD-skip; paper grids T {5, 10, 20}, alpha
 {0.2, 0.5, 0.7}); they also used lr 1e-5, which is the loop's optimizer setting. Training data are shuffled
 every epoch by the loop (the authors' code never shuffled). Soft and task terms per head kind as in `kd`
-(soft CE at T with T^2; MSE for regression; start/end for QA).
+(soft CE at T with T^2; MSE for regression; start/end for QA). With `teacher_outputs` (classification,
+regression) the teacher's logits and [CLS] vectors come from its cached outputs (`distill.teacher_outputs`),
+looked up by each batch's example index, and the teacher is not loaded.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from raydistill.distill import mapping
-from raydistill.distill.kd import KdOptions, kd_loss, logits_of
+from raydistill.distill.kd import KdOptions, Logits, kd_loss, logits_of
 from raydistill.distill.losses import get_loss
 from raydistill.distill.methods import Backward, Batch, BuiltMethod, Method, model_inputs
 from raydistill.distill.students import (
@@ -41,6 +43,7 @@ from raydistill.distill.students import (
     parse_options,
     shape_of,
 )
+from raydistill.distill.teacher_outputs import TeacherOutputs
 from raydistill.errors import ArchError, SpecError
 from raydistill.models.student import StudentShape
 
@@ -60,6 +63,9 @@ class PkdOptions:
         alpha: a in [0, 1], the weight of the soft term; 1 - a weighs the task loss.
         beta: b >= 0, the weight of the patient term on the authors' scale (module docstring).
         temperature: T > 0 of the soft term.
+        teacher_outputs: a file of the teacher's cached outputs on the training data (logits and [CLS] states,
+            `teacher_outputs.TeacherOutputs`; set by the students stage): looked up by example instead of
+            running the teacher. None: the teacher runs on every batch.
     """
 
     teacher: str
@@ -70,6 +76,7 @@ class PkdOptions:
     alpha: float = 0.7
     beta: float = 500.0
     temperature: float = 10.0
+    teacher_outputs: str | None = None
 
     def __post_init__(self) -> None:
         check_common("pkd", self.kind, self.temperature)
@@ -82,6 +89,8 @@ class PkdOptions:
         ):
             raise SpecError(f"method 'pkd': alpha={self.alpha!r}; give a number in [0, 1] (1: no task loss)")
         check_weight("pkd", "beta", self.beta)
+        if self.teacher_outputs is not None and self.kind == "qa":
+            raise SpecError("method 'pkd': teacher_outputs hold classification logits; QA recomputes the teacher")
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> PkdOptions:
@@ -131,9 +140,14 @@ class PkdStep:
     """The `pkd` step function (module docstring); holds the frozen teacher and the layer map."""
 
     def __init__(
-        self, opts: PkdOptions, teacher: nn.Module, student: StudentShape, teacher_shape: StudentShape
+        self,
+        opts: PkdOptions,
+        teacher: nn.Module | None,
+        student: StudentShape,
+        teacher_shape: StudentShape,
+        cached: TeacherOutputs | None = None,
     ):
-        self.opts, self.teacher = opts, teacher
+        self.opts, self.teacher, self.cached = opts, teacher, cached
         self.kd = opts.kd_options()
         self.student_layers = list(range(1, student.layers))  # student hidden_states indices 1..M-1
         self.teacher_layers = opts.layer_map(student, teacher_shape) if opts.beta > 0 else []
@@ -147,17 +161,26 @@ class PkdStep:
         inputs = model_inputs(batch)
         hidden = self.opts.beta > 0
         student = model(**inputs, output_hidden_states=hidden)
-        with torch.no_grad():
-            teacher = self.teacher(**inputs, output_hidden_states=hidden)
-        parts = kd_loss(logits_of(student), logits_of(teacher), batch, self.kd)
+        teacher_logits, teacher_cls = self._teacher(batch, hidden)
+        parts = kd_loss(logits_of(student), teacher_logits, batch, self.kd)
         if hidden:
             parts["patient"] = get_loss("patient_loss")(
-                cls_vectors(student.hidden_states, self.student_layers),
-                cls_vectors(teacher.hidden_states, self.teacher_layers),
+                cls_vectors(student.hidden_states, self.student_layers), teacher_cls
             )
             parts["loss"] = parts["loss"] + self.patient_weight * parts["patient"]
         backward(parts["loss"], True)
         return {k: v.detach() for k, v in parts.items()}
+
+    def _teacher(self, batch: Batch, hidden: bool) -> tuple[Logits, list[Tensor]]:
+        """The teacher's (B, C) logits and the (B, H) [CLS] vectors of its mapped layers (none without the
+        patient term): looked up in the cached outputs, or from a forward."""
+        layers = self.teacher_layers if hidden else []
+        if self.cached is not None:
+            return self.cached.logits_of(batch), self.cached.cls_of(batch, layers) if layers else []
+        assert self.teacher is not None
+        with torch.no_grad():
+            out = self.teacher(**model_inputs(batch), output_hidden_states=hidden)
+        return logits_of(out), cls_vectors(out.hidden_states, layers)
 
 
 def make_pkd(options: Mapping[str, Any], device: torch.device) -> BuiltMethod:
@@ -165,6 +188,9 @@ def make_pkd(options: Mapping[str, Any], device: torch.device) -> BuiltMethod:
     opts = PkdOptions.from_options(options)
     student, teacher_shape = shape_of(opts.student), shape_of(opts.teacher)
     opts.check_shapes(student, teacher_shape)
+    if opts.teacher_outputs is not None:
+        cached = TeacherOutputs.load(opts.teacher_outputs)
+        return BuiltMethod(PkdStep(opts, None, student, teacher_shape, cached))
     teacher = load_frozen_teacher(opts.teacher, opts.kind, opts.num_labels, device)
     return BuiltMethod(PkdStep(opts, teacher, student, teacher_shape))
 

@@ -267,6 +267,12 @@ class StudentSpec(_Frozen):
         None, description="tinybert: the prediction stage's optimiser (default: train)"
     )
     options: dict[str, Any] = Field(default_factory=dict, description="the method's options (see above)")
+    seed: int | None = Field(
+        None, description="seeds its initialisation, dropout and data order (default: the spec's seed; the search "
+        "split is always carved with the spec's seed)"
+    )
+
+    _seed = field_validator("seed", mode="before")(check_seed)
 
     @field_validator("name")
     @classmethod

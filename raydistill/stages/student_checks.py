@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from raydistill.models.student import StudentShape
 
 # Options the stage sets itself (from the teacher, the task and the entry): never given in `options`.
-FILLED = ("teacher", "kind", "num_labels", "student", "stage")
+FILLED = ("teacher", "kind", "num_labels", "student", "stage", "teacher_outputs")
 PLACEHOLDER = {"teacher": "teacher", "student": "student", "stage": "intermediate"}
 NO_GENERAL = (
     "a tinybert entry runs TinyBERT's task distillation, both stages in order (intermediate with `train`, then "

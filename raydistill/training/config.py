@@ -29,7 +29,8 @@ class LoopConfig:
     Attributes:
         model: resolved model name: a local HF dir (absolute) or a hub name.
         task: task registry name.
-        data: keyword arguments of `prepare_task_data` besides the task, tokenizer and seed.
+        data: keyword arguments of `prepare_task_data` besides the task and tokenizer; a `seed` here carves the
+            search split (default: `seed`), e.g. a student of another seed on the spec's split.
         optim: `OptimSpec` fields as a plain dict (epochs, max_steps, batch_size, learning_rate, ...).
         seed: seeds weights of new heads, dropout, and the shuffling of each epoch (seed + epoch).
         method: training-method registry name (`raydistill.methods_registry`).

@@ -2,7 +2,8 @@
 
 Two small registries; adding a data kind or an evaluation is a function + one entry:
 - `DATA_KINDS`: data kind (`raydistill.methods_registry.DATA_KINDS`) -> the training data of a run. Built: "task"
-  (the task's labelled data, train + dev sets + search split). Declared but not built yet: "corpus" (an unlabeled
+  (the task's labelled data, train + dev sets + search split; each training item carries its index,
+  `data.features.INDEX_KEY`). Declared but not built yet: "corpus" (an unlabeled
   text corpus, for general distillation); a method that declares it fails at the start of its run.
 - `EVALUATIONS`: evaluation name (`Method.evaluation`) -> the metrics of the trained model at each epoch end.
   "task": the task's dev sets (and, when asked, the search split) scored on the HF model.
@@ -10,6 +11,7 @@ Two small registries; adding a data kind or an evaluation is a function + one en
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +19,7 @@ import torch
 from torch import nn
 
 from raydistill.data import TaskData, prepare_task_data
+from raydistill.data.features import IndexedDataset
 from raydistill.distill.methods import Method
 from raydistill.errors import RaydistillError
 from raydistill.training.config import LoopConfig
@@ -27,8 +30,10 @@ Evaluation = Callable[[nn.Module, TaskData, int, torch.device, bool], dict[str, 
 
 
 def _task_data(cfg: LoopConfig, tokenizer: Any) -> TaskData:
-    """The task's labelled data (`prepare_task_data`), split and tokenised as the loop config says."""
-    return prepare_task_data(cfg.task, tokenizer, seed=cfg.seed, **cfg.data)
+    """The task's labelled data (`prepare_task_data`), split and tokenised as the loop config says (the split
+    carved with `cfg.data["seed"]` when given, else `cfg.seed`); each training item carries its index."""
+    data = prepare_task_data(cfg.task, tokenizer, **({"seed": cfg.seed} | cfg.data))
+    return dataclasses.replace(data, train=IndexedDataset(data.train))
 
 
 def _task_metrics(

@@ -9,6 +9,10 @@ tokenizer at `students/<name>/init/`. It is then trained by its phases, each one
 - `tinybert`: TinyBERT's two task-distillation stages in order, `intermediate` (into
   `students/<student>/intermediate/`) then `prediction` from its result (run `...-prediction`, into `model/`).
 
+Every phase is seeded by the entry's `seed` (default: the spec's): the student's initialisation, dropout and data
+order. The search split is always carved with the spec's seed (`seed` in the loop's data arguments), so
+students of several seeds are scored on one split.
+
 The caller (stage `students`) hands in each phase's method options and run key. The training data of every
 phase come from `student_data` (the one place to point a student at other data, e.g. augmented examples).
 """
@@ -16,6 +20,7 @@ phase come from `student_data` (the one place to point a student at other data, 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +33,7 @@ from raydistill.training.config import LoopConfig, data_kwargs
 from raydistill.training.loop import train_loop_per_worker
 from raydistill.training.trainer import fit_stage
 
-__all__ = ["Phase", "build_initial_student", "phases_of", "student_data", "train_student"]
+__all__ = ["Phase", "build_initial_student", "phases_of", "student_data", "student_seed", "train_student"]
 
 TINYBERT_PHASES = ("intermediate", "prediction")
 
@@ -74,6 +79,11 @@ def student_data(spec: Spec, entry: StudentSpec) -> dict[str, Any]:
     return data_kwargs(spec.data)
 
 
+def student_seed(spec: Spec, entry: StudentSpec) -> int:
+    """The seed of `entry`'s initialisation, dropout and data order: its own `seed`, else the spec's."""
+    return spec.seed if entry.seed is None else entry.seed
+
+
 def build_initial_student(spec: Spec, entry: StudentSpec, teacher_dir: Path, out: Path) -> Path:
     """Build `entry`'s student (widths left out are the teacher's) and save it with the teacher's tokenizer."""
     from transformers import AutoConfig
@@ -87,7 +97,7 @@ def build_initial_student(spec: Spec, entry: StudentSpec, teacher_dir: Path, out
         s = entry.shape
         shape = StudentShape(s.layers, s.hidden or teacher.hidden, s.heads or teacher.heads, s.ffn or teacher.ffn)
     student = build_student(str(teacher_dir), task.kind, task.num_labels, shape=shape,
-                            checkpoint=entry.checkpoint, init=entry.init, seed=spec.seed)  # fmt: skip
+                            checkpoint=entry.checkpoint, init=entry.init, seed=student_seed(spec, entry))  # fmt: skip
     return save_student(student, str(teacher_dir), out)
 
 
@@ -99,7 +109,8 @@ def train_student(
     run_key: Callable[[Phase], str],
 ) -> dict[str, Any]:
     """Build and train `entry` (module docstring); returns its record: method, phases, main metric on dev and
-    on the search split (NaN when not scored).
+    on the search split (NaN when not scored), optimizer steps and training seconds (the loop's, summed over
+    the phases) and wall seconds of this call (Ray start-up, evaluation and a resumed run's checks included).
 
     Args:
         options: a phase -> the method options of its run.
@@ -109,17 +120,23 @@ def train_student(
         RaydistillError: bad model or data, or a failed run.
     """
     task = get_task(spec.task)
+    start = time.perf_counter()
     build_initial_student(spec, entry, layout.teacher_model, layout.student_init(entry.name))
     metrics: dict[str, Any] = {}
+    steps, train_s = 0, 0.0
     phases = phases_of(entry, layout)
     for phase in phases:
         name = student_run_name(spec, entry, phase)
         config = LoopConfig(
-            model=str(phase.start.resolve()), task=spec.task, data=student_data(spec, entry),
-            optim=phase.optim.model_dump(), seed=spec.seed, method=entry.method, method_options=options(phase),
+            model=str(phase.start.resolve()), task=spec.task,
+            data={"seed": spec.seed} | student_data(spec, entry),  # the split: always the spec's seed
+            optim=phase.optim.model_dump(), seed=student_seed(spec, entry), method=entry.method,
+            method_options=options(phase),
             num_threads=phase.optim.num_threads, use_gpu=spec.resources.use_gpu, name=name,
         )  # fmt: skip
         metrics = fit_stage(spec, train_loop_per_worker, config.to_dict(), name, phase.out, run_key(phase)).metrics
+        steps += int(metrics.get("step", 0))
+        train_s += float(metrics.get("train_time_s", 0.0))
     dev = (metrics.get("dev") or {}).get(task.main_dev, {}).get(task.main_metric, math.nan)
     search = (metrics.get("search") or {}).get(task.main_metric, math.nan)
     return {
@@ -129,4 +146,7 @@ def train_student(
         "dev_metric": float(dev),
         "search_metric": float(search),
         "model_dir": str(layout.student_model(entry.name)),
+        "steps": steps,
+        "train_time_s": train_s,
+        "wall_time_s": time.perf_counter() - start,
     }
