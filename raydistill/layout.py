@@ -13,7 +13,7 @@ or torch here). The names below are the on-disk contract: existing runs stay rea
     search/exhausted.json
     picks/                              the picks stage's stage.json (its rows are in the points table)
     retrain/<arch id>/init/  retrain/<arch id>/model/  retrain/retrain.json
-    students/<name>/init/  students/<name>/intermediate/ (tinybert)  students/<name>/model/
+    students/<name>/init/  students/<name>/general/ intermediate/ (tinybert)  students/<name>/model/
     students/students.json              per student: method, shape, phases, dev and search metric
     students/_teacher_outputs/<key>.pt  the teacher's logits and [CLS] states on a student's training data
     export/latency.json  export/exports.json

@@ -8,8 +8,8 @@ runs, so that `raydistill validate` and the spec can judge a method name without
     register_method(name, module, data="task", subnetworks=False)
 
 - `data`: what the method trains on: "task" (the task's labelled data) or "corpus" (an unlabeled text corpus, for
-  general distillation; declared here, not built yet: the loop refuses it with a clear error). The kinds the loop
-  can build are the data-kind registry `raydistill.training.method_io.DATA_KINDS`.
+  general distillation). The kinds the loop can build are the data-kind registry
+  `raydistill.training.method_io.DATA_KINDS`.
 - `subnetworks`: the method forwards sub-networks (`model(arch, **inputs)`), so the loop wraps the model in
   `models.bert.ElasticBert` before DDP. The supernet stage needs such a method; the teacher and retrain stages
   need one that is not.
@@ -90,4 +90,5 @@ register_method("supernet", "raydistill.distill.supernet", subnetworks=True)
 register_method("kd", "raydistill.distill.kd")
 register_method("pkd", "raydistill.distill.pkd")
 register_method("tinybert", "raydistill.distill.tinybert")
+register_method("tinybert_general", "raydistill.distill.tinybert_general", data="corpus")
 register_method("lengthdrop", "raydistill.distill.lengthdrop", subnetworks=True)

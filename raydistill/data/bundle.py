@@ -103,8 +103,12 @@ def prepare_task_data(
     max_query_length: int = 64,
     max_answer_length: int = 30,
     n_best: int = 20,
+    augmented_train: str | Path | None = None,
 ) -> TaskData:
     """Load, split (train / search / dev, see `load_splits`) and tokenise a task.
+
+    `augmented_train`: a JSON Lines file of `augment.write_augmented` whose examples replace the train split
+    (TinyBERT's augmented set); the search split and the dev sets are still carved and read as without it.
 
     Raises:
         DataError: any data problem (unknown task, missing file or column, bad label, ...), or a tokenizer
@@ -128,6 +132,10 @@ def prepare_task_data(
         search_fraction=search_fraction,
         seed=seed,
     )
+    if augmented_train is not None:
+        from raydistill.data.augment import read_augmented
+
+        splits.train = read_augmented(Path(augmented_train), task)
     qa = {"max_seq_length": max_seq_length, "doc_stride": doc_stride, "max_query_length": max_query_length}
     decode = {"n_best": n_best, "max_answer_length": max_answer_length}
 

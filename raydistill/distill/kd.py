@@ -76,6 +76,12 @@ class KdOptions:
         check_option_keys(cls, "kd", options, ("teacher", "kind"))
         return cls(**options)
 
+    @property
+    def uses_gold_labels(self) -> bool:
+        """Whether the loss has the task term (1 - alpha) L_task(z_s, y) (the students stage flags it on
+        augmented copies, whose labels are the originals')."""
+        return self.alpha < 1
+
     def check_shapes(self, student: Any, teacher: Any) -> None:
         """Any student shape fits: only the logits are compared (every student method's options have `check_shapes`, see `distill.students`)."""
         del student, teacher

@@ -97,6 +97,11 @@ class PkdOptions:
         """Validate plain options (`SpecError` naming the key or value)."""
         return parse_options(cls, "pkd", options, ("teacher", "kind", "student"))
 
+    @property
+    def uses_gold_labels(self) -> bool:
+        """Whether the loss has the task term (1 - alpha) L_CE(y) (flagged on augmented copies)."""
+        return self.alpha < 1
+
     def layer_map(self, student: StudentShape, teacher: StudentShape) -> list[int]:
         """Teacher `hidden_states` indices for the student's layers 1..M-1 (`check_shapes` first)."""
         fn = mapping.pkd_skip_map if self.strategy == "skip" else mapping.pkd_last_map

@@ -96,6 +96,11 @@ class TinyBertOptions:
         return parse_options(cls, "tinybert", options, ("teacher", "kind", "student"))
 
     @property
+    def uses_gold_labels(self) -> bool:
+        """Never: both stages learn from the teacher alone (augmented copies need no labels)."""
+        return False
+
+    @property
     def uses_hidden(self) -> bool:
         """Whether the intermediate stage distils embeddings or hidden states (the terms W projects)."""
         return self.embedding_weight > 0 or self.hidden_weight > 0

@@ -245,6 +245,15 @@ class StudentShapeSpec(_Frozen):
     ffn: int | None = Field(None, gt=0, description="FFN (intermediate) size (default: the teacher's)")
 
 
+class GeneralDistillSpec(_Frozen):
+    """TinyBERT general distillation, a tinybert student's first run: intermediate-layer distillation from the
+    teacher's encoder on a plain-text corpus (no labels); the task stages start from its result."""
+
+    corpus: str = Field(description="plain-text file: one sentence or paragraph a line")
+    train: OptimSpec = Field(description="its optimiser; max_steps is required (a corpus has no natural epoch)")
+    max_seq_length: int | None = Field(None, ge=8, description="token cap per line (default data.max_seq_length)")
+
+
 class StudentSpec(_Frozen):
     """One distilled student (stage `students`): a model of its own shape trained from the teacher.
 
@@ -252,7 +261,8 @@ class StudentSpec(_Frozen):
     kd `temperature` [1], `alpha` [1]; pkd `strategy` [skip], `alpha` [0.7], `beta` [500], `temperature` [10];
     tinybert `temperature` [1], `embedding_weight`, `hidden_weight`, `attention_weight` [1 each]; finetune none.
     A tinybert entry runs both task-distillation stages in order: intermediate with `train`, then prediction
-    with `prediction_train` (default: `train`).
+    with `prediction_train` (default: `train`), after general distillation on a corpus when `general` is given.
+    `train_data: augmented` trains every task run on the augment stage's examples (which then must be on).
     """
 
     name: str = Field(description="the student's name (letters, digits, '_', '-', '.'), unique in the spec")
@@ -273,6 +283,10 @@ class StudentSpec(_Frozen):
     )
 
     _seed = field_validator("seed", mode="before")(check_seed)
+    train_data: Literal["task", "augmented"] = Field(
+        "task", description="augmented: train on the augment stage's examples (originals and copies)"
+    )
+    general: GeneralDistillSpec | None = Field(None, description="tinybert: general distillation first")
 
     @field_validator("name")
     @classmethod

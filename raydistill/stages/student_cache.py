@@ -85,12 +85,12 @@ def teacher_output_files(ctx: StageRun, teacher_dir: Path) -> tuple[dict[str, st
     """(entry name -> the cache file it reads, for the entries that use one; the plan of every key)."""
     from raydistill import console
     from raydistill.data import get_task
-    from raydistill.training.students import student_data
+    from raydistill.training.students import phases_of, student_data
 
     spec, layout = ctx.spec, ctx.layout
     groups: dict[str, tuple[dict[str, Any], list[StudentSpec]]] = {}
     for entry in cache_users(list(spec.students), get_task(spec.task).kind):
-        data = {"seed": spec.seed} | student_data(spec, entry)
+        data = {"seed": spec.seed} | student_data(spec, layout, entry, phases_of(entry, layout)[0])  # kd/pkd: 1
         groups.setdefault(json.dumps(data, sort_keys=True, default=str), (data, []))[1].append(entry)
     files: dict[str, str] = {}
     plans: list[CachePlan] = []

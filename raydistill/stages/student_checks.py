@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from dataclasses import fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raydistill.errors import RaydistillError
@@ -32,8 +33,8 @@ FILLED = ("teacher", "kind", "num_labels", "student", "stage", "teacher_outputs"
 PLACEHOLDER = {"teacher": "teacher", "student": "student", "stage": "intermediate"}
 NO_GENERAL = (
     "a tinybert entry runs TinyBERT's task distillation, both stages in order (intermediate with `train`, then "
-    "prediction with `prediction_train`); general distillation on a corpus is not available in this version: "
-    "drop options.{key}"
+    "prediction with `prediction_train`); for general distillation on a corpus give the entry a `general:` "
+    "section (corpus, train with max_steps): drop options.{key}"
 )
 
 
@@ -76,11 +77,52 @@ def students_fit(spec: Spec, task: Task | None) -> Iterator[Problem]:
             )
             yield Problem(f"{at}.method", text)
             continue
+        yield from _data_problems(spec, entry, at)
         kind = task.kind if task is not None else "classification"
         problems = list(_options_problems(entry, at, kind))
         yield from problems
         if not problems and teacher is not None:
             yield from _shape_problems(entry, at, kind, teacher)
+
+
+def _data_problems(spec: Spec, entry: StudentSpec, at: str) -> Iterator[Problem]:
+    """`train_data: augmented` needs the augment stage; `general` is tinybert's, needs max_steps and a corpus."""
+    if entry.train_data == "augmented" and not spec.augment.enabled:
+        yield Problem(
+            f"{at}.train_data",
+            "'augmented' trains on the augment stage's examples, but augment.enabled is false; set "
+            "augment.enabled: true (and its copies), or drop train_data (the task's examples)",
+        )
+    general = entry.general
+    if general is None:
+        return
+    if entry.method != "tinybert":
+        yield Problem(
+            f"{at}.general",
+            f"general distillation is TinyBERT's first stage; method {entry.method!r} has none: drop general, "
+            "or use method tinybert",
+        )
+    if general.train.max_steps is None:
+        yield Problem(
+            f"{at}.general.train.max_steps",
+            "is not set; a corpus has no natural epoch: give the general run's length in steps, e.g. 2000",
+        )
+    if not Path(general.corpus).expanduser().is_file():
+        yield Problem(
+            f"{at}.general.corpus",
+            f"{general.corpus!r} is not a file; give a plain-text file (one sentence or paragraph a line), a "
+            "path relative to the directory raydistill runs in, or absolute",
+        )
+
+
+def uses_gold_labels(entry: StudentSpec, kind: str) -> bool:
+    """Whether `entry`'s method learns from the examples' gold labels: a method whose option class says so
+    (`uses_gold_labels`: kd and pkd with alpha < 1; tinybert never), or one without that declaration
+    (finetune: the labels are all it learns from)."""
+    cls = options_class(entry.method)
+    if cls is None or not hasattr(cls, "uses_gold_labels"):
+        return True
+    return bool(cls(**method_options(entry, kind, PLACEHOLDER, _first_stage(entry))).uses_gold_labels)
 
 
 def _options_problems(entry: StudentSpec, at: str, kind: str) -> Iterator[Problem]:

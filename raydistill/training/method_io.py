@@ -1,12 +1,13 @@
 """What a training method's declarations mean to the loop: the data it trains on and how it is scored.
 
 Two small registries; adding a data kind or an evaluation is a function + one entry:
-- `DATA_KINDS`: data kind (`raydistill.methods_registry.DATA_KINDS`) -> the training data of a run. Built: "task"
-  (the task's labelled data, train + dev sets + search split; each training item carries its index,
-  `data.features.INDEX_KEY`). Declared but not built yet: "corpus" (an unlabeled
-  text corpus, for general distillation); a method that declares it fails at the start of its run.
+- `DATA_KINDS`: data kind (`raydistill.methods_registry.DATA_KINDS`) -> the training data of a run. "task": the
+  task's labelled data (train + dev sets + search split; each training item carries its index,
+  `data.features.INDEX_KEY`). "corpus": the lines of a plain-text file (`cfg.data`: `corpus`, `max_seq_length`),
+  unlabeled, for general distillation; no search split, no dev sets.
 - `EVALUATIONS`: evaluation name (`Method.evaluation`) -> the metrics of the trained model at each epoch end.
-  "task": the task's dev sets (and, when asked, the search split) scored on the HF model.
+  "task": the task's dev sets (and, when asked, the search split) scored on the HF model. "none": no metrics (a
+  run on a corpus has nothing to score; its result is a starting point for task runs).
 """
 
 from __future__ import annotations
@@ -43,8 +44,28 @@ def _task_metrics(
     return evaluate_task(model, data, batch_size, device=device, search=search)
 
 
-DATA_KINDS: dict[str, DataBuilder] = {"task": _task_data}
-EVALUATIONS: dict[str, Evaluation] = {"task": _task_metrics}
+def _corpus_data(cfg: LoopConfig, tokenizer: Any) -> TaskData:
+    """The lines of `cfg.data["corpus"]` tokenised (`data.corpus`); empty search and dev sets."""
+    from raydistill.data.bundle import EvalSet
+    from raydistill.data.collate import PadCollator
+    from raydistill.data.corpus import encode_corpus, read_corpus
+    from raydistill.data.features import FeatureDataset
+    from raydistill.data.tasks import get_task
+
+    task = get_task(cfg.task)
+    train = encode_corpus(read_corpus(cfg.data["corpus"]), tokenizer, cfg.data["max_seq_length"])
+    search = EvalSet("search", FeatureDataset([]), [], task)
+    return TaskData(task=task, train=train, search=search, dev={}, collate=PadCollator(tokenizer.pad_token_id))
+
+
+def _no_metrics(
+    model: nn.Module, data: TaskData, batch_size: int, device: torch.device, search: bool
+) -> dict[str, Any]:
+    return {}
+
+
+DATA_KINDS: dict[str, DataBuilder] = {"task": _task_data, "corpus": _corpus_data}
+EVALUATIONS: dict[str, Evaluation] = {"task": _task_metrics, "none": _no_metrics}
 
 
 def training_data(method: Method, cfg: LoopConfig, tokenizer: Any) -> TaskData:

@@ -7,14 +7,17 @@ tokenizer at `students/<name>/init/`. It is then trained by its phases, each one
 
 - `kd`, `pkd`, `finetune`: one run `<name>-student-<student>`, into `students/<student>/model/`;
 - `tinybert`: TinyBERT's two task-distillation stages in order, `intermediate` (into
-  `students/<student>/intermediate/`) then `prediction` from its result (run `...-prediction`, into `model/`).
+  `students/<student>/intermediate/`) then `prediction` from its result (run `...-prediction`, into `model/`);
+  with `general:`, general distillation on its corpus first (method `tinybert_general`, run `...-general`, into
+  `students/<student>/general/`), and the intermediate stage starts from its result.
 
 Every phase is seeded by the entry's `seed` (default: the spec's): the student's initialisation, dropout and data
 order. The search split is always carved with the spec's seed (`seed` in the loop's data arguments), so
 students of several seeds are scored on one split.
 
 The caller (stage `students`) hands in each phase's method options and run key. The training data of every
-phase come from `student_data` (the one place to point a student at other data, e.g. augmented examples).
+phase come from `student_data`: the general phase's corpus; else the task's data, with the train split
+replaced by the augment stage's examples for an entry with `train_data: augmented`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from raydistill.training.trainer import fit_stage
 __all__ = ["Phase", "build_initial_student", "phases_of", "student_data", "student_seed", "train_student"]
 
 TINYBERT_PHASES = ("intermediate", "prediction")
+GENERAL, GENERAL_METHOD = "general", "tinybert_general"  # the general-distillation phase and its method
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,14 @@ class Phase:
         start: the HF dir the run starts from.
         out: where its trained model goes.
         optim: its optimiser settings.
+        method: the method of the run ("": the entry's).
     """
 
     name: str
     start: Path
     out: Path
     optim: OptimSpec
+    method: str = ""
 
 
 def phases_of(entry: StudentSpec, layout: RunLayout) -> list[Phase]:
@@ -60,9 +66,15 @@ def phases_of(entry: StudentSpec, layout: RunLayout) -> list[Phase]:
     init, model = layout.student_init(entry.name), layout.student_model(entry.name)
     if entry.method != "tinybert":
         return [Phase("", init, model, entry.train)]
+    phases: list[Phase] = []
+    start = init
+    if entry.general is not None:
+        start = layout.student_phase(entry.name, GENERAL)
+        phases.append(Phase(GENERAL, init, start, entry.general.train, GENERAL_METHOD))
     middle = layout.student_phase(entry.name, TINYBERT_PHASES[0])
     return [
-        Phase(TINYBERT_PHASES[0], init, middle, entry.train),
+        *phases,
+        Phase(TINYBERT_PHASES[0], start, middle, entry.train),
         Phase(TINYBERT_PHASES[1], middle, model, entry.prediction_train or entry.train),
     ]
 
@@ -72,11 +84,19 @@ def student_run_name(spec: Spec, entry: StudentSpec, phase: Phase) -> str:
     return f"{spec.name}-student-{entry.name}" + (f"-{phase.name}" if phase.name else "")
 
 
-def student_data(spec: Spec, entry: StudentSpec) -> dict[str, Any]:
-    """The `prepare_task_data` keyword arguments a student trains on: the task's data as the spec says (the
-    search split carved out). The hook for training a student on other examples (TinyBERT's augmented data)."""
-    del entry  # every entry trains on the task's data in this version
-    return data_kwargs(spec.data)
+def student_data(spec: Spec, layout: RunLayout, entry: StudentSpec, phase: Phase) -> dict[str, Any]:
+    """The data keyword arguments of one phase's run (`LoopConfig.data`, read by its method's data kind).
+
+    The general phase: its corpus (absolute: workers run elsewhere) and token cap. Every other phase: the task's
+    data as the spec says (the search split carved out), the train split replaced by the augment stage's
+    examples (`RunLayout.augmented_train`) when the entry says `train_data: augmented`."""
+    if phase.name == GENERAL and entry.general is not None:
+        corpus = str(Path(entry.general.corpus).expanduser().resolve())
+        return {"corpus": corpus, "max_seq_length": entry.general.max_seq_length or spec.data.max_seq_length}
+    kwargs = data_kwargs(spec.data)
+    if entry.train_data == "augmented":
+        kwargs["augmented_train"] = str(layout.augmented_train.resolve())
+    return kwargs
 
 
 def student_seed(spec: Spec, entry: StudentSpec) -> int:
@@ -129,8 +149,8 @@ def train_student(
         name = student_run_name(spec, entry, phase)
         config = LoopConfig(
             model=str(phase.start.resolve()), task=spec.task,
-            data={"seed": spec.seed} | student_data(spec, entry),  # the split: always the spec's seed
-            optim=phase.optim.model_dump(), seed=student_seed(spec, entry), method=entry.method,
+            data={"seed": spec.seed} | student_data(spec, layout, entry, phase),  # the split: the spec's seed
+            optim=phase.optim.model_dump(), seed=student_seed(spec, entry), method=phase.method or entry.method,
             method_options=options(phase),
             num_threads=phase.optim.num_threads, use_gpu=spec.resources.use_gpu, name=name,
         )  # fmt: skip

@@ -46,7 +46,7 @@ def _problems(tmp_path: Path, *students: dict[str, Any]) -> dict[str, str]:
         ({**KD, "method": "tinybert", "shape": {"layers": 3, "hidden": 192, "heads": 4}},
          "students.0.shape.heads", "attention_weight 0"),
         ({**KD, "method": "tinybert", "options": {"stage": "general"}}, "students.0.options.stage",
-         "general distillation on a corpus is not available"),
+         "give the entry a `general:` section"),
         ({**KD, "method": "supernet"}, "students.0.method", "methods for it: finetune, kd, pkd, tinybert"),
         ({**KD, "method": "finetune", "options": {"alpha": 1}}, "students.0.options", "takes no options"),
     ],
