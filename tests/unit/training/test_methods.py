@@ -166,4 +166,4 @@ def test_the_stage_builders_read_the_method_from_the_spec(write, tmp_path: Path)
 def test_the_registry_is_read_without_torch() -> None:
     code = "import sys, raydistill.methods_registry as r; print(sorted(r.METHODS), 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['finetune', 'kd', 'lengthdrop', 'pkd', 'supernet', 'tinybert'] False"
+    assert out.strip() == "['finetune', 'kd', 'lengthdrop', 'pkd', 'supernet', 'tinybert', 'tinybert_general'] False"
