@@ -36,6 +36,13 @@ import local_cluster  # noqa: E402
 SPEC = REPO / "searches" / "quickstart.yaml"
 NAME = "quickstart"
 NUM_TRIALS = 10
+# The data: 900 train rows, 92% of them held out as the search split (828 examples, scored 2 at a time): a
+# trial evaluates for about a second, not milliseconds; the supernet still trains on the 72 rows it always had.
+REPEATS, SEARCH_SPLIT, EVAL_BATCH = 90, 0.92, 2
+# Tune saves the experiment state (the trials a rerun keeps) every TUNE_GLOBAL_CHECKPOINT_S seconds; Ray's
+# default ("auto", at least 10 s) would save a search of these 10 trials only at its end, leaving the
+# driver-kill test no saved mid-search state to kill at. Only how often the state is saved changes.
+SAVE_EVERY_S = 2
 ENABLED = os.environ.get("RAYDISTILL_CLUSTER_TESTS") == "1"
 
 
@@ -119,7 +126,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     model_dir = root / "tiny-bert"
     BertForSequenceClassification(tiny_bert_config()).save_pretrained(model_dir)
     BertTokenizerFast(vocab={w: i for i, w in enumerate(TINY_VOCAB)}, do_lower_case=True).save_pretrained(model_dir)
-    return {"model": model_dir, "data": write_sst2(root / "data", repeats=8)}
+    return {"model": model_dir, "data": write_sst2(root / "data", repeats=REPEATS)}
 
 
 def overrides(inputs: dict[str, Path], storage: Path, **changes: Any) -> list[str]:
@@ -129,6 +136,7 @@ def overrides(inputs: dict[str, Path], storage: Path, **changes: Any) -> list[st
         "teacher.finetuned": "true",  # the teacher is only evaluated: the supernet is the training under test
         "data.path": inputs["data"],
         "data.max_seq_length": 32,
+        "data.search_split": SEARCH_SPLIT,
         "resources.storage_path": storage,
         "resources.num_workers": 2,
         "resources.cpus_per_worker": 1,
@@ -137,6 +145,7 @@ def overrides(inputs: dict[str, Path], storage: Path, **changes: Any) -> list[st
         "supernet.train.batch_size": 8,
         "supernet.train.learning_rate": 2e-3,
         "supernet.train.checkpoint_every_steps": CHECKPOINT_EVERY,
+        "supernet.train.eval_batch_size": EVAL_BATCH,
         "supernet.importance_examples": 16,
         "search.sampler": "random",
         "search.num_trials": NUM_TRIALS,
@@ -152,6 +161,7 @@ def _env() -> dict[str, str]:
         RAY_AIR_NEW_OUTPUT="0",
         RAY_AUTH_MODE="disabled",
         RAY_TRAIN_HEALTH_CHECK_INTERVAL_S="0.3",
+        TUNE_GLOBAL_CHECKPOINT_S=str(SAVE_EVERY_S),
         PYTHONPATH=str(REPO),
     )
 
@@ -247,6 +257,25 @@ def trial_results(storage: Path) -> dict[str, list[dict[str, Any]]]:
         if lines:
             out[lines[0]["trial_id"]] = lines
     return out
+
+
+def saved_trials(storage: Path) -> dict[str, str] | None:
+    """trial id -> status in the newest experiment state Tune saved under `storage` (what a rerun resumes
+    from; Tune saves it every few seconds and at the end); None before the first save or while one is written."""
+    experiment = RunLayout.of(storage, NAME).search_experiment(NAME).path
+    newest = max(experiment.glob("experiment_state-*.json"), default=None)  # timestamped: newest sorts last
+    if newest is None:
+        return None
+    try:
+        states = [json.loads(trial[0]) for trial in json.loads(newest.read_text())["trial_data"]]
+        return {state["trial_id"]: state["status"] for state in states}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):  # a save being written
+        return None
+
+
+def saved_finished(storage: Path) -> set[str]:
+    """Ids of the trials the saved experiment state marks finished (TERMINATED): a rerun keeps them."""
+    return {t for t, status in (saved_trials(storage) or {}).items() if status == "TERMINATED"}
 
 
 CHECKPOINT_EVERY = 3  # supernet.train.checkpoint_every_steps of these runs: at most 2 steps are redone

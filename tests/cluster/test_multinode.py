@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +35,8 @@ from tests.cluster.conftest import (
     record,
     resumed_steps,
     run_cli,
+    saved_finished,
+    saved_trials,
     start_cli,
     supernet_run,
     trial_results,
@@ -99,7 +102,11 @@ def test_killed_driver_mid_training_and_mid_search_loses_nothing(
     cluster: Cluster, reference: Reference, inputs: dict[str, Path], tmp_path: Path
 ) -> None:
     """SIGKILL the driver while the supernet trains, rerun; SIGKILL it again mid-search, rerun: training resumed
-    from its latest checkpoint, no finished trial ran again, and the front equals the uninterrupted run's."""
+    from its latest checkpoint, no finished trial ran again, and the front equals the uninterrupted run's.
+
+    The second kill waits until the experiment state Tune saved (what a rerun resumes from) holds finished
+    trials and the search is not done, so it lands mid-search whatever the machine's speed; the test then
+    checks, from that saved state, that trials were still unfinished at the kill."""
     storage = tmp_path / "runs"
     args = overrides(inputs, storage)
     proc = start_cli("search", cluster, args, tmp_path)
@@ -108,27 +115,36 @@ def test_killed_driver_mid_training_and_mid_search_loses_nothing(
     kept_step = checkpoint_step(newest_checkpoint(storage) or kept)
     assert kept_step is not None and kept_step < reference.supernet_state["step"]
 
+    def mid_search() -> bool:  # the saved state holds finished and unfinished trials, and their results
+        finished = saved_finished(storage)
+        return 0 < len(finished) < NUM_TRIALS and finished <= trial_results(storage).keys()
+
     proc = start_cli("search", cluster, args, tmp_path)
-    # Tune persists trial results to the storage in batches, and these trials take milliseconds: the first ones
-    # seen on disk often come with all of them, so the kill may land after the trials, in the search's final step
-    wait_for(lambda: len(trial_results(storage)) >= 3, proc, "3 finished trials", timeout=300)
+    wait_for(mid_search, proc, "a saved search state with finished and unfinished trials", timeout=300)
+    killed_at = time.time()
     kill_driver(proc)
-    before = trial_results(storage)
     output = logs(tmp_path, storage)
     assert f"resumed at step {kept_step}/" in output, output[-6000:]
+    finished = saved_finished(storage)  # read again after the kill: what the rerun resumes from
+    assert 0 < len(finished) < NUM_TRIALS, saved_trials(storage)  # the kill landed mid-search
+    before = {t: lines for t, lines in trial_results(storage).items() if t in finished}
+    assert before.keys() == finished
 
     output = run_cli("search", cluster, args, tmp_path)
     after = trial_results(storage)
-    assert set(before) <= set(after)
     for trial_id, lines in before.items():
-        assert after[trial_id] == lines, f"trial {trial_id} finished before the kill and ran again"
+        assert after.get(trial_id) == lines, f"trial {trial_id} finished before the kill and ran again"
+    ran_again = {t for t, lines in after.items() if lines[-1]["evaluated_at"] > killed_at}
+    assert ran_again == set(after) - finished  # the rerun evaluated exactly the trials left unfinished
     table = pd.read_parquet(RunLayout.of(storage, NAME).trials_parquet)
-    assert len(table) == NUM_TRIALS and table["trial_id"].is_unique
+    assert len(table) == NUM_TRIALS and set(table["trial_id"]) == set(after)
     assert_same_weights(RunLayout.of(storage, NAME).supernet_model, reference.supernet_model)
     assert front(table) == reference.front
     record("SIGKILL the driver mid-training, then mid-search; rerun", trials_lost=0,
            steps_redone=f"<= {CHECKPOINT_EVERY - 1}",
-           note=f"training resumed at step {kept_step}; {len(before)} finished trials kept, none re-run; front equal")  # fmt: skip
+           note=f"training resumed at step {kept_step}; killed with {len(finished)} of {NUM_TRIALS} trials "
+           f"finished (Tune's saved state): none re-run, the other {NUM_TRIALS - len(finished)} run by the "
+           "rerun; front equal")  # fmt: skip
 
 
 @pytest.fixture
@@ -196,8 +212,8 @@ def test_killed_node_mid_search_retries_its_trials(
     data = write_sst2(tmp_path / "data", repeats=1000)
     trials = NUM_TRIALS
     args = overrides(dict(inputs, data=data), storage, **{
-        "data.search_split": 0.9, "supernet.train.max_steps": 2, "search.num_trials": trials,
-        "resources.max_concurrent_trials": 2, "search.max_failures": 2})  # fmt: skip
+        "data.search_split": 0.9, "supernet.train.eval_batch_size": 64, "supernet.train.max_steps": 2,
+        "search.num_trials": trials, "resources.max_concurrent_trials": 2, "search.max_failures": 2})  # fmt: skip
 
     def ran_on_second() -> bool:
         return any(r[-1].get("node_id") == cluster.second_id for r in trial_results(storage).values())
