@@ -43,7 +43,12 @@ DEPTHS = [1.0, 0.75, 0.5]
 SEQ_LEN = 64
 THREADS = 2
 SEED = 42
-TEACHER = Path("/work/shared/models/minilm-l6-sst2")
+TEACHER_DIR = Path("models") / "minilm-l6-sst2"  # beside the data folder: ../shared/{data,models}
+
+
+def shared_teacher(data_root: Path) -> Path:
+    """The fine-tuned MiniLM-L6 SST-2 teacher of ../shared/models (its README says how it was made)."""
+    return data_root.resolve().parent / TEACHER_DIR
 TOL = 1e-9
 
 
@@ -166,7 +171,7 @@ def _supernet(s: Settings, spec: Any, run_dir: Path, sst2_dir: Path) -> tuple[Pa
     if s.train_supernet:
         from raydistill.training.supernet import train_supernet
 
-        return train_supernet(spec, run_dir, TEACHER).model_dir, time.perf_counter() - start
+        return train_supernet(spec, run_dir, shared_teacher(sst2_dir.parents[1])).model_dir, time.perf_counter() - start
     import torch
     from transformers import BertForSequenceClassification, BertTokenizerFast
 
@@ -218,8 +223,9 @@ def run_budget_rule(data_root: Path, out_dir: Path, work_dir: Path, *, smoke: bo
     shutil.rmtree(storage / s.name, ignore_errors=True)
     storage.mkdir(parents=True, exist_ok=True)
     sst2_dir = data_root / "glue" / "SST-2"
+    teacher = shared_teacher(data_root)
     spec_path = storage / f"{s.name}.yaml"
-    spec_path.write_text(spec_yaml(s, sst2_dir, storage, str(TEACHER) if s.train_supernet else "unused"))
+    spec_path.write_text(spec_yaml(s, sst2_dir, storage, str(teacher) if s.train_supernet else "unused"))
     spec = load_spec(spec_path)
     supernet_dir, train_s = _supernet(s, spec, storage / s.name, sst2_dir)
     start = time.perf_counter()
@@ -231,7 +237,7 @@ def run_budget_rule(data_root: Path, out_dir: Path, work_dir: Path, *, smoke: bo
     results = {
         "benchmark": name,
         "setup": {
-            "teacher": str(TEACHER) if s.train_supernet else "tiny untrained BERT (smoke)",
+            "teacher": str(teacher) if s.train_supernet else "tiny untrained BERT (smoke)",
             "train_examples": len(setup.data.train),
             "search_examples": len(setup.data.search.examples),
             "dev_examples": len(setup.data.dev["dev"].examples),

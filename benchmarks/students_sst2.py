@@ -4,15 +4,16 @@ Every entry of the spec (FT, KD, PKD-skip, PKD-last, TinyBERT, and TinyBERT+DA w
 `train_data: augmented`) is trained once per student seed (42, 43, 44: the entry's `seed`, which moves the
 student's initialisation, dropout and data order; the search split is always the spec's seed-42 split) through the
 real pipeline (`raydistill run` on a spec written here: the students stage on Ray Train, the teacher's outputs
-cached for the KD / PKD entries), from the fine-tuned MiniLM-L6 teacher in /work/shared/models/minilm-l6-sst2
-(its own 10% seed-42 split untouched). Caps: the spec's `max_steps` per entry (`--max-steps` overrides), the whole
+cached for the KD / PKD entries), from the fine-tuned MiniLM-L6 teacher beside the data folder
+(../shared/models/minilm-l6-sst2; its own 10% seed-42 split untouched). Caps: the spec's `max_steps` per entry (`--max-steps` overrides), the whole
 train set unless `--max-train` caps it (that carves another search split, part of which the teacher has seen),
 and the augmentation's N copies and augmented examples (`--copies`, `--augment-examples`). Reported per method:
 mean and std over the seeds of SST-2 dev accuracy and of search-split accuracy, time per run, steps, FLOPs at the
 run's cost length, params; then a comparison with the anchors (Patient-KD, 6-layer students, SST-2 dev:
 teacher 92.58, FT 89.68, KD 90.77, PKD-skip 91.06, PKD-last 90.54; TinyBERT's ablation: removing DA or task
 distillation costs the most), computed from the numbers; and, with `--supernet-run`, the best student against
-the best supernet model of that run at no more FLOPs.
+the best supernet model of that run at no more FLOPs. A rerun resumes the benchmark's run (cached entries are
+not retrained; `--fresh` starts over), so a grid longer than one sitting finishes over several.
 
     python -m benchmarks.run --data ../shared/data --only students_sst2                    (hours: see the estimate)
     python -m benchmarks.students_sst2 --data ../shared/data --smoke                       (a few steps, 1 seed)
@@ -40,7 +41,12 @@ import yaml
 from benchmarks.common import environment, md_table, write_results
 
 SPEC = Path(__file__).resolve().parents[1] / "searches" / "sst2_students.yaml"
-TEACHER = Path("/work/shared/models/minilm-l6-sst2")
+TEACHER_DIR = Path("models") / "minilm-l6-sst2"  # beside the data folder: ../shared/{data,models}
+
+
+def shared_teacher(data_root: Path) -> Path:
+    """The fine-tuned MiniLM-L6 SST-2 teacher of ../shared/models (its README says how it was made)."""
+    return data_root.resolve().parent / TEACHER_DIR
 SEEDS = (42, 43, 44)
 THREADS = 2
 FULL_TRAIN = 67349 - 6735  # SST-2 train less the seed-42 10% search split (the teacher's)
@@ -288,6 +294,7 @@ def run_students_sst2(
     *,
     settings: Settings = FULL,
     supernet_run: Path | None = None,
+    fresh: bool = False,
 ) -> dict[str, Any]:
     from raydistill.layout import RunLayout
     from raydistill.results.points import read_points
@@ -295,9 +302,11 @@ def run_students_sst2(
     s = settings
     base = yaml.safe_load(SPEC.read_text())
     storage = work_dir / "students_sst2"
-    shutil.rmtree(storage / s.name, ignore_errors=True)  # a fresh run, not a cached one
+    if fresh:
+        shutil.rmtree(storage / s.name, ignore_errors=True)
     storage.mkdir(parents=True, exist_ok=True)
-    spec = bench_spec(s, base, data_root / "glue" / "SST-2", storage, TEACHER)
+    teacher = shared_teacher(data_root)
+    spec = bench_spec(s, base, data_root / "glue" / "SST-2", storage, teacher)
     load_before = os.getloadavg()[0]
     wall = _run_pipeline(spec, storage)
     layout = RunLayout(storage / s.name)
@@ -335,7 +344,7 @@ def _setup(s: Settings, spec: dict[str, Any], runs: list[dict[str, Any]], layout
                         "prediction_max_steps": (e.get("prediction_train") or {}).get("max_steps")}
             for e in spec["students"]}  # fmt: skip
     return {
-        "teacher": str(TEACHER), "student_seeds": list(s.seeds), "split_seed": spec.get("seed", 42),
+        "teacher": spec["teacher"]["model"], "student_seeds": list(s.seeds), "split_seed": spec.get("seed", 42),
         "max_seq_length": spec["data"].get("max_seq_length"), "max_train_examples": s.max_train,
         "max_eval_examples": s.max_eval, "train_examples": _train_examples(layout),
         "augment": spec.get("augment"), "caps": caps,
@@ -479,14 +488,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--supernet-run", type=Path, help="a run dir with a points table (supernet + search)")
     parser.add_argument("--max-steps", type=int, help="cap every entry's steps (default: the spec's caps)")
     parser.add_argument("--max-train", type=int, help="first N SST-2 train examples (carves another split)")
+    parser.add_argument("--seeds", type=int, nargs="+", help=f"student seeds (default: {' '.join(map(str, SEEDS))})")
+    parser.add_argument("--copies", type=int, help=f"augmented copies per example (default: {FULL.copies})")
+    parser.add_argument("--augment-examples", type=int, help=f"augment the first N (default: {FULL.augment_examples})")
+    parser.add_argument("--fresh", action="store_true", help="delete the benchmark's run first (default: resume it)")
     args = parser.parse_args(argv)
     settings = SMOKE if args.smoke else FULL
-    overrides = {
-        k: v for k, v in (("max_steps", args.max_steps), ("max_train", args.max_train)) if v is not None
-    }
-    settings = Settings(**{**settings.__dict__, **overrides})
+    given = (("max_steps", args.max_steps), ("max_train", args.max_train), ("copies", args.copies),
+             ("augment_examples", args.augment_examples), ("seeds", tuple(args.seeds or ()) or None))  # fmt: skip
+    settings = Settings(**{**settings.__dict__, **{k: v for k, v in given if v is not None}})
     run_students_sst2(args.data.resolve(), args.out, args.work.resolve(), settings=settings,
-                      supernet_run=args.supernet_run)  # fmt: skip
+                      supernet_run=args.supernet_run, fresh=args.fresh)  # fmt: skip
     return 0
 
 
