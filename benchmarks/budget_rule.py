@@ -23,7 +23,6 @@ this benchmark's search split (carved from a subset); both rules are compared on
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -34,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.common import environment, md_table, write_results
+from benchmarks.common import bench_parser, environment, md_table, write_results
 from raydistill.layout import RunLayout
 
 BUDGETS = [0.25, 0.5, 0.75]
@@ -326,12 +325,7 @@ def render_markdown(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data", type=Path, required=True, help="folder with glue/SST-2 (../shared/data)")
-    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
-    parser.add_argument("--work", type=Path, default=Path("runs/bench"))
+    parser = bench_parser(__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny untrained model: proves the script runs")
     args = parser.parse_args(argv)
     results = run_budget_rule(args.data.resolve(), args.out, args.work.resolve(), smoke=args.smoke)

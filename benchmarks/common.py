@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -35,6 +36,15 @@ def _git_commit() -> str:
         return out.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
+
+
+def bench_parser(description: str, *, work_help: str = "scratch dir for runs") -> argparse.ArgumentParser:
+    """The arguments every benchmark takes: --data (../shared/data), --out (the reports), --work (its runs)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="folder with glue/SST-2 (../shared/data)")
+    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
+    parser.add_argument("--work", type=Path, default=Path("runs/bench"), help=work_help)
+    return parser
 
 
 def write_results(out_dir: Path, name: str, results: dict[str, Any], markdown: str) -> tuple[Path, Path]:

@@ -20,7 +20,6 @@ BERT and 223 SST-2 train / 64 dev examples: it proves the script works, its numb
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -30,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.common import environment, write_results
+from benchmarks.common import bench_parser, environment, write_results
 from benchmarks.search_markdown import render_markdown
 from benchmarks.search_retrain import RETRAIN_EPOCHS, retrain_picks
 from benchmarks.search_stats import (
@@ -268,10 +267,7 @@ def run_search_sst2(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="search_sst2 benchmark (or its --smoke version)")
-    parser.add_argument("--data", type=Path, required=True, help="folder with glue/SST-2 (../shared/data)")
-    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
-    parser.add_argument("--work", type=Path, default=Path("runs/bench"), help="has supernet_sst2/")
+    parser = bench_parser("search_sst2 benchmark (or its --smoke version)", work_help="has supernet_sst2/")
     parser.add_argument("--smoke", action="store_true", help="tiny untrained BERT, a few hundred examples")
     parser.add_argument("--trials", type=int, default=100, help="trials per sampler (default 100)")
     parser.add_argument(

@@ -27,7 +27,6 @@ reported (`teacher_seen_search_examples`).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -37,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.common import environment, write_results
+from benchmarks.common import bench_parser, environment, write_results
 from benchmarks.sampler_study import _scorer, drive
 from benchmarks.search_stats import equal_evaluation_hv
 from benchmarks.sst2_joint_report import estimate_full_run, render_markdown
@@ -319,11 +318,8 @@ def run_sst2_joint(data_root: Path, out_dir: Path, work_dir: Path, *, smoke: boo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="sst2_joint benchmark (or its --smoke version)")
-    parser.add_argument("--data", type=Path, required=True, help="folder with glue/SST-2 (../shared/data)")
+    parser = bench_parser("sst2_joint benchmark (or its --smoke version)")
     parser.add_argument("--teacher", type=Path, default=None, help="default: <data>/../models/minilm-l6-sst2")
-    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
-    parser.add_argument("--work", type=Path, default=Path("runs/bench"))
     parser.add_argument("--smoke", action="store_true", help="a few steps, a few trials, one seed")
     parser.add_argument("--trials", type=int, default=None, help=f"trials per search (default {FULL.trials})")
     parser.add_argument("--gp-trials", type=int, default=None, help="cap on GP's trials (default: --trials)")

@@ -22,7 +22,6 @@ not retrained; `--fresh` starts over), so a grid longer than one sitting finishe
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import math
@@ -38,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks.common import environment, md_table, write_results
+from benchmarks.common import bench_parser, environment, md_table, write_results
 
 SPEC = Path(__file__).resolve().parents[1] / "searches" / "sst2_students.yaml"
 TEACHER_DIR = Path("models") / "minilm-l6-sst2"  # beside the data folder: ../shared/{data,models}
@@ -478,12 +477,7 @@ def _supernet_text(c: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data", type=Path, required=True, help="folder with glue/SST-2 (../shared/data)")
-    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
-    parser.add_argument("--work", type=Path, default=Path("runs/bench"))
+    parser = bench_parser(__doc__)
     parser.add_argument("--smoke", action="store_true", help="a few steps, 1 seed, 300 train examples")
     parser.add_argument("--supernet-run", type=Path, help="a run dir with a points table (supernet + search)")
     parser.add_argument("--max-steps", type=int, help="cap every entry's steps (default: the spec's caps)")

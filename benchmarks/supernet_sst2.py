@@ -17,7 +17,6 @@ steps on a few hundred examples) that proves the script works; its numbers mean 
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import time
@@ -27,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.common import environment, md_table, write_results
+from benchmarks.common import bench_parser, environment, md_table, write_results
 from raydistill.layout import RunLayout
 
 WIDTHS = [1.0, 0.75, 0.5, 0.25]
@@ -295,10 +294,7 @@ def _markdown(results: dict[str, Any], table: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="supernet_sst2 benchmark (or its --smoke version)")
-    parser.add_argument("--data", type=Path, required=True, help="folder with glue/SST-2 (../shared/data)")
-    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
-    parser.add_argument("--work", type=Path, default=Path("runs/bench"))
+    parser = bench_parser("supernet_sst2 benchmark (or its --smoke version)")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a few hundred examples")
     args = parser.parse_args(argv)
     results = run_supernet_sst2(args.data.resolve(), args.out, args.work.resolve(), smoke=args.smoke)
