@@ -9,52 +9,19 @@ models, TinyBERT augmentation ratios, PKD temperature/alpha/beta grids.
 
 from __future__ import annotations
 
-import re
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
-MAX_SEED = 2**32 - 1  # numpy and torch seeds are unsigned 32-bit
-
-
-def check_seed(v: object) -> object:
-    """A seed must be a whole number in [0, 2**32 - 1] (None passes: "use the default")."""
-    if v is None:
-        return v
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise ValueError(f"{v!r} is not an integer; give a whole number such as 42")
-    if not 0 <= v <= MAX_SEED:
-        raise ValueError(f"{v} is out of range; give a whole number from 0 to 2**32 - 1, such as 42")
-    return v
-
-
-Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class OptimSpec(_Frozen):
-    """Optimiser and schedule shared by every training stage (AdamW + linear warmup/decay)."""
-
-    epochs: float = Field(3.0, gt=0, description="passes over the training data (fractions allowed)")
-    max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (overrides epochs)")
-    batch_size: int = Field(32, gt=0, description="per-worker train batch size")
-    eval_batch_size: int = Field(64, gt=0)
-    learning_rate: float = Field(2e-5, gt=0, lt=1)
-    weight_decay: float = Field(0.01, ge=0, lt=1)
-    warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    max_grad_norm: float = Field(1.0, gt=0)
-    checkpoint_every_steps: int | None = Field(
-        None, gt=0, description="also checkpoint every N optimizer steps (always at each epoch end)"
-    )
-    num_threads: int | None = Field(None, gt=0, description="torch threads per worker (default: cpus_per_worker)")
-    group_by_length: bool = Field(
-        False, description="batch examples of similar length (far less padding on short-text tasks)"
-    )
+from raydistill.spec.schema_base import (
+    MAX_SEED as MAX_SEED,  # re-exported: the spec's names stay importable here
+)
+from raydistill.spec.schema_base import NAME_RE, Fraction, OptimSpec, check_seed
+from raydistill.spec.schema_base import Frozen as _Frozen
+from raydistill.spec.students import GeneralDistillSpec as GeneralDistillSpec
+from raydistill.spec.students import StudentShapeSpec as StudentShapeSpec
+from raydistill.spec.students import StudentSpec
 
 
 class ColumnsSpec(_Frozen):
@@ -234,86 +201,6 @@ class SearchSpec(_Frozen):
         if any(later <= earlier for earlier, later in pairwise(v)):
             raise ValueError(f"{v} is not strictly ascending; give fractions of teacher FLOPs such as [0.25, 0.5, 0.75]")
         return v
-
-
-class StudentShapeSpec(_Frozen):
-    """A student built from a shape; a width left out is the teacher's (read from its config at run time)."""
-
-    layers: int = Field(gt=0, description="transformer layers M")
-    hidden: int | None = Field(None, gt=0, description="hidden size (default: the teacher's)")
-    heads: int | None = Field(None, gt=0, description="attention heads per layer (default: the teacher's)")
-    ffn: int | None = Field(None, gt=0, description="FFN (intermediate) size (default: the teacher's)")
-
-
-class GeneralDistillSpec(_Frozen):
-    """TinyBERT general distillation, a tinybert student's first run: intermediate-layer distillation from the
-    teacher's encoder on a plain-text corpus (no labels); the task stages start from its result."""
-
-    corpus: str = Field(description="plain-text file: one sentence or paragraph a line")
-    train: OptimSpec = Field(description="its optimiser; max_steps is required (a corpus has no natural epoch)")
-    max_seq_length: int | None = Field(None, ge=8, description="token cap per line (default data.max_seq_length)")
-
-
-class StudentSpec(_Frozen):
-    """One distilled student (stage `students`): a model of its own shape trained from the teacher.
-
-    `options` are the method's own (its option class validates them; the papers' defaults apply when left out):
-    kd `temperature` [1], `alpha` [1]; pkd `strategy` [skip], `alpha` [0.7], `beta` [500], `temperature` [10];
-    tinybert `temperature` [1], `embedding_weight`, `hidden_weight`, `attention_weight` [1 each]; finetune none.
-    A tinybert entry runs both task-distillation stages in order: intermediate with `train`, then prediction
-    with `prediction_train` (default: `train`), after general distillation on a corpus when `general` is given.
-    `train_data: augmented` trains every task run on the augment stage's examples (which then must be on).
-    """
-
-    name: str = Field(description="the student's name (letters, digits, '_', '-', '.'), unique in the spec")
-    method: str = Field("kd", description="kd | pkd | tinybert | finetune (a method of the registry)")
-    shape: StudentShapeSpec | None = Field(None, description="build the student from a shape ...")
-    checkpoint: str | None = Field(None, description="... or start from an existing HF model dir or hub name")
-    init: Literal["first", "every_kth"] | None = Field(
-        None, description="shape students: copy the teacher's first / every k-th layers (PKD); none: random"
-    )
-    train: OptimSpec = OptimSpec()
-    prediction_train: OptimSpec | None = Field(
-        None, description="tinybert: the prediction stage's optimiser (default: train)"
-    )
-    options: dict[str, Any] = Field(default_factory=dict, description="the method's options (see above)")
-    seed: int | None = Field(
-        None, description="seeds its initialisation, dropout and data order (default: the spec's seed; the search "
-        "split is always carved with the spec's seed)"
-    )
-
-    _seed = field_validator("seed", mode="before")(check_seed)
-    train_data: Literal["task", "augmented"] = Field(
-        "task", description="augmented: train on the augment stage's examples (originals and copies)"
-    )
-    general: GeneralDistillSpec | None = Field(None, description="tinybert: general distillation first")
-
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, v: str) -> str:
-        if not NAME_RE.fullmatch(v):
-            raise ValueError(
-                f"{v!r} is not a safe name; use letters, digits, '_', '-', '.' (max 64), starting with a letter"
-            )
-        return v
-
-    @model_validator(mode="after")
-    def _one_source(self) -> StudentSpec:
-        if (self.shape is None) == (self.checkpoint is None):
-            raise ValueError(
-                "give exactly one of shape (layers, hidden, heads, ffn) or checkpoint (an HF model dir or name)"
-            )
-        if self.checkpoint is not None and self.init is not None:
-            raise ValueError(
-                f"init {self.init!r} copies teacher layers into a student built from a shape; a checkpoint "
-                "starts from its own weights: drop init, or give a shape instead of the checkpoint"
-            )
-        if self.prediction_train is not None and self.method != "tinybert":
-            raise ValueError(
-                f"prediction_train is the second stage of tinybert; method {self.method!r} trains once with "
-                "train: drop prediction_train"
-            )
-        return self
 
 
 class AugmentSpec(_Frozen):
