@@ -49,7 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "cluster"))
 import local_cluster  # noqa: E402
 
-from benchmarks.common import environment  # noqa: E402
+from benchmarks.common import environment, guarded  # noqa: E402
 from tests.cluster.conftest import SPEC, _free_ports, trial_results  # noqa: E402
 
 SEARCH_EXAMPLES = 20000  # search-split examples each trial scores: seconds per trial on one core
@@ -283,4 +283,4 @@ def _ratio(scale: list[dict[str, Any]]) -> float | None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded(main))

@@ -7,7 +7,9 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,21 @@ def bench_parser(description: str, *, work_help: str = "scratch dir for runs") -
     parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
     parser.add_argument("--work", type=Path, default=Path("runs/bench"), help=work_help)
     return parser
+
+
+def guarded(main: Callable[[], int]) -> int:
+    """Run a benchmark's `main` with one line, not a traceback, for Ctrl-C (exit 130: rerunning the same command
+    resumes, every run under --work is kept) and for a `raydistill` subprocess that failed (its own output,
+    above, says why; exit with its code)."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("\ninterrupted: the runs under --work are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except subprocess.CalledProcessError as err:
+        command = " ".join(str(part) for part in err.cmd) if isinstance(err.cmd, list) else str(err.cmd)
+        print(f"error: `{command}` exited with {err.returncode} (its output above says why)", file=sys.stderr)
+        return err.returncode if 0 < err.returncode < 256 else 1
 
 
 def write_results(out_dir: Path, name: str, results: dict[str, Any], markdown: str) -> tuple[Path, Path]:

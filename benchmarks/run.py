@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.budget_rule import run_budget_rule
+from benchmarks.common import guarded
 from benchmarks.sampler_study import run_sampler_study
 from benchmarks.search_sst2 import run_search_sst2
 from benchmarks.sst2_joint import run_sst2_joint
@@ -44,4 +45,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

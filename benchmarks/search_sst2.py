@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.common import bench_parser, environment, write_results
+from benchmarks.common import bench_parser, environment, guarded, write_results
 from benchmarks.search_markdown import render_markdown
 from benchmarks.search_retrain import RETRAIN_EPOCHS, retrain_picks
 from benchmarks.search_stats import (
@@ -289,4 +289,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

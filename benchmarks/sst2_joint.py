@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.common import bench_parser, environment, write_results
+from benchmarks.common import bench_parser, environment, guarded, write_results
 from benchmarks.sampler_study import _scorer, drive
 from benchmarks.search_stats import equal_evaluation_hv
 from benchmarks.sst2_joint_report import estimate_full_run, render_markdown
@@ -330,4 +330,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.common import bench_parser, environment, md_table, write_results
+from benchmarks.common import bench_parser, environment, guarded, md_table, write_results
 from raydistill.layout import RunLayout
 
 WIDTHS = [1.0, 0.75, 0.5, 0.25]
@@ -303,4 +303,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

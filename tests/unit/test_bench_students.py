@@ -90,18 +90,33 @@ def test_tinybert_ablation_costs_of_removing_da_and_task_distillation() -> None:
     assert without_da["full"] == "TinyBERT" and "cost_of_removing_da" not in without_da
 
 
-def test_the_best_student_meets_the_best_supernet_model_at_no_more_flops() -> None:
+def test_the_best_student_meets_the_best_supernet_model_at_no_more_flops_both_chosen_on_search() -> None:
     summary = summarise([_run("kd", "KD", 1, 0.85, flops=100), _run("ft", "FT", 1, 0.80, flops=100)])
     points = pd.DataFrame({
-        "label": ["teacher", "pick 0.25", "pick 0.5", "retrained a"],
-        "kind": ["teacher", "pick", "pick", "retrained"], "dev_metric": [0.9, 0.83, 0.88, 0.84],
-        "flops": [400, 90, 200, 95], "flops_ratio": [1, 0.225, 0.5, 0.2375],
-        "seq_length": [64, 64, 64, 64],
+        "label": ["teacher", "pick 0.25", "pick 0.5", "retrained a", "pareto b", "trial c"],
+        "kind": ["teacher", "pick", "pick", "retrained", "trial", "trial"],
+        "search_metric": [0.95, 0.86, 0.90, 0.87, 0.80, 0.99], "dev_metric": [0.9, 0.83, 0.88, 0.84, 0.89, None],
+        "flops": [400, 90, 200, 95, 99, 50], "flops_ratio": [1, 0.225, 0.5, 0.2375, 0.2475, 0.125],
+        "seq_length": [64] * 6,
     })  # fmt: skip
     c = supernet_comparison(summary, points, 400)
-    assert c["student"] == "KD" and c["supernet"] == "retrained a"  # pick 0.5 costs more than the student
+    # pick 0.5 costs more than the student; "pareto b" is best on dev but not on the search split; "trial c"
+    # has no dev score
+    assert c["student"] == "KD" and c["supernet"] == "retrained a" and c["chosen_on"] == "search split"
     assert c["student_minus_supernet"] == pytest.approx(1.0)
+    ft_best_on_search = summarise([_run("kd", "KD", 1, 0.85), _run("ft", "FT", 1, 0.80, search_metric=0.99)])
+    assert supernet_comparison(ft_best_on_search, points, 400)["student"] == "FT"
     assert supernet_comparison(summary, None, 400) == {"given": False}
+
+
+def test_with_supernet_turns_on_the_specs_supernet_and_search_and_compares_with_this_run(tmp_path: Path) -> None:
+    base = yaml.safe_load(SPEC.read_text())
+    assert base["supernet"]["enabled"] is False and base["search"]["enabled"] is False
+    spec = bench_spec(Settings(seeds=(42,), with_supernet=True), base, tmp_path / "SST-2", tmp_path, tmp_path / "t")
+    assert spec["supernet"] == {**base["supernet"], "enabled": True}
+    assert spec["search"] == {**base["search"], "enabled": True}
+    Spec.model_validate(spec)
+    assert 0.5 in spec["search"]["budgets"] and 0.5 in spec["supernet"]["depths"]  # a 3-layer student's FLOPs
 
 
 def test_the_grid_estimate_scales_step_times_and_the_cache() -> None:
