@@ -266,6 +266,44 @@ def evaluate(
     typer.echo(json.dumps(score.as_dict()) if as_json else score.summary())
 
 
+@app.command()
+@_user_errors
+def corpus(
+    out: Annotated[Path, typer.Argument(help="the corpus to write (.txt; its folder must exist)")],
+    sources: Annotated[
+        list[str], typer.Argument(help="GLUE task folders or .tsv files, SQuAD .json files, .txt files")
+    ],
+    task: Annotated[
+        str | None, typer.Option("--task", help="task of a .tsv whose folder is no GLUE task folder")
+    ] = None,
+    questions: Annotated[bool, typer.Option("--questions", help="SQuAD: add the questions too")] = False,
+    articles: Annotated[
+        str | None, typer.Option("--articles", help="SQuAD: only articles A-B (inclusive, 0-based) [all]")
+    ] = None,
+    max_lines: Annotated[int | None, typer.Option("--max-lines", min=1, help="keep N lines at most")] = None,
+    allow_eval_splits: Annotated[
+        bool, typer.Option("--allow-eval-splits", help="read GLUE dev/test files too (refused by default)")
+    ] = False,
+) -> None:
+    """Write a plain-text corpus for general distillation (students[].general.corpus): one line per sentence
+    or paragraph, whitespace normalised, duplicates dropped."""
+    from raydistill.data.corpus_sources import build_corpus
+
+    result = build_corpus(
+        out,
+        sources,
+        task=task,
+        questions=questions,
+        articles=articles,
+        max_lines=max_lines,
+        allow_eval_splits=allow_eval_splits,
+    )
+    for source in result.sources:
+        if source.warning:
+            typer.echo(f"note: {source.warning}")
+    typer.echo(result.summary())
+
+
 def main() -> None:
     """Entry point for `python -m raydistill`."""
     app(prog_name="raydistill")
