@@ -111,3 +111,34 @@ def test_real_windows_takes_the_longest_and_pads() -> None:
     assert feeds["attention_mask"].sum(dim=1).tolist() == [6, 6, 3]
     feeds, _ = real_windows(dataset, 6, 6)  # more rows than windows: repeated
     assert feeds["attention_mask"].sum(dim=1).tolist() == [6, 6, 3, 2, 6, 6]
+
+
+def test_markdown_states_the_split_and_the_verdicts() -> None:
+    from benchmarks.squad_report import render_markdown
+
+    point = _row("pick 0.55", 2.0, -0.5, -1.2) | {"shape": "6 layers", "f1": 80.0, "exact_match": 70.0,
+                                                   "em_diff": -0.4}  # fmt: skip
+    sizes = {"train_file": "t", "dev_file": "d", "max_seq_length": 256, "doc_stride": 96, "max_query_length": 64,
+             "max_train_examples": 4000, "max_eval_examples": None, "cost_seq_length": 256,
+             "questions": {"search": 300, "report": 1988}, "report_windows": 2500,
+             "teacher": {"model": "minilm-l6", "finetuned": False}, "supernet": {"method": "lengthdrop",
+             "widths": [1.0], "depths": [1.0], "length_drop_ratio_bound": 0.2},
+             "search": {"space": "joint", "sampler": "nsga2", "num_trials": 48, "budgets": [0.2],
+                        "max_search_examples": 300, "pareto_eval_cap": 8},
+             "stages": {"teacher": {"steps": 10}, "supernet": {"steps": 5}}}  # fmt: skip
+    run = {"run": "squad-joint", "sizes": sizes, "points": [point], "best_within": point,
+           "best_within_interval": None, "verdict": target_verdict("joint", 2.0),
+           "split": {"dev": "SQuAD v1.1 dev articles 38-47 (1,988 questions)", "search": "s", "train": "t"},
+           "reference": {"shape": "6 layers", "f1": 80.5, "exact_match": 70.4, "questions": 1988},
+           "latency": {"settings": {"seq_len": 256, "threads": 1, "warmup": 3, "repeats": 10},
+                       "kinds": {"full": "BertForQuestionAnswering", "point": "SubnetBertForQuestionAnswering"},
+                       "full_windows": {1: 1, 32: 20}, "per_batch": latency_speedup({1: 4.0, 32: 90.0},
+                                                                                    {1: 2.5, 32: 50.0}, 2.0)}}
+    results = {"smoke": True, "settings": {"resamples": 10_000, "seed": 0}, "spec": "searches/squad_length.yaml",
+               "runs": {"length": {"not_run": "--only-length"}, "joint": run},
+               "consistency": {"tolerance": 1e-6, "ok": True, "failed": []}, "environment": {"python": "3"}}  # fmt: skip
+    md = render_markdown(results)
+    assert "numbers mean nothing" in md and "Not run (--only-length)" in md
+    assert "**every F1 / EM below scored on**: SQuAD v1.1 dev articles 38-47 (1,988 questions)" in md
+    assert "| pick 0.55 | 6 layers | 2.00x | 80.00 | 70.00 | -0.50 [-1.20, +0.50] | -0.40 | yes / no |" in md
+    assert ">= 3x required: not met" in md and "| 32 | 90.0 | 50.0 | 1.80x | 2.00x | 0.90 | met | 20 |" in md
