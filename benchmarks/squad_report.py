@@ -21,7 +21,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         "overrides, the length run's fine-tuned teacher). The reference is the supernet's full Arch (all 6 layers, "
         "heads, FFN and tokens). F1 / EM in percent, per question on the report split; differences to the full "
         f"model with a paired bootstrap over questions ({s['resamples']:,} resamples, seed {s['seed']}, 95% "
-        f"percentile interval). **Within {TOLERANCE:g}**: the mean difference >= -{TOLERANCE:g} F1 (stricter: the "
+        f"percentile interval). **Within {TOLERANCE:.1f}**: the mean difference >= -{TOLERANCE:.1f} F1 (stricter: the "
         "interval's lower end >= -1). FLOPs reduction = teacher FLOPs / point FLOPs at the run's cost length.",
         "",
     ]
@@ -90,7 +90,7 @@ def _size_lines(z: dict[str, Any]) -> list[str]:
 def _verdict_lines(kind: str, run: dict[str, Any]) -> list[str]:
     best, strict, verdict = run["best_within"], run["best_within_interval"], run["verdict"]
     got = f"**{best['reduction']:.2f}x** ({best['labels']}, F1 diff {best['diff']:+.2f})" if best else "**none**"
-    lines = [f"Largest FLOPs reduction within {TOLERANCE:g} F1 (mean difference): {got}; by the interval's lower end: "
+    lines = [f"Largest FLOPs reduction within {TOLERANCE:.1f} F1 (mean difference): {got}; by the interval's lower end: "
              + (f"{strict['reduction']:.2f}x ({strict['labels']})" if strict else "none") + "."]  # fmt: skip
     if verdict["targets"]:
         t = verdict["targets"]

@@ -87,7 +87,7 @@ def latency_speedup(full_ms: dict[int, float], point_ms: dict[int, float], reduc
 
 
 def shape_text(layers: int, heads: Sequence[int], ffn: Sequence[int], kept: Sequence[int] | None, seq: int) -> str:
-    """A one-line shape: "6 layers | heads 12,12,.. | FFN 1536,.. | tokens 256>230>.." (kept tokens after each
-    layer for `seq` real tokens; "all" when the Arch keeps every token)."""
+    """A one-line shape: "6 layers; heads 12,12,..; FFN 1536,..; tokens 256>230>.." (kept tokens after each
+    layer for `seq` real tokens; "all" when the Arch keeps every token). No "|": it sits in markdown tables."""
     tokens = f"{seq}>" + ">".join(str(k) for k in kept) if kept else "all"
-    return f"{layers} layers | heads {','.join(map(str, heads))} | FFN {','.join(map(str, ffn))} | tokens {tokens}"
+    return f"{layers} layers; heads {','.join(map(str, heads))}; FFN {','.join(map(str, ffn))}; tokens {tokens}"

@@ -69,7 +69,7 @@ def test_latency_speedup_and_its_ratio_to_the_flops_reduction() -> None:
 
 def test_shape_text() -> None:
     assert shape_text(2, (12, 6), (1536, 768), (200, 160), 256) == (
-        "2 layers | heads 12,6 | FFN 1536,768 | tokens 256>200>160"
+        "2 layers; heads 12,6; FFN 1536,768; tokens 256>200>160"
     )
     assert shape_text(1, (4,), (64,), None, 32).endswith("tokens all")
 
