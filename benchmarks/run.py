@@ -10,6 +10,7 @@ from benchmarks.budget_rule import run_budget_rule
 from benchmarks.common import guarded
 from benchmarks.sampler_study import run_sampler_study
 from benchmarks.search_sst2 import run_search_sst2
+from benchmarks.squad_length import run_squad_length
 from benchmarks.sst2_joint import run_sst2_joint
 from benchmarks.students_sst2 import run_students_sst2
 from benchmarks.supernet_sst2 import run_supernet_sst2
@@ -25,6 +26,7 @@ BENCHMARKS = {  # in dependency order: supernet_sst2 reuses teacher_sst2's fine-
 STUDIES = {  # run only when named with --only: how a default was chosen, not a target check
     "sampler_study": run_sampler_study,  # on the supernet_sst2 supernet
     "sst2_joint": run_sst2_joint,  # its own two supernets from ../shared/models/minilm-l6-sst2; hours
+    "squad_length": run_squad_length,  # searches/squad_length.yaml: the length and joint runs; ~3-3.5 h
 }
 
 

@@ -26,6 +26,7 @@ from raydistill.data.metrics import (
     spearman,
     squad_exact_match,
     squad_f1,
+    squad_question_scores,
     squad_scores,
 )
 from raydistill.data.readers import peek_columns, read_csv, read_jsonl, read_squad, read_tsv
@@ -78,5 +79,6 @@ __all__ = [
     "spearman",
     "squad_exact_match",
     "squad_f1",
+    "squad_question_scores",
     "squad_scores",
 ]

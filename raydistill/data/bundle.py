@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from raydistill.data.collate import PadCollator
 from raydistill.data.features import encode_examples
-from raydistill.data.metrics import NON_FINITE, Scores, compute_metrics, output_note
+from raydistill.data.metrics import NON_FINITE, Scores, compute_metrics, output_note, squad_question_scores
 from raydistill.data.splits import load_splits
 from raydistill.data.squad import QAFeature, encode_squad, postprocess_qa
 from raydistill.data.tasks import Task, get_task
@@ -58,18 +58,35 @@ class EvalSet:
             return Scores({name: math.nan for name in self.task.metrics}, note)
         return Scores(self._metrics(outputs), note)
 
+    def question_scores(self, outputs: Any) -> dict[str, np.ndarray]:
+        """QA only: every metric of the task per question (`examples` order; `squad_question_scores`), from the
+        same outputs `compute` takes; the mean of each array is `compute`'s value. NaN arrays when an output is
+        NaN or inf (as `compute`).
+
+        Raises:
+            ValueError: not a QA eval set (a classification metric such as F1 or MCC is not a mean over examples).
+        """
+        if self.task.kind != "qa":
+            raise ValueError(f"question_scores: {self.task.name} is not a QA task; use compute")
+        if output_note(self.task, outputs) == NON_FINITE:
+            return {name: np.full(len(self.examples), math.nan) for name in self.task.metrics}
+        scores = squad_question_scores(self._answers(outputs), _gold_texts(self.examples))
+        return {name: scores[name] for name in self.task.metrics}
+
+    def _answers(self, outputs: Any) -> dict[str, str]:
+        start, end = outputs
+        return postprocess_qa(
+            self.examples,
+            self.qa_features or [],
+            _numpy(start),
+            _numpy(end),
+            self.n_best,
+            self.max_answer_length,
+        )
+
     def _metrics(self, outputs: Any) -> dict[str, float]:
         if self.task.kind == "qa":
-            start, end = outputs
-            answers = postprocess_qa(
-                self.examples,
-                self.qa_features or [],
-                _numpy(start),
-                _numpy(end),
-                self.n_best,
-                self.max_answer_length,
-            )
-            return compute_metrics(self.task, answers, self.examples)
+            return compute_metrics(self.task, self._answers(outputs), self.examples)
         return compute_metrics(self.task, _numpy(outputs), [ex.label for ex in self.examples])
 
 
@@ -179,6 +196,11 @@ def build_evalset(
         max_query_length=max_query_length,
     )
     return EvalSet(name, dataset, list(examples), task, features, n_best, max_answer_length)
+
+
+def _gold_texts(examples: Sequence[Any]) -> dict[str, list[str]]:
+    """qid -> gold answer texts of QA examples (`compute_metrics`'s reading of them)."""
+    return {ex.qid: [a["text"] for a in ex.answers] for ex in examples}
 
 
 def _numpy(values: Any) -> np.ndarray:

@@ -137,22 +137,36 @@ def squad_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def squad_scores(predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> dict[str, float]:
-    """SQuAD v1.1 exact match and F1 in percent: per question the max over its gold answers, then the mean.
+def squad_question_scores(
+    predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]
+) -> dict[str, np.ndarray]:
+    """SQuAD v1.1 exact match and F1 of every question, in percent (0 or 100 for EM), in `references` order.
 
-    As the official `evaluate-v1.1.py`: a question of `references` without a prediction scores 0 on both
-    (even when a gold answer normalises to "", which an empty prediction would match), and still counts in
-    the mean. A question without gold answers scores 0 (the official script fails on it).
+    Per question the max over its gold answers, as the official `evaluate-v1.1.py`: a question without a
+    prediction scores 0 on both (even when a gold answer normalises to "", which an empty prediction would
+    match); a question without gold answers scores 0 (the official script fails on it). Their means are
+    `squad_scores`.
+
+    Returns:
+        {"exact_match": (N,), "f1": (N,)} float64 arrays, N = len(references).
     """
-    em = f1 = 0.0
-    for qid, golds in references.items():
+    em = np.zeros(len(references))  # (N,)
+    f1 = np.zeros(len(references))  # (N,)
+    for i, (qid, golds) in enumerate(references.items()):
         if qid not in predictions:
             continue
         pred = predictions[qid]
-        em += max((squad_exact_match(pred, g) for g in golds), default=0.0)
-        f1 += max((squad_f1(pred, g) for g in golds), default=0.0)
+        em[i] = max((squad_exact_match(pred, g) for g in golds), default=0.0)
+        f1[i] = max((squad_f1(pred, g) for g in golds), default=0.0)
+    return {"exact_match": 100.0 * em, "f1": 100.0 * f1}
+
+
+def squad_scores(predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> dict[str, float]:
+    """SQuAD v1.1 exact match and F1 in percent: the means over questions of `squad_question_scores` (every
+    question of `references` counts, a missing prediction as 0); 0.0 for no question."""
+    per_question = squad_question_scores(predictions, references)
     n = max(len(references), 1)
-    return {"exact_match": 100.0 * em / n, "f1": 100.0 * f1 / n}
+    return {name: float(values.sum()) / n for name, values in per_question.items()}
 
 
 NON_FINITE = "non-finite outputs"  # the model's outputs hold NaN or inf: a failed evaluation, metrics NaN

@@ -108,17 +108,25 @@ def time_torch_model(
     threads: int = 1,
     warmup: int = 5,
     repeats: int = 30,
+    inputs: dict[str, Any] | None = None,
 ) -> LatencyStats:
     """Latency of an HF-style torch model (called with input_ids, attention_mask, token_type_ids) on CPU.
 
     The model runs in eval mode under `torch.inference_mode()` with `torch.set_num_threads(threads)`; the previous
-    thread count is restored afterwards.
+    thread count is restored afterwards. `inputs` (tensors of shape (batch_size, seq_len) each, e.g. real
+    tokenised windows) replace the `dummy_inputs`; ModelError when their shape is not that.
     """
     import torch
 
-    feeds = {
-        k: torch.from_numpy(v) for k, v in dummy_inputs(batch_size, seq_len, model.config.vocab_size).items()
-    }
+    if inputs is None:
+        dummy = dummy_inputs(batch_size, seq_len, model.config.vocab_size)
+        inputs = {k: torch.from_numpy(v) for k, v in dummy.items()}
+    shapes = {k: tuple(v.shape) for k, v in inputs.items()}
+    if any(shape != (batch_size, seq_len) for shape in shapes.values()):
+        raise ModelError(
+            f"latency: inputs of shapes {shapes}; each must be (batch_size, seq_len) = ({batch_size}, {seq_len})"
+        )
+    feeds = inputs
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Subset
@@ -18,9 +19,9 @@ from raydistill.data import EvalSet
 from raydistill.models.arch import Arch
 from raydistill.models.bert import elastic_forward
 from raydistill.results.pareto import WORST_VALUES, worst_value  # an infeasible candidate is told the worst
-from raydistill.training.evaluate import evaluate
+from raydistill.training.evaluate import evaluate, predict
 
-__all__ = ["WORST_VALUES", "cap_evalset", "evaluate_arch", "worst_value"]
+__all__ = ["WORST_VALUES", "cap_evalset", "evaluate_arch", "question_scores_arch", "worst_value"]
 
 
 def cap_evalset(evalset: EvalSet, max_examples: int | None) -> EvalSet:
@@ -88,3 +89,28 @@ def evaluate_arch(
             return evaluate(_arch_forward(model, arch), evalset, collate, batch_size, device=device)
     finally:
         model.train(was_training)
+
+
+def question_scores_arch(
+    model: nn.Module,
+    arch: Arch,
+    evalset: EvalSet,
+    collate: Callable,
+    batch_size: int,
+    *,
+    device: torch.device | str | None = None,
+) -> dict[str, np.ndarray]:
+    """QA: every metric of sub-network `arch` per question of `evalset` (`EvalSet.question_scores`, in
+    `evalset.examples` order), from the same forward as `evaluate_arch`, whose values are their means (what a
+    paired test over questions needs). Arguments as `evaluate_arch`.
+    """
+    if device is None:
+        device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            outputs = predict(_arch_forward(model, arch), evalset.dataset, collate, batch_size, device=device)
+    finally:
+        model.train(was_training)
+    return evalset.question_scores(outputs)

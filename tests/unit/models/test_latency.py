@@ -96,3 +96,16 @@ def test_time_onnx_runs_a_session(tmp_path: Path) -> None:
     stats = time_onnx(path, batch_size=4, seq_len=16, vocab_size=20, threads=1, warmup=1, repeats=3)
     assert (stats.backend, stats.batch_size, stats.seq_len, stats.threads) == ("onnxruntime", 4, 16, 1)
     _sane(stats)
+
+
+def test_time_torch_model_runs_on_the_given_inputs_of_the_stated_shape() -> None:
+    model = make_model()
+    seen: list[torch.Tensor] = []
+    model.register_forward_pre_hook(lambda _m, args, kwargs: seen.append(kwargs["input_ids"]), with_kwargs=True)
+    ids = torch.tensor([[2, 7, 8, 3], [2, 9, 3, 0]])  # (2, 4) real tokens, one padded
+    inputs = {"input_ids": ids, "attention_mask": (ids > 0).long(), "token_type_ids": torch.zeros_like(ids)}
+    stats = time_torch_model(model, batch_size=2, seq_len=4, warmup=1, repeats=2, inputs=inputs)
+    assert (stats.batch_size, stats.seq_len, stats.repeats) == (2, 4, 2)
+    assert len(seen) == 3 and all(torch.equal(x, ids) for x in seen)
+    with pytest.raises(ModelError, match=r"\(batch_size, seq_len\) = \(2, 8\)"):
+        time_torch_model(model, batch_size=2, seq_len=8, warmup=0, repeats=1, inputs=inputs)
