@@ -365,6 +365,7 @@ def _setup(s: Settings, spec: dict[str, Any], runs: list[dict[str, Any]], layout
         "teacher": spec["teacher"]["model"], "student_seeds": list(s.seeds), "split_seed": spec.get("seed", 42),
         "max_seq_length": spec["data"].get("max_seq_length"), "max_train_examples": s.max_train,
         "max_eval_examples": s.max_eval, "train_examples": _train_examples(layout),
+        "augmented_rows": _augmented_rows(layout),
         "augment": spec.get("augment"), "caps": caps,
         "supernet": _supernet_setup(spec) if s.with_supernet else None,
         "split_note": "the teacher's own seed-42 10% split" if s.max_train is None else
@@ -379,6 +380,12 @@ def _supernet_setup(spec: dict[str, Any]) -> dict[str, Any]:
         "space", "sampler", "num_trials", "budgets", "max_search_examples")}}  # fmt: skip
 
 
+def _augmented_rows(layout: Any) -> int | None:
+    """Rows of the augmented training set (originals and their copies) that `train_data: augmented` reads."""
+    path = layout.augmented_train
+    return sum(1 for _ in path.open()) if path.is_file() else None
+
+
 def _train_examples(layout: Any) -> int | None:
     """Training examples of the students (from the teacher-output cache when one was written)."""
     import torch
@@ -389,7 +396,7 @@ def _train_examples(layout: Any) -> int | None:
 
 def _stage_seconds(layout: Any) -> dict[str, float]:
     out = {}
-    for stage in ("augment", "teacher", "students", "report"):
+    for stage in ("augment", "teacher", "students", "supernet", "search", "report"):
         path = layout.stage_file(stage)
         if path.is_file():
             record = json.loads(path.read_text())
@@ -434,8 +441,10 @@ def render_markdown(r: dict[str, Any]) -> str:
         f"({setup['teacher']}, dev {r['teacher_dev']:.2f}%), student seeds {setup['student_seeds']} (split seed "
         f"{setup['split_seed']}: {setup['split_note']}); {setup['train_examples']} training examples, max_seq_length "
         f"{setup['max_seq_length']}. Caps per entry (optimizer steps): {_caps_text(setup['caps'])}. Augmentation: "
-        f"{_augment_text(setup['augment'])}.",
+        f"{_augment_text(setup['augment'], setup.get('augmented_rows'))}.",
         md_table(header, rows),
+        "s / run: wall seconds of one run (Ray start, training, evaluation) as the grid ran; other work on the "
+        "machine at the time slows it, so read it as a rough cost, not a timing.",
         "## Against the anchors (Patient-KD Table 1 orderings; computed from the numbers above)",
         md_table(["claim", "anchor diff", "our diff", "our noise (std)", "agrees", "beyond noise"], order)
         if order
@@ -471,11 +480,15 @@ def _caps_text(caps: dict[str, dict[str, Any]]) -> str:
     return ", ".join(seen.values())
 
 
-def _augment_text(aug: dict[str, Any] | None) -> str:
+def _augment_text(aug: dict[str, Any] | None, rows: int | None = None) -> str:
     if not aug or not aug.get("enabled"):
         return "off (no TinyBERT+DA entry)"
     first = f"the first {aug['max_examples']}" if aug.get("max_examples") else "all"
-    return f"N = {aug.get('copies')} copies of {first} training examples, p = {aug.get('p', 0.4)}"
+    text = f"N = {aug.get('copies')} copies of {first} training examples, p = {aug.get('p', 0.4)}"
+    if rows is not None:
+        text += (f"; TinyBERT+DA trains on those originals and their copies ({rows} rows), the other entries on "
+                 f"every training example")  # fmt: skip
+    return text
 
 
 def _ablation_text(a: dict[str, Any]) -> str:
@@ -483,10 +496,10 @@ def _ablation_text(a: dict[str, Any]) -> str:
         return a.get("note", "not run")
     parts = [f"full = {a['full']} ({a['full_dev']:.2f})"]
     if "cost_of_removing_da" in a:
-        parts.append(f"removing DA costs {a['cost_of_removing_da']:+.2f} points")
+        parts.append(f"removing DA: dev {-a['cost_of_removing_da']:+.2f} points")
     if "cost_of_removing_task_distillation" in a:
         parts.append(
-            f"removing task distillation (FT instead) costs {a['cost_of_removing_task_distillation']:+.2f}"
+            f"removing task distillation (FT instead): dev {-a['cost_of_removing_task_distillation']:+.2f} points"
         )
     if "note" in a:
         parts.append(a["note"])

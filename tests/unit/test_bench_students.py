@@ -16,6 +16,8 @@ from benchmarks.students_sst2 import (
     SMOKE,
     SPEC,
     Settings,
+    _ablation_text,
+    _augment_text,
     bench_spec,
     compare_with_anchors,
     estimate_full_seconds,
@@ -88,6 +90,14 @@ def test_tinybert_ablation_costs_of_removing_da_and_task_distillation() -> None:
     assert ablation["cost_of_removing_task_distillation"] == pytest.approx(6.0)
     without_da = compare_with_anchors(summarise(runs[:2]), 90.0)["tinybert_ablation"]
     assert without_da["full"] == "TinyBERT" and "cost_of_removing_da" not in without_da
+    text = _ablation_text(ablation)  # what removing a part does to dev, signed as a change
+    assert "removing DA: dev -3.00 points" in text and "(FT instead): dev -6.00 points" in text
+
+
+def test_the_augmentation_line_says_what_tinybert_da_trains_on() -> None:
+    aug = {"enabled": True, "copies": 4, "max_examples": 2000}
+    assert "(8338 rows), the other entries on every training example" in _augment_text(aug, 8338)
+    assert "rows" not in _augment_text(aug) and _augment_text(None).startswith("off")
 
 
 def test_the_best_student_meets_the_best_supernet_model_at_no_more_flops_both_chosen_on_search() -> None:
