@@ -7,7 +7,8 @@ scored only for the chosen sub-networks, once each (LAT's reference searched and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -80,15 +81,8 @@ def evaluate_arch(
         batch_size: examples per forward.
         device: where the model lives (default: the device of its first parameter).
     """
-    if device is None:
-        device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            return evaluate(_arch_forward(model, arch), evalset, collate, batch_size, device=device)
-    finally:
-        model.train(was_training)
+    with _inference(model, device) as on:
+        return evaluate(_arch_forward(model, arch), evalset, collate, batch_size, device=on)
 
 
 def question_scores_arch(
@@ -104,13 +98,19 @@ def question_scores_arch(
     `evalset.examples` order), from the same forward as `evaluate_arch`, whose values are their means (what a
     paired test over questions needs). Arguments as `evaluate_arch`.
     """
-    if device is None:
-        device = next(model.parameters()).device
+    with _inference(model, device) as on:
+        outputs = predict(_arch_forward(model, arch), evalset.dataset, collate, batch_size, device=on)
+    return evalset.question_scores(outputs)
+
+
+@contextmanager
+def _inference(model: nn.Module, device: torch.device | str | None) -> Iterator[torch.device | str]:
+    """Eval mode (dropout off) and no autograd state for the pass; the mode restored after. Yields the device
+    (default: the device of the model's first parameter)."""
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            outputs = predict(_arch_forward(model, arch), evalset.dataset, collate, batch_size, device=device)
+            yield next(model.parameters()).device if device is None else device
     finally:
         model.train(was_training)
-    return evalset.question_scores(outputs)
