@@ -6,6 +6,7 @@ import pandas as pd
 
 from raydistill.report.inputs import ReportInputs
 from raydistill.report.shapes import shapes_table
+from raydistill.report.students import display_students_vs_picks, students_vs_picks
 from raydistill.report.summary import (
     ReportData,
     budget_note,
@@ -53,6 +54,23 @@ def _budget_section(inputs: ReportInputs, data: ReportData, notes: list[str]) ->
     return parts
 
 
+def _students_section(inputs: ReportInputs, data: ReportData) -> list[str]:
+    if not len(data.budgets):
+        return []
+    table = students_vs_picks(data.budgets, inputs.rows("student"))
+    if not len(table):
+        return []
+    return [
+        "",
+        "## Students against the picks",
+        "",
+        markdown_table(display_students_vs_picks(table, inputs.metric_name)),
+        "",
+        "Each side chosen on the search split among its own models (the student among those within the budget's "
+        "FLOPs limit), then compared on dev.",
+    ]
+
+
 def render_markdown(inputs: ReportInputs, data: ReportData) -> str:
     """The whole `summary.md` text: facts, best Arch per budget (when the run has picks), Pareto front (when it
     has a search), every model of the run (the points table), list of companion files."""
@@ -64,6 +82,7 @@ def render_markdown(inputs: ReportInputs, data: ReportData) -> str:
     no_search = no_search_note(inputs)
     if no_search:
         parts += ["", no_search]
+    parts += _students_section(inputs, data)
     if inputs.has_search:
         parts += ["", "## Pareto front (search split)", ""]
         front = display_front_table(data, inputs.metric_name)
