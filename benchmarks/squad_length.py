@@ -9,6 +9,7 @@ SQuAD v1.1 while F1 stays within 1.0 of the full model, and what the cut is wort
     Pareto points), by the same sliced-supernet forward the pipeline scores dev with
     (`search.evaluator.question_scores_arch`); the mean of each point's per-question F1 must equal its points-table
     dev F1 to 1e-6 (a consistency check against the pipeline's own number).
+    Beside them, hand-set full-width length configs (`PROBE_TOKENS`), never counted as the search's result.
 (c) A paired bootstrap over questions (`squad_stats`, 10,000 resamples, seed 0): each point's F1 difference to
     the full model with a 95% percentile interval; the largest FLOPs reduction (teacher FLOPs / point FLOPs at
     the run's cost length) whose difference is >= -1.0 F1 (stricter: whose interval's lower end is); targets:
@@ -50,6 +51,10 @@ REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO / "searches" / "squad_length.yaml"
 RUNS = ("length", "joint")
 CONSISTENCY_TOL = 1e-6  # |mean per-question F1 - the points table's dev F1|
+# Hand-set length configs (full width, cumulative kept-token fractions for 6 layers, every step >= 0.8 = 1 - r),
+# scored beside the search's points but never counted as its result: where along the layers dropping costs F1.
+PROBE_TOKENS = ("1,1,1,1,1,0.9", "1,1,1,1,0.9,0.81", "1,1,1,0.9,0.72,0.576", "1,1,0.9,0.81,0.729,0.6561",
+                "0.95,0.9,0.855,0.81,0.77,0.73")  # fmt: skip
 SMOKE_CAPS = (  # at least 2 articles of train (article 0 alone has 810 questions), a few steps, trials, questions
     "data.max_train_examples=1100", "data.max_eval_examples=24", "teacher.train.max_steps=3",
     "supernet.train.max_steps=3", "supernet.importance_examples=16", "search.num_trials=4",
@@ -166,8 +171,7 @@ def scored_points(points: Any) -> Any:
 
 
 def analyse_run(kind: str, spec: Any, storage: Path, s: Settings) -> dict[str, Any]:
-    """(b) + (c) + (d) of one finished run."""
-    import numpy as np
+    """(b) + (c) + (d) of one finished run, and the hand-set probes (`PROBE_TOKENS`) scored beside."""
 
     from raydistill.layout import RunLayout
     from raydistill.models.arch import Arch
@@ -182,26 +186,44 @@ def analyse_run(kind: str, spec: Any, storage: Path, s: Settings) -> dict[str, A
     reference = _reference(ref, full, points, seq)
     rows = []
     for r in scored_points(points).itertuples():
-        arch = Arch.from_json(r.arch_json)
-        q = scores(arch)
-        f1, em = float(np.mean(q["f1"])), float(np.mean(q["exact_match"]))
-        ci = paired_bootstrap(q["f1"], ref["f1"], resamples=s.resamples, seed=s.seed)
-        rows.append({
-            "labels": r.labels, "arch_id": arch.id, "shape": _shape(arch, seq), "flops": int(r.flops),
-            "reduction": 1.0 / float(r.flops_ratio), "f1": f1, "exact_match": em, "em_diff": em - reference["exact_match"],
-            **ci, "within": within(ci), "table_f1": float(r.dev_metric),
-            "consistent": abs(f1 - float(r.dev_metric)) <= CONSISTENCY_TOL,
-        })  # fmt: skip
+        row = _compared(Arch.from_json(r.arch_json), scores, ref, s, seq, 1.0 / float(r.flops_ratio))
+        rows.append(row | {"labels": r.labels, "flops": int(r.flops), "table_f1": float(r.dev_metric),
+                           "consistent": abs(row["f1"] - float(r.dev_metric)) <= CONSISTENCY_TOL})  # fmt: skip
     rows.sort(key=lambda row: -row["reduction"])
+    probes = [_compared(_probe(full, t), scores, ref, s, seq) | {"labels": "probe T" + t} for t in PROBE_TOKENS]
     best = largest_within(rows)
     result = {
         "run": spec.name, "split": _statement(spec, points), "sizes": _sizes(spec, layout, scores), "reference": reference,
-        "points": rows, "best_within": best, "best_within_interval": largest_within(rows, "interval"),
+        "points": rows, "probes": probes, "best_within": best, "best_within_interval": largest_within(rows, "interval"),
         "verdict": target_verdict(kind, best["reduction"] if best else None),
     }  # fmt: skip
     if best is not None:
         result["latency"] = measure_latency(scores, full, Arch.from_id(best["arch_id"]), storage, s, best["reduction"])
     return result
+
+
+def _compared(arch: Any, scores: QuestionScores, ref: dict[str, Any], s: Settings, seq: int,
+              reduction: float | None = None) -> dict[str, Any]:  # fmt: skip
+    """Arch's mean F1 / EM on the report split and its paired-bootstrap F1 difference to the reference `ref`;
+    `reduction` (teacher FLOPs / its FLOPs) counted analytically at `seq` when not given."""
+    import numpy as np
+
+    from raydistill.models.flops import flops_ratio
+
+    q = scores(arch)
+    f1, em = float(np.mean(q["f1"])), float(np.mean(q["exact_match"]))
+    ci = paired_bootstrap(q["f1"], ref["f1"], resamples=s.resamples, seed=s.seed)
+    if reduction is None:
+        reduction = 1.0 / flops_ratio(arch, None, scores.setup.model.config, seq, head="qa")
+    return {"arch_id": arch.id, "shape": _shape(arch, seq), "reduction": reduction, "f1": f1, "exact_match": em,
+            "em_diff": em - float(np.mean(ref["exact_match"])), **ci, "within": within(ci)}  # fmt: skip
+
+
+def _probe(full: Any, tokens: str) -> Any:
+    """The full-width Arch of `full` with the kept-token fractions `tokens` ('1,1,0.9,...', cumulative)."""
+    from raydistill.models.arch import Arch
+
+    return Arch.from_id(f"{full.id}-T{tokens}")
 
 
 def _reference(ref: dict[str, Any], full: Any, points: Any, seq: int) -> dict[str, Any]:

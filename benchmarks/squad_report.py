@@ -48,18 +48,27 @@ def _run_section(kind: str, run: dict[str, Any]) -> list[str]:
         f"Full model (reference, {ref['shape']}): F1 {ref['f1']:.2f}, EM {ref['exact_match']:.2f} on "
         f"{ref['questions']:,} questions" + _context(ref) + ".", "",
     ]  # fmt: skip
-    header = ["points", "shape", "FLOPs red.", "F1", "EM", "F1 diff [95% CI]", "EM diff", "within 1.0 (mean / CI)"]
-    rows = [
-        [p["labels"], p["shape"], f"{p['reduction']:.2f}x", f"{p['f1']:.2f}", f"{p['exact_match']:.2f}",
-         f"{p['diff']:+.2f} [{p['low']:+.2f}, {p['high']:+.2f}]", f"{p['em_diff']:+.2f}",
-         f"{_yes(p['within']['point'])} / {_yes(p['within']['interval'])}"]
-        for p in run["points"]
-    ]  # fmt: skip
-    lines += [md_table(header, rows), ""] if rows else ["No search point was scored on dev.", ""]
+    rows = _compared_rows(run["points"])
+    lines += [md_table(HEADER, rows), ""] if rows else ["No search point was scored on dev.", ""]
     lines += _verdict_lines(kind, run)
+    if run.get("probes"):
+        lines += ["Hand-set length configs (full width; probes, not searched, never counted above): where along "
+                  "the layers dropping tokens costs F1.", "", md_table(HEADER, _compared_rows(run["probes"])), ""]  # fmt: skip
     if "latency" in run:
         lines += _latency_lines(run["latency"], run["best_within"]["reduction"])
     return lines
+
+
+HEADER = ["points", "shape", "FLOPs red.", "F1", "EM", "F1 diff [95% CI]", "EM diff", "within 1.0 (mean / CI)"]
+
+
+def _compared_rows(points: list[dict[str, Any]]) -> list[list[Any]]:
+    return [
+        [p["labels"], p["shape"], f"{p['reduction']:.2f}x", f"{p['f1']:.2f}", f"{p['exact_match']:.2f}",
+         f"{p['diff']:+.2f} [{p['low']:+.2f}, {p['high']:+.2f}]", f"{p['em_diff']:+.2f}",
+         f"{_yes(p['within']['point'])} / {_yes(p['within']['interval'])}"]
+        for p in points
+    ]  # fmt: skip
 
 
 def _context(ref: dict[str, Any]) -> str:

@@ -126,7 +126,9 @@ def test_markdown_states_the_split_and_the_verdicts() -> None:
              "search": {"space": "joint", "sampler": "nsga2", "num_trials": 48, "budgets": [0.2],
                         "max_search_examples": 300, "pareto_eval_cap": 8},
              "stages": {"teacher": {"steps": 10}, "supernet": {"steps": 5}}}  # fmt: skip
-    run = {"run": "squad-joint", "sizes": sizes, "points": [point], "best_within": point,
+    probe = _row("probe T1,0.9", 1.1, 0.2, -0.3) | {"shape": "6 layers", "f1": 80.7, "exact_match": 70.5,
+                                                   "em_diff": 0.1}  # fmt: skip
+    run = {"run": "squad-joint", "sizes": sizes, "points": [point], "probes": [probe], "best_within": point,
            "best_within_interval": None, "verdict": target_verdict("joint", 2.0),
            "split": {"dev": "SQuAD v1.1 dev articles 38-47 (1,988 questions)", "search": "s", "train": "t"},
            "reference": {"shape": "6 layers", "f1": 80.5, "exact_match": 70.4, "questions": 1988},
@@ -141,4 +143,5 @@ def test_markdown_states_the_split_and_the_verdicts() -> None:
     assert "numbers mean nothing" in md and "Not run (--only-length)" in md
     assert "**every F1 / EM below scored on**: SQuAD v1.1 dev articles 38-47 (1,988 questions)" in md
     assert "| pick 0.55 | 6 layers | 2.00x | 80.00 | 70.00 | -0.50 [-1.20, +0.50] | -0.40 | yes / no |" in md
+    assert "| probe T1,0.9 | 6 layers | 1.10x | 80.70 | 70.50 | +0.20 [-0.30, +1.20] | +0.10 | yes / yes |" in md
     assert ">= 3x required: not met" in md and "| 32 | 90.0 | 50.0 | 1.80x | 2.00x | 0.90 | met | 20 |" in md
