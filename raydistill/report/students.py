@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from raydistill.report.summary import _display, _metric, _percent2, _signed, _text
+from raydistill.report.cells import display_columns, fmt_metric, fmt_percent2, fmt_signed, fmt_text
 
 __all__ = ["display_students_vs_picks", "students_vs_picks"]
 
@@ -37,16 +37,16 @@ def students_vs_picks(budgets: pd.DataFrame, students: pd.DataFrame) -> pd.DataF
 
 def display_students_vs_picks(table: pd.DataFrame, metric_name: str) -> pd.DataFrame:
     """`students_vs_picks` as display text (column labels included)."""
-    return _display(
+    return display_columns(
         table,
         [
-            ("budget", "budget", _percent2),
-            ("arch_id", "pick", _text),
-            ("pick_dev", f"pick dev {metric_name}", _metric),
-            ("pick_flops", "pick FLOPs (% teacher)", _percent2),
-            ("student", "student (best on the search split)", _text),
-            ("student_dev", f"student dev {metric_name}", _metric),
-            ("student_flops", "student FLOPs (% teacher)", _percent2),
-            ("student_minus_pick", "student - pick (dev)", _signed),
+            ("budget", "budget", fmt_percent2),
+            ("arch_id", "pick", fmt_text),
+            ("pick_dev", f"pick dev {metric_name}", fmt_metric),
+            ("pick_flops", "pick FLOPs (% teacher)", fmt_percent2),
+            ("student", "student (best on the search split)", fmt_text),
+            ("student_dev", f"student dev {metric_name}", fmt_metric),
+            ("student_flops", "student FLOPs (% teacher)", fmt_percent2),
+            ("student_minus_pick", "student - pick (dev)", fmt_signed),
         ],
     )

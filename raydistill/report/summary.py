@@ -12,13 +12,24 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from raydistill.models.arch import Arch
+from raydistill.report.cells import (
+    display_columns,
+    fmt_gflops,
+    fmt_metric,
+    fmt_millions,
+    fmt_ms,
+    fmt_percent,
+    fmt_percent2,
+    fmt_signed,
+    fmt_text,
+    has_text,
+)
 from raydistill.report.inputs import ReportInputs
 from raydistill.report.scores import other_scores, split_facts
 from raydistill.report.shapes import SHAPE_COLUMNS, pick_shapes
@@ -170,7 +181,7 @@ def _search_facts(inputs: ReportInputs, trials: pd.DataFrame, history: pd.DataFr
     counts = ", ".join(f"{(t['status'] == s).sum()} {s}" for s in shown)
     hv = history["hypervolume"].iloc[-1] if len(history) else 0.0
     reference = reference_for(inputs.metric_name)
-    budgets = ", ".join(_percent(b) for b in inputs.budgets) + " of the teacher's encoder FLOPs"
+    budgets = ", ".join(fmt_percent(b) for b in inputs.budgets) + " of the teacher's encoder FLOPs"
     return [
         ("sampler", inputs.sampler_label),
         ("objectives", objective_text(inputs)),
@@ -197,7 +208,7 @@ def _facts(inputs: ReportInputs, trials: pd.DataFrame, history: pd.DataFrame) ->
         ("run", inputs.name),
         ("task", inputs.task),
         (f"teacher dev {inputs.metric_name}", _teacher_scores(inputs)),
-        ("teacher size", f"{_gflops(teacher['flops'])} GFLOPs, {_millions(teacher['params'])} params"),
+        ("teacher size", f"{fmt_gflops(teacher['flops'])} GFLOPs, {fmt_millions(teacher['params'])} params"),
     ]
     search = _search_facts(inputs, trials, history) if inputs.has_search else [("search", "none")]
     return [*facts, *split_facts(inputs.points), *search, ("models", _count_kinds(inputs.points))]
@@ -206,7 +217,7 @@ def _facts(inputs: ReportInputs, trials: pd.DataFrame, history: pd.DataFrame) ->
 def _teacher_scores(inputs: ReportInputs) -> str:
     row = inputs.rows("teacher").iloc[0]
     others = other_scores(row["dev_scores"], inputs.metric_name)
-    return _metric(row["dev_metric"]) + (f" ({others})" if others else "")
+    return fmt_metric(row["dev_metric"]) + (f" ({others})" if others else "")
 
 
 def build_report_data(inputs: ReportInputs) -> ReportData:
@@ -234,8 +245,8 @@ def budget_note(inputs: ReportInputs) -> str:
         f"A budget b admits a sub-network whose encoder FLOPs (the transformer layers, which width, depth and "
         f"token dropping shrink) are at most b x the teacher's. The pooler and task head ({fixed:.2f}% of the "
         f"teacher's FLOPs) are a fixed cost every sub-network pays, so a budget admits up to b + (1 - b) x "
-        f"{fixed:.2f}% of the teacher's total FLOPs (the FLOPs limit column): budget {_percent(b)} admits "
-        f"{_percent2(budget_limit(b, inputs.fixed_ratio))}."
+        f"{fixed:.2f}% of the teacher's total FLOPs (the FLOPs limit column): budget {fmt_percent(b)} admits "
+        f"{fmt_percent2(budget_limit(b, inputs.fixed_ratio))}."
     )
 
 
@@ -266,87 +277,41 @@ def no_search_note(inputs: ReportInputs) -> str | None:
     )
 
 
-# ------------------------------------------------------------------ formatting shared by html and markdown
-def _has_text(df: pd.DataFrame, column: str) -> bool:
-    return column in df and bool((df[column].fillna("") != "").any())
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
-
-
-def _metric(value: Any) -> str:
-    return "n/a" if _missing(value) else f"{float(value):.4f}"
-
-
-def _signed(value: Any) -> str:
-    return "n/a" if _missing(value) else f"{float(value):+.4f}"
-
-
-def _percent(value: Any) -> str:
-    return "n/a" if _missing(value) else f"{100 * float(value):.1f}%"
-
-
-def _percent2(value: Any) -> str:
-    return "n/a" if _missing(value) else f"{100 * float(value):.2f}%"
-
-
-def _millions(value: Any) -> str:
-    return "n/a" if _missing(value) else f"{float(value) / 1e6:.2f}M"
-
-
-def _gflops(value: Any) -> str:
-    return "n/a" if _missing(value) else f"{float(value) / 1e9:.3g}"
-
-
-def _ms(value: Any) -> str:
-    return "n/a" if _missing(value) else f"{float(value):.2f}"
-
-
-def _text(value: Any) -> str:
-    return "-" if _missing(value) else str(value)
-
-
-def _display(df: pd.DataFrame, columns: Sequence[tuple[str, str, Callable[[Any], str]]]) -> pd.DataFrame:
-    """Strings for display: (source column, label, formatter) for each column present in `df`."""
-    return pd.DataFrame({label: [fmt(v) for v in df[col]] for col, label, fmt in columns if col in df})
-
-
 def display_budget_table(data: ReportData, metric_name: str) -> pd.DataFrame:
     """The best-per-budget table as display text (column labels included)."""
     table = data.budgets.copy()
     table["arch_id"] = [a if a else "nothing fits" for a in table["arch_id"]]
-    return _display(
+    return display_columns(
         table,
         [
-            ("budget", "budget (encoder FLOPs)", _percent),
-            ("flops_limit", "FLOPs limit (% teacher)", _percent2),
-            ("arch_id", "Arch", _text),
-            ("dev_metric", f"dev {metric_name}", _metric),
-            *([("dev_other", "dev (other metrics)", _text)] if _has_text(table, "dev_other") else []),
-            ("dev_minus_teacher", "dev vs teacher", _signed),
-            ("retrained_dev", f"dev {metric_name} re-trained", _metric),
-            ("retrained_minus_teacher", "re-trained vs teacher", _signed),
-            ("search_metric", f"search {metric_name}", _metric),
-            ("flops_ratio", "FLOPs (% teacher)", _percent2),
-            ("params", "params", _millions),
-            ("latency_ms", "latency (ms)", _ms),
-            ("trial_id", "trial", _text),
+            ("budget", "budget (encoder FLOPs)", fmt_percent),
+            ("flops_limit", "FLOPs limit (% teacher)", fmt_percent2),
+            ("arch_id", "Arch", fmt_text),
+            ("dev_metric", f"dev {metric_name}", fmt_metric),
+            *([("dev_other", "dev (other metrics)", fmt_text)] if has_text(table, "dev_other") else []),
+            ("dev_minus_teacher", "dev vs teacher", fmt_signed),
+            ("retrained_dev", f"dev {metric_name} re-trained", fmt_metric),
+            ("retrained_minus_teacher", "re-trained vs teacher", fmt_signed),
+            ("search_metric", f"search {metric_name}", fmt_metric),
+            ("flops_ratio", "FLOPs (% teacher)", fmt_percent2),
+            ("params", "params", fmt_millions),
+            ("latency_ms", "latency (ms)", fmt_ms),
+            ("trial_id", "trial", fmt_text),
         ],
     )
 
 
 def display_front_table(data: ReportData, metric_name: str) -> pd.DataFrame:
     """The Pareto front as display text, by increasing FLOPs."""
-    return _display(
+    return display_columns(
         data.front,
         [
-            ("arch_id", "Arch", _text),
-            ("flops_ratio", "FLOPs (% teacher)", _percent),
-            ("search_metric", f"search {metric_name}", _metric),
-            ("dev_metric", f"dev {metric_name}", _metric),
-            ("params", "params", _millions),
-            ("trial_id", "trial", _text),
+            ("arch_id", "Arch", fmt_text),
+            ("flops_ratio", "FLOPs (% teacher)", fmt_percent),
+            ("search_metric", f"search {metric_name}", fmt_metric),
+            ("dev_metric", f"dev {metric_name}", fmt_metric),
+            ("params", "params", fmt_millions),
+            ("trial_id", "trial", fmt_text),
         ],
     )
 
@@ -372,22 +337,22 @@ def display_points_table(data: ReportData, metric_name: str) -> pd.DataFrame:
         ]
     )
     columns = [
-        ("label", "model", _text),
-        ("kind", "kind", _text),
-        ("method", "method", _text),
-        ("model", "Arch / config", _text),
-        ("flops", "GFLOPs", _gflops),
-        ("flops_ratio", "FLOPs (% teacher)", _percent2),
-        ("params", "params", _millions),
-        ("search_metric", f"search {metric_name}", _metric),
-        ("dev_metric", f"dev {metric_name}", _metric),
-        ("latency_ms", "latency (ms)", _ms),
+        ("label", "model", fmt_text),
+        ("kind", "kind", fmt_text),
+        ("method", "method", fmt_text),
+        ("model", "Arch / config", fmt_text),
+        ("flops", "GFLOPs", fmt_gflops),
+        ("flops_ratio", "FLOPs (% teacher)", fmt_percent2),
+        ("params", "params", fmt_millions),
+        ("search_metric", f"search {metric_name}", fmt_metric),
+        ("dev_metric", f"dev {metric_name}", fmt_metric),
+        ("latency_ms", "latency (ms)", fmt_ms),
     ]
     others = table["dev_scores"].map(lambda v: other_scores(v, metric_name))
     if (others != "").any():
         table = table.assign(dev_other=others)
-        columns.insert(columns.index(("dev_metric", f"dev {metric_name}", _metric)) + 1,
-                       ("dev_other", "dev (other metrics)", _text))  # fmt: skip
+        columns.insert(columns.index(("dev_metric", f"dev {metric_name}", fmt_metric)) + 1,
+                       ("dev_other", "dev (other metrics)", fmt_text))  # fmt: skip
     if (table["note"] != "").any():
-        columns.append(("note", "note", _text))
-    return _display(table, columns)
+        columns.append(("note", "note", fmt_text))
+    return display_columns(table, columns)
