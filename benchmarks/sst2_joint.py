@@ -71,6 +71,8 @@ class Settings:
     # 2-core machine: 100 trials x 5 seeds would be ~14 h of suggest alone. 30 trials = 20 GP proposals.
     gp_trials: int = 30
     seeds: tuple[int, ...] = SEEDS
+    threads: int = 1  # torch threads per evaluation (scores do not depend on it; suggest and eval times do)
+    samplers: bool = True  # part (c); without it only (a) and (b) run (a later run reuses every evaluation)
 
 
 FULL = Settings()
@@ -282,22 +284,21 @@ def teacher_seen(s: Settings, spec: Any) -> int:
 
 
 def run_sst2_joint(data_root: Path, out_dir: Path, work_dir: Path, *, smoke: bool = False, teacher: Path | None = None,
-                   trials: int | None = None, gp_trials: int | None = None) -> dict[str, Any]:  # fmt: skip
+                   **changes: Any) -> dict[str, Any]:  # fmt: skip
+    """The benchmark; `changes` replace `Settings` fields (None keeps the default)."""
     import torch
 
-    s = SMOKE if smoke else FULL
-    s = replace(s, trials=trials or s.trials, gp_trials=gp_trials or s.gp_trials)
+    s = replace(SMOKE if smoke else FULL, **{k: v for k, v in changes.items() if v is not None})
     teacher = teacher or data_root.parent / "models" / "minilm-l6-sst2"
     storage = work_dir / "sst2_joint"
     storage.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     supernets = train_supernets(s, data_root / "glue" / "SST-2", teacher.resolve(), storage)
     train_s = time.perf_counter() - started
-    torch.set_num_threads(1)  # one thread per evaluation, as the search's trials
+    torch.set_num_threads(s.threads)
     evals = {k: Evaluations(_setup(v), storage / f"{s.prefix}-{k}-evaluations.json") for k, v in supernets.items()}
     search_start = time.perf_counter()
     b, nsga2 = joint_vs_width(s, evals)
-    c = sampler_study(s, evals["joint"], nsga2)
     name = "sst2_joint_smoke" if smoke else "sst2_joint"
     results = {
         "benchmark": name, "smoke": smoke, "settings": asdict(s), "teacher": str(teacher),
@@ -307,9 +308,15 @@ def run_sst2_joint(data_root: Path, out_dir: Path, work_dir: Path, *, smoke: boo
         "supernets": {k: {"method": v["metrics"].get("method"), "steps": v["metrics"].get("steps"),
                           "train_time_s": v["metrics"].get("train_time_s"), "stage_wall_s": v["stage_wall_s"]}
                       for k, v in supernets.items()},
-        "joint_vs_width": b, "samplers": c, "wall_s": {"supernets": train_s, "searches": time.perf_counter() - search_start},
+        "joint_vs_width": b, "samplers": {"not_run": "(c) was still running" if s.samplers else "--no-samplers"},
+        "wall_s": {"supernets": train_s, "searches": time.perf_counter() - search_start},
         "environment": environment(),
     }  # fmt: skip
+    write_results(out_dir, name, results, render_markdown(results))  # (b) is kept if (c) is stopped
+    if not s.samplers:
+        return results
+    results["samplers"] = sampler_study(s, evals["joint"], nsga2)
+    results["wall_s"]["searches"] = time.perf_counter() - search_start
     if smoke:
         results["full_run_estimate"] = estimate_full_run(results, FULL, evals, Path(__file__).resolve().parents[1] / "reports" / "benchmarks")
         print(f"sst2_joint smoke: estimated full run {results['full_run_estimate']['total_h']:.1f} h", flush=True)
@@ -322,10 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teacher", type=Path, default=None, help="default: <data>/../models/minilm-l6-sst2")
     parser.add_argument("--smoke", action="store_true", help="a few steps, a few trials, one seed")
     parser.add_argument("--trials", type=int, default=None, help=f"trials per search (default {FULL.trials})")
-    parser.add_argument("--gp-trials", type=int, default=None, help="cap on GP's trials (default: --trials)")
+    parser.add_argument("--gp-trials", type=int, default=None, help=f"cap on GP's trials (default {FULL.gp_trials})")
+    parser.add_argument("--threads", type=int, default=None, help=f"torch threads per evaluation (default {FULL.threads})")
+    parser.add_argument("--no-samplers", dest="samplers", action="store_false", default=None,
+                        help="run (a) and (b) only; a later run without it reuses their supernets and evaluations")
     args = parser.parse_args(argv)
     run_sst2_joint(args.data.resolve(), args.out, args.work.resolve(), smoke=args.smoke, teacher=args.teacher,
-                   trials=args.trials, gp_trials=args.gp_trials)  # fmt: skip
+                   trials=args.trials, gp_trials=args.gp_trials, threads=args.threads, samplers=args.samplers)  # fmt: skip
     return 0
 
 

@@ -112,12 +112,14 @@ def render_markdown(r: dict[str, Any]) -> str:
         f"{r['teacher_seen_search_examples']} of those search examples were in the teacher's training data), "
         f"dev {r['examples']['dev']} examples, max_seq_length 64. Supernets (same budget): {s['train']}. "
         f"{s['trials']} trials per search, sampler seeds {s['seeds']}, budgets {r['budgets']}, 2 proposals in "
-        "flight, 1 torch thread per evaluation, search-split evaluations cached by Arch id."
+        f"flight, {s['threads']} torch thread(s) per evaluation, search-split evaluations cached by Arch id."
     )
     sup = [[k, v["method"], v["steps"], v["train_time_s"], v["stage_wall_s"]] for k, v in r["supernets"].items()]
     parts = [f"# {r['benchmark']}", head,
              md_table(["supernet", "method", "steps", "train loop s", "stage wall s"], sup),  # fmt: skip
-             *_section_b(r["joint_vs_width"]), *_section_c(r["samplers"])]  # fmt: skip
+             *_section_b(r["joint_vs_width"])]  # fmt: skip
+    c = r["samplers"]
+    parts += [f"(c) samplers: not run ({c['not_run']})."] if "not_run" in c else _section_c(c)
     if "full_run_estimate" in r:
         e = r["full_run_estimate"]
         parts.append(

@@ -45,9 +45,9 @@ from tests.cluster.conftest import (
 from tests.unit.training.conftest import write_sst2
 
 
-def _train_workers(cluster: Cluster) -> dict[int, int]:
-    """pid -> node manager port of each live Ray Train worker process of this cluster (from the process tree:
-    a worker is a child of its node's raylet)."""
+def _worker_titles(cluster: Cluster) -> dict[int, tuple[int, str]]:
+    """pid -> (node manager port, process title) of each Ray worker process of this cluster (from the process
+    tree: a worker is a child of its node's raylet; Ray titles it `ray::<Actor class>[.<method running>]`)."""
     procs = local_cluster._processes()
     port = local_cluster._state(cluster.dir)["port"]
     raylets = {
@@ -56,11 +56,19 @@ def _train_workers(cluster: Cluster) -> dict[int, int]:
         for p in (port + 1, port + 2)
         if "raylet" in cmd.split(" ")[0] and f"--node_manager_port={p}" in cmd
     }
-    return {
-        pid: raylets[ppid]
-        for pid, (ppid, cmd) in procs.items()
-        if ppid in raylets and cmd.startswith("ray::RayTrainWorker")
-    }
+    return {pid: (raylets[ppid], cmd.split(" ")[0]) for pid, (ppid, cmd) in procs.items() if ppid in raylets}
+
+
+def _train_workers(cluster: Cluster) -> dict[int, int]:
+    """pid -> node manager port of each live Ray Train worker process."""
+    return {pid: p for pid, (p, title) in _worker_titles(cluster).items() if title.startswith("ray::RayTrainWorker")}
+
+
+def _trial_running_on_second(cluster: Cluster) -> bool:
+    """A Tune trial is mid-evaluation on the second node: its trainable actor is inside `train` (Ray titles
+    it `ray::ImplicitFunc.train` then, and `ray::ImplicitFunc` while idle between trials)."""
+    port = local_cluster._state(cluster.dir)["port"] + 2
+    return any(p == port and title.endswith(".train") for p, title in _worker_titles(cluster).values())
 
 
 def test_supernet_workers_run_on_both_nodes(cluster: Cluster, reference: Reference) -> None:
@@ -207,7 +215,9 @@ def test_killed_node_mid_search_retries_its_trials(
     finishes, and every trial id appears exactly once in the trial table. (Runs last: the node stays dead.)
 
     Trials here score 9000 search examples (~1-3 s each), so a second trial actor starts before the first trial
-    ends (with cheap trials Tune reuses one actor for all of them) and the kill lands inside a trial."""
+    ends (with cheap trials Tune reuses one actor for all of them). The kill waits until a trial has reported
+    from the second node and the next one is inside its evaluation there (the actor's process title says so):
+    killing right after a result could land between two trials, where no trial fails."""
     storage = tmp_path / "runs"
     data = write_sst2(tmp_path / "data", repeats=1000)
     trials = NUM_TRIALS
@@ -220,7 +230,8 @@ def test_killed_node_mid_search_retries_its_trials(
 
     experiment = RunLayout.of(storage, NAME).search_experiment(NAME).path
     proc = start_cli("search", cluster, args, tmp_path)
-    wait_for(ran_on_second, proc, "a trial on the second node", timeout=400)
+    wait_for(lambda: ran_on_second() and _trial_running_on_second(cluster), proc,
+             "a trial mid-evaluation on the second node after one reported from there", timeout=400)
     local_cluster.kill_node(cluster.dir)
     code, output = finish(proc, tmp_path)
     assert code == 0, output[-6000:]

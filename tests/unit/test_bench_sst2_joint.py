@@ -10,11 +10,13 @@ import pandas as pd
 import pytest
 
 from benchmarks.sst2_joint import FULL, SMOKE, spec_yaml
+from benchmarks.sst2_joint_report import render_markdown
 from benchmarks.sst2_joint_stats import (
     dev_front_hv,
     first_evaluated,
     paired,
     real_length_ratio,
+    spread,
     suggest_stats,
 )
 from raydistill.models.arch import Arch
@@ -93,3 +95,36 @@ def test_the_shipped_joint_spec_validates(monkeypatch: pytest.MonkeyPatch) -> No
     assert spec.search.space == "joint" and spec.supernet.length.enabled
     assert spec.search.objective == "flops" and spec.seed == 42 and spec.data.search_split == 0.1
     assert spec.data.max_train_examples is None  # the teacher's own search split, untouched
+
+
+def _results(samplers: dict) -> dict:
+    """A benchmark result of two seeds (made-up HVs) in the shape `run_sst2_joint` writes."""
+    hv = {"joint": {1: 0.80, 2: 0.82}, "width": {1: 0.79, 2: 0.80}}
+    per_seed = {str(seed): {"equal_evaluations": 40} | {k: {"dev_hv_real_length": v[seed], "dev_hv_at_cost_length":
+                v[seed] - 0.1, "front": []} for k, v in hv.items()} for seed in (1, 2)}  # fmt: skip
+    b = {"per_seed": per_seed, "joint_minus_width": paired(hv["joint"], hv["width"]),
+         "joint_minus_width_at_cost_length": paired(hv["joint"], hv["width"])}  # fmt: skip
+    return {
+        "benchmark": "sst2_joint", "settings": {**vars(FULL)}, "teacher": "t", "budgets": [0.5],
+        "examples": {"train": 8000, "search": 889, "dev": 872}, "teacher_seen_search_examples": 3,
+        "supernets": {"joint": {"method": "lengthdrop", "steps": 750, "train_time_s": 600.0, "stage_wall_s": 620.0}},
+        "joint_vs_width": b, "samplers": samplers, "environment": {},
+    }  # fmt: skip
+
+
+def test_the_page_without_the_sampler_study_keeps_part_b() -> None:
+    page = render_markdown(_results({"not_run": "--no-samplers"}))
+    assert "joint - width (real length): mean +0.0150" in page and "joint higher on 2/2 seeds" in page
+    assert "(c) samplers: not run (--no-samplers)." in page and "## (c)" not in page
+
+
+def test_the_page_with_the_sampler_study() -> None:
+    hv = {"random": {1: 0.70, 2: 0.71}, "tpe": {1: 0.72, 2: 0.74}}
+    c = {
+        "gp_trials": 30, "suggest_seconds": {"tpe": [suggest_stats([0.1, 0.3])]},
+        "hv_equal_evaluations": {n: {**spread(list(v.values())), "vs_random": paired(v, hv["random"])} for n, v in hv.items()},
+        "hv_at_gp_evaluations": {n: {**spread(list(v.values())), "vs_random": paired(v, hv["random"])} for n, v in hv.items()},
+    }  # fmt: skip
+    page = render_markdown(_results(c))
+    assert "## (c) Samplers on the joint space" in page and "not run" not in page
+    assert "| tpe | 0.7300 ± 0.0141 | +0.0250 | 2/2 |" in page
