@@ -8,7 +8,7 @@ on the joint space (SST-2, the fine-tuned MiniLM-L6 teacher of ../shared/models)
     widths [1, .75, .5, .25], depths [1, .5], train on the first 8,889 SST-2 train examples (8,000 after the
     seed-42 10% search split), max_seq_length 64, `EPOCHS` epochs (cap), batch 32, lr 5e-5.
 (b) Joint-space front vs width-only front (`layerwise` space) on dev at equal trials, paired over `SEEDS`: NSGA-II
-    (the default sampler) runs `trials` trials on each space per seed, driven without Tune (`sampler_study.drive`,
+    (the default sampler; `--front-sampler` picks another) runs `trials` trials on each space per seed, driven without Tune (`sampler_study.drive`,
     2 proposals in flight, search-split evaluations cached by Arch id); the first n evaluated trials of both (n =
     the fewer) give a search-split front, whose Archs are scored on dev and priced beyond dynamic padding
     (`sst2_joint_stats`); reported: dev HV per seed, the paired difference, t-test and Wilcoxon p-values. The same
@@ -18,8 +18,8 @@ on the joint space (SST-2, the fine-tuned MiniLM-L6 teacher of ../shared/models)
     wall time of every `suggest` call; GP runs at most `gp_trials` trials (its suggest time grows with the trials
     it has seen), and all five are then also compared at GP's evaluation count.
 The teacher has seen every SST-2 train example outside the seed-42 10% split of the FULL train set; the 8,889
-cap carves its own 10% (same seed), so a few of its search examples are ones the teacher trained on: the count is
-reported (`teacher_seen_search_examples`).
+cap carves its own 10% (same seed), so some of its search examples could be ones the teacher trained on: the count
+is reported (`teacher_seen_search_examples`; 0 in the run of record).
 
     python -m benchmarks.sst2_joint --data ../shared/data                 (the full benchmark; hours on 2 CPUs)
     python -m benchmarks.sst2_joint --data ../shared/data --smoke         (tiny caps; proves the script runs)
@@ -66,13 +66,13 @@ class Settings:
     train: str = f"epochs: {EPOCHS}, batch_size: 32, learning_rate: 5.0e-5, warmup_ratio: 0.1, group_by_length: true"
     importance_examples: int = 2000
     trials: int = 100
-    # GP's cap: on this genome (depth + heads, FFN and keep per layer: 19 genes, 55 numbers once one-hot)
-    # its suggest took 64, 114 and 101 s (calls 11-13, after its 10 random start-up trials) on the shared
-    # 2-core machine: 100 trials x 5 seeds would be ~14 h of suggest alone. 30 trials = 20 GP proposals.
+    # GP's cap: its suggest time grows with the trials it has seen (a GP fit is cubic in them). On this genome
+    # (depth + heads, FFN and keep per layer: 19 genes) it averaged 0.9 s per call over 30 trials (run of record).
     gp_trials: int = 30
     seeds: tuple[int, ...] = SEEDS
     threads: int = 1  # torch threads per evaluation (scores do not depend on it; suggest and eval times do)
     samplers: bool = True  # part (c); without it only (a) and (b) run (a later run reuses every evaluation)
+    front_sampler: str = "nsga2"  # the sampler of (b) on both spaces (another one writes sst2_joint_<sampler>)
 
 
 FULL = Settings()
@@ -207,13 +207,13 @@ def _setup(info: dict[str, Any]) -> Any:
 
 # ---------------------------------------------------------------- (b) and (c)
 def joint_vs_width(s: Settings, evals: dict[str, Evaluations]) -> tuple[dict[str, Any], dict[int, pd.DataFrame]]:
-    """(b): per seed, NSGA-II on both spaces, dev HV of each search-split front at equal evaluations."""
+    """(b): per seed, `s.front_sampler` on both spaces, dev HV of each search-split front at equal evaluations."""
     per_seed: dict[int, dict[str, Any]] = {}
     joint_tables: dict[int, pd.DataFrame] = {}
     for seed in s.seeds:
         tables = {}
         for kind, ev in evals.items():
-            tables[kind], _ = run_search(ev.setup, SPACES[kind], "nsga2", seed, s.trials, ev.score)
+            tables[kind], _ = run_search(ev.setup, SPACES[kind], s.front_sampler, seed, s.trials, ev.score)
             ev.save()
         joint_tables[seed] = tables["joint"]
         n = min(int((t["status"] == "ok").sum()) for t in tables.values())
@@ -239,15 +239,16 @@ def joint_vs_width(s: Settings, evals: dict[str, Evaluations]) -> tuple[dict[str
     return result, joint_tables
 
 
-def sampler_study(s: Settings, ev: Evaluations, nsga2: dict[int, pd.DataFrame]) -> dict[str, Any]:
-    """(c): the samplers on the joint space (NSGA-II's runs are (b)'s), HV at equal evaluations, suggest times."""
+def sampler_study(s: Settings, ev: Evaluations, front: dict[int, pd.DataFrame]) -> dict[str, Any]:
+    """(c): the samplers on the joint space (`s.front_sampler`'s runs are (b)'s), HV at equal evaluations, suggest
+    times."""
     hv: dict[str, dict[int, float]] = {name: {} for name in SAMPLERS}
     hv_at_gp: dict[str, dict[int, float]] = {name: {} for name in SAMPLERS}
     suggest: dict[str, list[dict[str, float]]] = {name: [] for name in SAMPLERS}
     for seed in s.seeds:
-        tables: dict[str, pd.DataFrame] = {"nsga2": nsga2[seed]}
+        tables: dict[str, pd.DataFrame] = {s.front_sampler: front[seed]}
         for name in SAMPLERS:
-            if name == "nsga2":
+            if name == s.front_sampler:
                 continue
             trials = min(s.trials, s.gp_trials) if name == "gp" else s.trials
             tables[name], seconds = run_search(ev.setup, "joint", name, seed, trials, ev.score)
@@ -298,8 +299,8 @@ def run_sst2_joint(data_root: Path, out_dir: Path, work_dir: Path, *, smoke: boo
     torch.set_num_threads(s.threads)
     evals = {k: Evaluations(_setup(v), storage / f"{s.prefix}-{k}-evaluations.json") for k, v in supernets.items()}
     search_start = time.perf_counter()
-    b, nsga2 = joint_vs_width(s, evals)
-    name = "sst2_joint_smoke" if smoke else "sst2_joint"
+    b, front = joint_vs_width(s, evals)
+    name = "sst2_joint" + ("" if s.front_sampler == "nsga2" else f"_{s.front_sampler}") + ("_smoke" if smoke else "")
     results = {
         "benchmark": name, "smoke": smoke, "settings": asdict(s), "teacher": str(teacher),
         "budgets": BUDGETS, "examples": {k: len(getattr(evals["joint"].setup.data, k)) for k in ("train",)}
@@ -315,7 +316,7 @@ def run_sst2_joint(data_root: Path, out_dir: Path, work_dir: Path, *, smoke: boo
     write_results(out_dir, name, results, render_markdown(results))  # (b) is kept if (c) is stopped
     if not s.samplers:
         return results
-    results["samplers"] = sampler_study(s, evals["joint"], nsga2)
+    results["samplers"] = sampler_study(s, evals["joint"], front)
     results["wall_s"]["searches"] = time.perf_counter() - search_start
     if smoke:
         results["full_run_estimate"] = estimate_full_run(results, FULL, evals, Path(__file__).resolve().parents[1] / "reports" / "benchmarks")
@@ -331,11 +332,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=None, help=f"trials per search (default {FULL.trials})")
     parser.add_argument("--gp-trials", type=int, default=None, help=f"cap on GP's trials (default {FULL.gp_trials})")
     parser.add_argument("--threads", type=int, default=None, help=f"torch threads per evaluation (default {FULL.threads})")
+    parser.add_argument("--front-sampler", choices=SAMPLERS, default=None,
+                        help="the sampler of (b) on both spaces (default nsga2; another writes sst2_joint_<sampler>)")
     parser.add_argument("--no-samplers", dest="samplers", action="store_false", default=None,
                         help="run (a) and (b) only; a later run without it reuses their supernets and evaluations")
     args = parser.parse_args(argv)
     run_sst2_joint(args.data.resolve(), args.out, args.work.resolve(), smoke=args.smoke, teacher=args.teacher,
-                   trials=args.trials, gp_trials=args.gp_trials, threads=args.threads, samplers=args.samplers)  # fmt: skip
+                   trials=args.trials, gp_trials=args.gp_trials, threads=args.threads, samplers=args.samplers,
+                   front_sampler=args.front_sampler)  # fmt: skip
     return 0
 
 

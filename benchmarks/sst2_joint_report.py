@@ -11,6 +11,7 @@ from benchmarks.common import md_table
 
 SEARCH_EXAMPLES_FULL = 889  # search split of the 8,889-example cap
 DEV_EXAMPLES_FULL = 872
+SAMPLER_NAMES = {"nsga2": "NSGA-II", "tpe": "TPE", "gp": "GP", "random": "random", "evolution": "evolution"}
 FRONT_ARCHS = 20  # dev evaluations per front (about; fronts of 100 trials held 10-25 Archs on search_sst2)
 
 
@@ -65,7 +66,7 @@ def _pm(summary: dict[str, float]) -> str:
     return f"{summary['mean']:.4f}" + ("" if math.isnan(std) else f" ± {std:.4f}")
 
 
-def _section_b(b: dict[str, Any]) -> list[str]:
+def _section_b(b: dict[str, Any], sampler: str) -> list[str]:
     rows = [
         [seed, r["equal_evaluations"], r["joint"]["dev_hv_real_length"], r["width"]["dev_hv_real_length"],
          r["joint"]["dev_hv_at_cost_length"], r["width"]["dev_hv_at_cost_length"]]
@@ -73,7 +74,7 @@ def _section_b(b: dict[str, Any]) -> list[str]:
     ]  # fmt: skip
     d, d64 = b["joint_minus_width"], b["joint_minus_width_at_cost_length"]
     return [
-        "## (b) Joint front vs width-only front on dev, equal evaluations (NSGA-II)",
+        f"## (b) Joint front vs width-only front on dev, equal evaluations ({SAMPLER_NAMES.get(sampler, sampler)})",
         "Fronts are chosen on the search split; their Archs are scored on dev. Cost (real length): mean per-example "
         "FLOPs at each dev example's real length / the full model's at the same lengths (the full model on "
         "dynamically padded batches), so token dropping is credited only beyond padding removal. Cost (length 64): "
@@ -117,7 +118,7 @@ def render_markdown(r: dict[str, Any]) -> str:
     sup = [[k, v["method"], v["steps"], v["train_time_s"], v["stage_wall_s"]] for k, v in r["supernets"].items()]
     parts = [f"# {r['benchmark']}", head,
              md_table(["supernet", "method", "steps", "train loop s", "stage wall s"], sup),  # fmt: skip
-             *_section_b(r["joint_vs_width"])]  # fmt: skip
+             *_section_b(r["joint_vs_width"], s.get("front_sampler", "nsga2"))]  # fmt: skip
     c = r["samplers"]
     parts += [f"(c) samplers: not run ({c['not_run']})."] if "not_run" in c else _section_c(c)
     if "full_run_estimate" in r:
