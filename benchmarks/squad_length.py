@@ -18,7 +18,7 @@ SQuAD v1.1 while F1 stays within 1.0 of the full model, and what the cut is wort
     on real windows of the report split at max_seq_length (batch 1 and 32, `LatencySettings`: stated threads,
     warm-up, median); the speedup beside the FLOPs reduction and its ratio to it (goal >= 0.85).
 
-    python -m benchmarks.squad_length --data ../shared/data                  (both runs; about 3-3.5 h on 2 CPUs)
+    python -m benchmarks.squad_length --data ../shared/data                  (both runs; about 2.2 h on 2 CPUs)
     python -m benchmarks.squad_length --data ../shared/data --only-length    (the length run and its analysis)
     python -m benchmarks.squad_length --data ../shared/data --smoke          (tiny caps; numbers mean nothing)
 """
