@@ -8,11 +8,12 @@ on the joint space (SST-2, the fine-tuned MiniLM-L6 teacher of ../shared/models)
     widths [1, .75, .5, .25], depths [1, .5], train on the first 8,889 SST-2 train examples (8,000 after the
     seed-42 10% search split), max_seq_length 64, `EPOCHS` epochs (cap), batch 32, lr 5e-5.
 (b) Joint-space front vs width-only front (`layerwise` space) on dev at equal trials, paired over `SEEDS`: NSGA-II
-    (the default sampler; `--front-sampler` picks another) runs `trials` trials on each space per seed, driven without Tune (`sampler_study.drive`,
-    2 proposals in flight, search-split evaluations cached by Arch id); the first n evaluated trials of both (n =
-    the fewer) give a search-split front, whose Archs are scored on dev and priced beyond dynamic padding
-    (`sst2_joint_stats`); reported: dev HV per seed, the paired difference, t-test and Wilcoxon p-values. The same
-    fronts priced at the fixed cost length (64) are reported beside, to show what padding removal alone would add.
+    (the default sampler; `--front-sampler` picks another) runs `trials` trials on each space per seed, driven
+    without Tune (`sampler_study.drive`, 2 proposals in flight, search-split evaluations cached by Arch id); the
+    first n evaluated trials of both (n = the fewer) give a search-split front, whose Archs are scored on dev and
+    priced beyond dynamic padding (`sst2_joint_stats`); reported: dev HV per seed, the paired difference, t-test
+    and Wilcoxon p-values. The same fronts priced at the fixed cost length (64) are reported beside, to show what
+    padding removal alone would add.
 (c) The samplers on the joint space: random, TPE, NSGA-II, GP and evolution over `SEEDS`, search-split HV at
     equal evaluations (`search_stats.equal_evaluation_hv`), mean, std, paired difference to random, and the
     wall time of every `suggest` call; GP runs at most `gp_trials` trials (its suggest time grows with the trials
