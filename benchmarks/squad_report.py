@@ -17,8 +17,10 @@ def render_markdown(results: dict[str, Any]) -> str:
     if results["smoke"]:
         lines += [SMOKE_NOTE, ""]
     lines += [
-        f"Spec `{results['spec']}` run through the pipeline (`length`: as is; `joint`: its header's `--set` "
-        "overrides, the length run's fine-tuned teacher). The reference is the supernet's full Arch (all 6 layers, "
+        f"Spec `{results['spec']}` run through the pipeline (`length`: as is; the others with its header's `--set` "
+        "overrides: `joint` on the length run's fine-tuned teacher, `joint-long` the joint run's supernet trained "
+        "one more epoch on all 38 train articles, `joint-hidden` the joint run with LengthDrop's hidden-state term). "
+        "The reference is each run's supernet's full Arch (all 6 layers, "
         "heads, FFN and tokens). F1 / EM in percent, per question on the report split; differences to the full "
         f"model with a paired bootstrap over questions ({s['resamples']:,} resamples, seed {s['seed']}, 95% "
         f"percentile interval). **Within {TOLERANCE:.1f}**: the mean difference >= -{TOLERANCE:.1f} F1 (stricter: the "
@@ -55,7 +57,7 @@ def _run_section(kind: str, run: dict[str, Any]) -> list[str]:
         lines += ["Hand-set length configs (full width; probes, not searched, never counted above): where along "
                   "the layers dropping tokens costs F1.", "", md_table(HEADER, _compared_rows(run["probes"])), ""]  # fmt: skip
     if "latency" in run:
-        lines += _latency_lines(run["latency"], run["best_within"]["reduction"])
+        lines += _latency_lines(run["latency"])
     return lines
 
 
@@ -76,7 +78,7 @@ def _context(ref: dict[str, Any]) -> str:
     if ref.get("grid_row_f1") is not None:
         parts.append(f"the supernet stage's own dev F1 of it {ref['grid_row_f1']:.2f}")
     if ref.get("teacher_f1") is not None:
-        parts.append(f"the fine-tuned teacher {ref['teacher_f1']:.2f}")
+        parts.append(f"the teacher stage's model, where training started, {ref['teacher_f1']:.2f}")
     return f" ({'; '.join(parts)})" if parts else ""
 
 
@@ -110,14 +112,15 @@ def _verdict_lines(kind: str, run: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _latency_lines(lat: dict[str, Any], reduction: float) -> list[str]:
-    st = lat["settings"]
+def _latency_lines(lat: dict[str, Any]) -> list[str]:
+    st, reduction = lat["settings"], lat["reduction"]
     rows = [
         [b, f"{v['full_ms']:.1f}", f"{v['point_ms']:.1f}", f"{v['speedup']:.2f}x", f"{reduction:.2f}x",
          f"{v['ratio_to_flops']:.2f}", _met(v["goal_met"]), lat["full_windows"][b]]
         for b, v in lat["per_batch"].items()
     ]  # fmt: skip
     return [
+        f"Timed point: {lat['point']} ({reduction:.2f}x, F1 diff {lat['f1_diff']:+.2f}; {lat['why']}).", "",
         f"CPU latency of the exports (HF dirs: full {lat['kinds']['full']}, point {lat['kinds']['point']}), real "
         f"report-split windows padded to {st['seq_len']} tokens (the longest first), {st['threads']} torch thread(s), "
         f"{st['warmup']} warm-up calls, median of {st['repeats']}; goal: speedup >= {LATENCY_GOAL:g} x the FLOPs "

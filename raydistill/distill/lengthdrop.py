@@ -26,6 +26,14 @@ depth reduction) independently with probability p; its token fraction goes with 
 its input length on and the next kept layer cuts to its own configured length. At least one layer stays (the
 last kept one when every layer drew a drop). The full model never drops a layer (it is the synchronised pass).
 
+Hidden-state term (`hidden_weight` > 0; 0 = LAT as published): each sub-model's loss also gets DynaBERT's
+hidden-state distillation (Hou et al. 2020, eq. 3, its hidden term; TinyBERT eq. 8 without a projection, the
+hidden size never changes), `hidden_weight * sum_l MSE(h_s_l, h_full_map(l))` against the DETACHED full
+model's pass-1 hidden states, `map(l)` the full layer kept layer l came from (`teacher_hidden_map`), over the
+tokens the sub-model still holds after layer l (real tokens only: a dropped token's restored state is stale by
+design and is not compared). Logits alone leave depth-halved QA sub-networks untrained (a measured SQuAD
+finding, the squad_length benchmark); matching hidden states per layer is what DynaBERT trains depth with.
+
 Joint mode (`widths` or `depths` list more than 1.0): the smallest sub-model is also the smallest (width, depth)
 grid point and the random ones draw per-layer heads/FFN widths and a depth as the `supernet` method's layerwise
 sampling does (`distill.supernet.sample_archs`, reused); each then gets a length config over its kept layers and
@@ -55,7 +63,7 @@ from raydistill.distill.methods import (
 )
 from raydistill.distill.supernet import SupernetOptions, sample_archs
 from raydistill.errors import SpecError
-from raydistill.models.arch import Arch
+from raydistill.models.arch import Arch, teacher_hidden_map
 from raydistill.models.bert import ElasticBert, ElasticOutput, logits_task_loss, task_loss, unwrap_model
 from raydistill.models.token_rule import kept_token_count
 
@@ -75,6 +83,7 @@ class LengthDropOptions:
         layer_drop_prob: p of LayerDrop on every sub-model.
         widths, depths: the width/depth grid; anything besides (1.0,) trains width and depth too (joint mode).
         temperature: T of the KL (scaled by T^2 when T != 1, Hinton et al.).
+        hidden_weight: weight of the hidden-state term (module docstring; 0 = LAT's logits-only KL).
         seed: with the global step, seeds every draw.
     """
 
@@ -87,6 +96,7 @@ class LengthDropOptions:
     widths: tuple[float, ...] = (1.0,)
     depths: tuple[float, ...] = (1.0,)
     temperature: float = 1.0
+    hidden_weight: float = 0.0
     seed: int = 42
 
     @property
@@ -108,6 +118,7 @@ class LengthDropOptions:
             "length.length_drop_ratio_bound": 0 < opts.length_drop_ratio_bound < 1,
             "length.num_sandwich": opts.num_sandwich >= 0,
             "length.layer_drop_prob": 0 <= opts.layer_drop_prob < 1,
+            "length.hidden_weight": opts.hidden_weight >= 0,
             "widths": 1.0 in opts.widths and all(0 < v <= 1 for v in opts.widths),
             "depths": 1.0 in opts.depths and all(0 < v <= 1 for v in opts.depths),
         }
@@ -115,7 +126,7 @@ class LengthDropOptions:
         if bad:
             raise SpecError(
                 f"method 'lengthdrop': bad {', '.join(f'{n}={_value(opts, n)!r}' for n in bad)}; allowed: kind in "
-                f"{_KINDS}, seq_length >= 1, 0 < r < 1, num_sandwich >= 0, 0 <= p < 1, widths/depths "
+                f"{_KINDS}, seq_length >= 1, 0 < r < 1, num_sandwich >= 0, 0 <= p < 1, hidden_weight >= 0, widths/depths "
                 "fractions in (0, 1] that include 1.0"
             )
         return opts
@@ -203,6 +214,29 @@ def inplace_distill_loss(student: Any, full: Any, kind: str, temperature: float)
     return kl(student, full.detach(), temperature, scale)  # (B, C)
 
 
+def kept_hidden_mse(student: ElasticOutput, full_hidden: tuple[Tensor, ...], arch: Arch, attention_mask: Tensor) -> Tensor:  # fmt: skip
+    """sum_l MSE(h_s_l, h_full_map(l)) over the tokens the sub-model holds after its kept layer l (module
+    docstring; DynaBERT eq. 3 hidden term). `student`: a restored forward with hidden states; `full_hidden`:
+    the full model's `hidden_states` (embeddings first), each (B, L, d); `attention_mask`: (B, L)."""
+    assert student.hidden_states is not None
+    layers = student.hidden_states[1:]  # (B, L, d) per kept layer, at the input positions
+    origins = student.kept_indices or (None,) * len(layers)
+    real = attention_mask.bool()  # (B, L)
+    total = layers[0].new_zeros(())
+    for h, source, origin in zip(layers, teacher_hidden_map(arch)[1:], origins, strict=True):
+        held = real if origin is None else held_positions(origin, h.size(1)) & real  # (B, L)
+        err = (h - full_hidden[source].detach()).pow(2).mean(dim=-1)  # (B, L)
+        total = total + err[held].mean()
+    return total
+
+
+def held_positions(origin: Tensor, length: int) -> Tensor:
+    """(B, length) bool: True at the input positions listed in `origin` (B, K) (`kept_indices`; -1 = none)."""
+    index = origin.masked_fill(origin < 0, length)  # (B, K): padding slots to a spare column
+    held = torch.zeros(origin.size(0), length + 1, dtype=torch.bool, device=origin.device)
+    return held.scatter_(1, index, True)[:, :length]
+
+
 def _detached(logits: Any) -> Any:
     return tuple(x.detach() for x in logits) if isinstance(logits, tuple) else logits.detach()
 
@@ -237,14 +271,22 @@ class LengthDropStep:
         device = batch["input_ids"].device
         scale = 1.0 / (o.num_sandwich + 2)
         start = _rng_state(device)
+        need_hidden = o.hidden_weight > 0
         with torch.no_grad():  # pass 1: the soft targets, outside DDP (no backward follows it)
-            targets = _detached(unwrap(model)(full_arch, **inputs).logits)
+            full_out = unwrap(model)(full_arch, **inputs, output_hidden_states=need_hidden)
+        targets = _detached(full_out.logits)
         losses: list[Tensor] = []
         logs: dict[str, Any] = {}
         for i, arch in enumerate(sample_subnets(hf.config, o, step)):
             with backward.no_sync():
-                out: ElasticOutput = model(arch, **inputs)
-                loss = scale * inplace_distill_loss(out.logits, targets, o.kind, o.temperature)
+                out: ElasticOutput = model(arch, **inputs, output_hidden_states=need_hidden)
+                loss = inplace_distill_loss(out.logits, targets, o.kind, o.temperature)
+                if need_hidden:
+                    assert full_out.hidden_states is not None
+                    mask = inputs.get("attention_mask", torch.ones_like(inputs["input_ids"]))  # (B, L)
+                    hidden = kept_hidden_mse(out, full_out.hidden_states, arch, mask)
+                    loss = loss + o.hidden_weight * hidden
+                loss = scale * loss
                 backward(loss, False)
             losses.append(loss.detach())
             if i == 0:  # the smallest: its task loss is logged, never trained (LAT)

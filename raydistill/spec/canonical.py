@@ -16,6 +16,22 @@ def spec_to_dict(spec: Spec) -> dict[str, Any]:
     return spec.model_dump(mode="json")
 
 
+# Fields added after runs were cached, with the value that means "as before": at that value a field is left out
+# of every cache key (`keyed_dict`), so adding it kept the keys, and the caches, of existing runs.
+NEUTRAL_ADDITIONS = {"supernet.length.hidden_weight": 0.0}
+
+
+def keyed_dict(spec: Spec) -> dict[str, Any]:
+    """`spec_to_dict` less the `NEUTRAL_ADDITIONS` fields that hold their neutral value: what cache keys read."""
+    full = spec_to_dict(spec)
+    for path, neutral in NEUTRAL_ADDITIONS.items():
+        *parents, leaf = path.split(".")
+        owner = _section(full, ".".join(parents))
+        if owner.get(leaf) == neutral:
+            del owner[leaf]
+    return full
+
+
 def spec_hash(spec: Spec, *sections: str, exclude: tuple[str, ...] = ()) -> str:
     """A stable sha256 (hex) of the given sections of `spec` (all of it when none is given).
 
@@ -27,7 +43,7 @@ def spec_hash(spec: Spec, *sections: str, exclude: tuple[str, ...] = ()) -> str:
     Raises:
         ValueError: a section (or excluded path) that is not a key of the spec (a programming error).
     """
-    full = spec_to_dict(spec)
+    full = keyed_dict(spec)
     for path in exclude:
         *parents, leaf = path.split(".")
         owner = _section(full, ".".join(parents)) if parents else full

@@ -93,6 +93,9 @@ class LengthSpec(_Frozen):
     length_drop_ratio_bound: float = Field(0.2, gt=0, lt=1, description="r in n_i ~ U[ceil(n_{i-1}(1-r)), n_{i-1}]")
     num_sandwich: int = Field(2, ge=0)
     layer_drop_prob: float = Field(0.2, ge=0, lt=1)
+    hidden_weight: float = Field(
+        0.0, ge=0, description="DynaBERT hidden-state MSE per kept layer on the sub-models (0: LAT's logits-only KL)"
+    )
 
 
 class SupernetSpec(_Frozen):

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from raydistill.spec import Spec, spec_to_dict
+from raydistill.spec import Spec
+from raydistill.spec.canonical import keyed_dict
 from raydistill.stages.base import Stage
 
 __all__ = ["changes", "data_digest", "digest", "stage_inputs"]
@@ -63,7 +64,7 @@ def _section_values(spec: Spec, sections: tuple[str, ...], exclude: tuple[str, .
     Raises:
         ValueError: a section or excluded path that is not in the spec (a stage's declaration is wrong).
     """
-    full = spec_to_dict(spec)
+    full = keyed_dict(spec)
     out: dict[str, Any] = {}
     for section in sections:
         if section in exclude:

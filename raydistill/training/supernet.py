@@ -105,6 +105,7 @@ def _method_options(spec: Spec, init_dir: Path) -> dict[str, Any]:
             "length_drop_ratio_bound": sn.length.length_drop_ratio_bound,
             "num_sandwich": sn.length.num_sandwich,
             "layer_drop_prob": sn.length.layer_drop_prob,
+            "hidden_weight": sn.length.hidden_weight,
         }
     return common | {
         "teacher": str(Path(init_dir).resolve()),

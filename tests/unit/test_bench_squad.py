@@ -17,6 +17,7 @@ from benchmarks.squad_stats import (
     paired_bootstrap,
     shape_text,
     target_verdict,
+    timed_point,
     within,
 )
 from raydistill.layout import RunLayout
@@ -61,6 +62,19 @@ def test_target_verdicts() -> None:
     assert target_verdict("length", 1.8)["targets"] is None
 
 
+def test_timed_point_falls_back_when_no_point_is_within() -> None:
+    rows = [_row("a", 1.5, -0.2, -0.8), _row("b", 3.2, -9.0, -10.0), _row("c", 4.0, -12.0, -13.0),
+            _row("d", 3.5, -6.0, -7.0), _row("e", 2.0, -3.0, -4.0)]  # fmt: skip
+    assert timed_point(rows, "joint")[0]["labels"] == "a"  # within 1.0: the largest such reduction
+    far = rows[1:]
+    point, why = timed_point(far, "joint-long")
+    assert point["labels"] == "d" and "best F1 at >= 3x" in why  # none within: the best F1 at >= 3x
+    point, why = timed_point(far, "length")  # no target: the most reduced point
+    assert point["labels"] == "c" and "most reduced" in why
+    assert timed_point([rows[4]], "joint")[0]["labels"] == "e"  # none reaches 3x: the most reduced
+    assert timed_point([], "joint") == (None, "")
+
+
 def test_latency_speedup_and_its_ratio_to_the_flops_reduction() -> None:
     got = latency_speedup({1: 10.0, 32: 300.0}, {1: 5.0, 32: 120.0}, reduction=2.5)
     assert got[1]["speedup"] == 2.0 and got[1]["ratio_to_flops"] == pytest.approx(0.8) and not got[1]["goal_met"]
@@ -80,7 +94,9 @@ def test_run_specs_validate_and_joint_takes_the_header_overrides(tmp_path: Path,
     articles = [(f"article {k}", CONTEXT, [(f"q{k}", "what is red ?", "red")]) for k in range(48)]
     (data / "squad_v1.1" / "dev-v1.1.json").write_text(squad_json(articles))  # the official file's 48 articles
     storage = tmp_path / "work"
-    assert {"search.space=joint", "teacher.finetuned=true", "name=squad-joint"} <= set(header_overrides())
+    commands = header_overrides()
+    assert set(commands) == {"squad-joint", "squad-joint-long", "squad-joint-hidden"}
+    assert {"search.space=joint", "teacher.finetuned=true", "name=squad-joint"} <= set(commands["squad-joint"])
     length, _ = run_spec("length", data, storage)
     shutil.copytree(tiny_model_dir, RunLayout.of(storage, length.name).teacher_model)  # the length run's teacher
     joint, overrides = run_spec("joint", data, storage)
@@ -92,6 +108,15 @@ def test_run_specs_validate_and_joint_takes_the_header_overrides(tmp_path: Path,
         "squad-joint", "joint", [1.0, 0.75, 0.5, 0.25], [1.0, 0.5])
     assert joint.teacher.finetuned and joint.teacher.model == str(RunLayout.of(storage, length.name).teacher_model)
     assert sum(o.startswith("teacher.model=") for o in overrides) == 1
+    shutil.copytree(tiny_model_dir, RunLayout.of(storage, "squad-joint").supernet_model)  # the joint supernet
+    long, _ = run_spec("joint-long", data, storage)  # the joint run's supernet trained on, every train article
+    assert (long.name, long.search.space, long.supernet.reorder, long.data.max_train_examples) == (
+        "squad-joint-long", "joint", False, None)
+    assert long.teacher.finetuned and long.teacher.model == str(RunLayout.of(storage, "squad-joint").supernet_model)
+    assert long.supernet.widths == joint.supernet.widths and long.supernet.depths == joint.supernet.depths
+    hidden, _ = run_spec("joint-hidden", data, storage)  # the joint run, with the hidden-state term
+    assert hidden.supernet.length.hidden_weight == 1.0 and joint.supernet.length.hidden_weight == 0.0
+    assert hidden.model_copy(update={"name": joint.name, "supernet": joint.supernet}) == joint
     smoke, _ = run_spec("joint", data, storage, SMOKE_CAPS)
     assert smoke.search.num_trials == 4 and smoke.data.max_eval_examples == 24 and smoke.search.space == "joint"
     with pytest.raises(ValueError, match="choose one of"):
@@ -132,16 +157,18 @@ def test_markdown_states_the_split_and_the_verdicts() -> None:
            "best_within_interval": None, "verdict": target_verdict("joint", 2.0),
            "split": {"dev": "SQuAD v1.1 dev articles 38-47 (1,988 questions)", "search": "s", "train": "t"},
            "reference": {"shape": "6 layers", "f1": 80.5, "exact_match": 70.4, "questions": 1988},
-           "latency": {"settings": {"seq_len": 256, "threads": 1, "warmup": 3, "repeats": 10},
+           "latency": {"settings": {"seq_len": 256, "threads": 1, "warmup": 3, "repeats": 10}, "point": "pick 0.55",
+                       "reduction": 2.0, "f1_diff": -0.5, "why": "the largest reduction within 1.0 F1",
                        "kinds": {"full": "BertForQuestionAnswering", "point": "SubnetBertForQuestionAnswering"},
                        "full_windows": {1: 1, 32: 20}, "per_batch": latency_speedup({1: 4.0, 32: 90.0},
                                                                                     {1: 2.5, 32: 50.0}, 2.0)}}
     results = {"smoke": True, "settings": {"resamples": 10_000, "seed": 0}, "spec": "searches/squad_length.yaml",
-               "runs": {"length": {"not_run": "--only-length"}, "joint": run},
+               "runs": {"length": {"not_run": "--runs joint"}, "joint": run},
                "consistency": {"tolerance": 1e-6, "ok": True, "failed": []}, "environment": {"python": "3"}}  # fmt: skip
     md = render_markdown(results)
-    assert "numbers mean nothing" in md and "Not run (--only-length)" in md
+    assert "numbers mean nothing" in md and "Not run (--runs joint)" in md
     assert "**every F1 / EM below scored on**: SQuAD v1.1 dev articles 38-47 (1,988 questions)" in md
     assert "| pick 0.55 | 6 layers | 2.00x | 80.00 | 70.00 | -0.50 [-1.20, +0.50] | -0.40 | yes / no |" in md
     assert "| probe T1,0.9 | 6 layers | 1.10x | 80.70 | 70.50 | +0.20 [-0.30, +1.20] | +0.10 | yes / yes |" in md
+    assert "Timed point: pick 0.55 (2.00x, F1 diff -0.50; the largest reduction within 1.0 F1)." in md
     assert ">= 3x required: not met" in md and "| 32 | 90.0 | 50.0 | 1.80x | 2.00x | 0.90 | met | 20 |" in md

@@ -17,6 +17,7 @@ from transformers import BertForQuestionAnswering, BertForSequenceClassification
 from raydistill.distill.lengthdrop import (
     LengthDropOptions,
     LengthDropStep,
+    held_positions,
     layer_drop,
     sample_length_counts,
     sample_subnets,
@@ -243,12 +244,56 @@ def test_gradients_sum_the_sub_model_kls_and_the_full_task_loss(model: ElasticBe
         torch.testing.assert_close(got[name], p.grad, atol=1e-6, rtol=1e-4)
 
 
+def test_held_positions() -> None:
+    origin = torch.tensor([[0, 2, -1], [1, -1, -1]])  # (B, K) input positions, -1 = a padding slot
+    assert held_positions(origin, 4).tolist() == [[True, False, True, False], [False, True, False, False]]
+
+
+def _held_hidden_mse(model: ElasticBert, arch: Arch, inputs: dict, full_hidden: tuple) -> torch.Tensor:
+    """The hidden term computed another way: the sub-model's UNRESTORED states (kept tokens only) against the
+    full model's states gathered at the positions they came from."""
+    out = model(arch, **inputs, output_hidden_states=True, restore_tokens=False)
+    origins = out.kept_indices or (None,) * len(arch.layers)
+    total = torch.zeros(())
+    for i, (layer, origin) in enumerate(zip(arch.layers, origins, strict=True)):
+        h = out.hidden_states[i + 1]  # (B, K, d)
+        if origin is None:
+            origin = torch.arange(h.size(1)).expand(h.size(0), -1).masked_fill(inputs["attention_mask"] == 0, -1)
+        target = full_hidden[layer + 1].gather(1, origin.clamp(min=0)[..., None].expand(-1, -1, h.size(2)))
+        total = total + ((h - target) ** 2).mean(-1)[origin >= 0].mean()
+    return total
+
+
+def test_hidden_term_adds_dynabert_hidden_mse_on_the_tokens_each_layer_holds(model: ElasticBert, batch: dict) -> None:
+    step = _step(num_sandwich=2, layer_drop_prob=0.3, widths=[1.0, 0.5], depths=[1.0, 0.5], hidden_weight=0.7)
+    step(model, batch, 4, Backward(model))
+    got = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+    full_arch = Arch.for_config(model.config)
+    with torch.no_grad():
+        full = model(full_arch, **inputs, output_hidden_states=True)
+    total = F.cross_entropy(model(full_arch, **inputs).logits, batch["labels"])
+    archs = sample_subnets(model.config, step.opts, 4)
+    assert any(a.tokens and min(a.tokens) < 1 for a in archs) and any(a.num_layers < 4 for a in archs)
+    for arch in archs:
+        log_p_s = F.log_softmax(model(arch, **inputs).logits, -1)
+        total = total + (F.softmax(full.logits, -1) * (F.log_softmax(full.logits, -1) - log_p_s)).sum(-1).mean()
+        total = total + 0.7 * _held_hidden_mse(model, arch, inputs, full.hidden_states)
+    (total / 4).backward()
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(got[name], p.grad, atol=1e-6, rtol=1e-4)
+    model.zero_grad(set_to_none=True)
+    _step(num_sandwich=2, layer_drop_prob=0.3, widths=[1.0, 0.5], depths=[1.0, 0.5])(model, batch, 4, Backward(model))
+    assert any(not torch.allclose(got[n], p.grad) for n, p in model.named_parameters())  # the term counts
+
+
 def test_qa_with_drop_and_restore_trains(batch: dict) -> None:
     torch.manual_seed(0)
     model = ElasticBert(BertForQuestionAnswering(tiny_bert_config(num_hidden_layers=2)))
     qa_batch = {k: v for k, v in batch.items() if k != "labels"}
     qa_batch |= {"start_positions": torch.tensor([1, 2, 3, 0]), "end_positions": torch.tensor([2, 4, 3, 0])}
-    step = _step(kind="qa", num_labels=2, length_drop_ratio_bound=0.5, layer_drop_prob=0.0)
+    step = _step(kind="qa", num_labels=2, length_drop_ratio_bound=0.5, layer_drop_prob=0.0, hidden_weight=1.0)
     logs = step(model, qa_batch, 0, Backward(model))
     assert all(torch.isfinite(v) for v in logs.values()) and logs["loss_smallest"] > 0
     assert all(p.grad is not None for p in model.parameters())
@@ -263,4 +308,6 @@ def test_bad_options_are_refused() -> None:
         _step(length_drop_ratio_bound=1.5)
     with pytest.raises(SpecError, match="widths"):
         _step(widths=[0.5])
+    with pytest.raises(SpecError, match="hidden_weight=-1"):
+        _step(hidden_weight=-1.0)
     assert get_method("lengthdrop").subnetworks

@@ -103,6 +103,21 @@ def test_spec_hash_matches_an_independent_computation(write) -> None:
     assert spec_hash(spec, "task", "seed") == expected
 
 
+def test_a_field_added_at_its_neutral_value_leaves_the_keys_as_before(write) -> None:
+    from raydistill.spec.canonical import NEUTRAL_ADDITIONS, keyed_dict
+
+    spec = load_spec(write(MINIMAL))
+    assert spec.supernet.length.hidden_weight == NEUTRAL_ADDITIONS["supernet.length.hidden_weight"] == 0.0
+    length = {k: v for k, v in spec_to_dict(spec)["supernet"]["length"].items() if k != "hidden_weight"}
+    assert keyed_dict(spec)["supernet"]["length"] == length  # the key reads what it read before the field
+    before = {"supernet": {**spec_to_dict(spec)["supernet"], "length": length}}  # the section as it was
+    expected = hashlib.sha256(json.dumps(before, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert spec_hash(spec, "supernet") == expected
+    weighted = load_spec(write(MINIMAL), ["supernet.length.hidden_weight=0.5"])
+    assert keyed_dict(weighted)["supernet"]["length"]["hidden_weight"] == 0.5
+    assert spec_hash(weighted, "supernet") != spec_hash(spec, "supernet")
+
+
 def test_spec_hash_follows_the_chosen_sections(write) -> None:
     base = load_spec(write(MINIMAL))
     changed = load_spec(write(MINIMAL), ["search.num_trials=7"])
