@@ -361,27 +361,30 @@ def run_squad_length(data_root: Path, out_dir: Path, work_dir: Path, *, settings
     if fresh:
         shutil.rmtree(storage, ignore_errors=True)
     storage.mkdir(parents=True, exist_ok=True)
-    runs: dict[str, Any] = {}
-    for kind in RUNS:
-        if kind not in s.runs:
-            runs[kind] = {"not_run": f"--runs {','.join(s.runs)}"}
-            continue
+    runs: dict[str, Any] = {kind: {"not_run": f"--runs {','.join(s.runs)}"} for kind in RUNS if kind not in s.runs}
+    results = _results(s, runs | {kind: {"not_run": "not reached yet"} for kind in s.runs})
+    for kind in (k for k in RUNS if k in s.runs):
         spec, overrides = run_spec(kind, data_root, storage, s.caps)
         wall = run_pipeline(overrides, storage)
         print(f"squad_length: {kind} run {spec.name} done ({wall / 60:.1f} min); scoring per question", flush=True)
         runs[kind] = analyse_run(kind, spec, storage, s) | {"overrides": overrides, "pipeline_wall_s": wall}
-    failed = [f"{k}: {p['labels']} mean {p['f1']:.6f} vs table {p['table_f1']:.6f}"
-              for k, r in runs.items() for p in r.get("points", []) if not p["consistent"]]  # fmt: skip
-    name = "squad_length_smoke" if s.smoke else "squad_length"
-    results = {
-        "benchmark": name, "smoke": s.smoke, "settings": asdict(s), "spec": str(SPEC.relative_to(REPO)),
-        "runs": runs, "consistency": {"tolerance": CONSISTENCY_TOL, "ok": not failed, "failed": failed},
-        "environment": environment(),
-    }  # fmt: skip
-    write_results(out_dir, name, results, render_markdown(results))
-    for line in failed:
+        results = _results(s, {k: runs.get(k, {"not_run": "not reached yet"}) for k in RUNS})
+        write_results(out_dir, results["benchmark"], results, render_markdown(results))  # kept if a later run fails
+    for line in results["consistency"]["failed"]:
         print(f"squad_length: consistency check failed: {line}", file=sys.stderr)
     return results
+
+
+def _results(s: Settings, runs: dict[str, Any]) -> dict[str, Any]:
+    """The benchmark's results over `runs` (kind: analysis or `not_run`), with the consistency verdict."""
+    failed = [f"{k}: {p['labels']} mean {p['f1']:.6f} vs table {p['table_f1']:.6f}"
+              for k, r in runs.items() for p in r.get("points", []) if not p["consistent"]]  # fmt: skip
+    return {
+        "benchmark": "squad_length_smoke" if s.smoke else "squad_length", "smoke": s.smoke, "settings": asdict(s),
+        "spec": str(SPEC.relative_to(REPO)), "runs": runs,
+        "consistency": {"tolerance": CONSISTENCY_TOL, "ok": not failed, "failed": failed},
+        "environment": environment(),
+    }  # fmt: skip
 
 
 def _runs(text: str) -> tuple[str, ...]:
