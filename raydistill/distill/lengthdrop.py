@@ -31,7 +31,8 @@ hidden-state distillation (Hou et al. 2020, eq. 3, its hidden term; TinyBERT eq.
 hidden size never changes), `hidden_weight * sum_l MSE(h_s_l, h_full_map(l))` against the DETACHED full
 model's pass-1 hidden states, `map(l)` the full layer kept layer l came from (`teacher_hidden_map`), over the
 tokens the sub-model still holds after layer l (real tokens only: a dropped token's restored state is stale by
-design and is not compared). Logits alone leave depth-halved QA sub-networks untrained (a measured SQuAD
+design and is not compared), averaged per example and then over the batch (as the KL is, so DDP's gradient
+average over ranks equals one process on the whole batch). Logits alone leave depth-halved QA sub-networks untrained (a measured SQuAD
 finding, the squad_length benchmark); matching hidden states per layer is what DynaBERT trains depth with.
 
 Joint mode (`widths` or `depths` list more than 1.0): the smallest sub-model is also the smallest (width, depth)
@@ -224,9 +225,9 @@ def kept_hidden_mse(student: ElasticOutput, full_hidden: tuple[Tensor, ...], arc
     real = attention_mask.bool()  # (B, L)
     total = layers[0].new_zeros(())
     for h, source, origin in zip(layers, teacher_hidden_map(arch)[1:], origins, strict=True):
-        held = real if origin is None else held_positions(origin, h.size(1)) & real  # (B, L)
+        held = (real if origin is None else held_positions(origin, h.size(1)) & real).to(h.dtype)  # (B, L)
         err = (h - full_hidden[source].detach()).pow(2).mean(dim=-1)  # (B, L)
-        total = total + err[held].mean()
+        total = total + ((err * held).sum(dim=1) / held.sum(dim=1).clamp(min=1)).mean()  # per example, then batch
     return total
 
 

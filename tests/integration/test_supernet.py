@@ -77,13 +77,13 @@ def test_two_worker_supernet_matches_one_process_with_double_batch(
 def test_two_worker_lengthdrop_matches_one_process_with_double_batch(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    """Joint LengthDrop (width, depth, length, LayerDrop) on 2 ranks x batch 8 == 1 process x batch 16: both
+    """Joint LengthDrop (width, depth, length, LayerDrop, the hidden-state term) on 2 ranks x batch 8 == 1 process x batch 16: both
     ranks draw the same sub-networks per step, the sub-models accumulate under no_sync, and the full model's
     task-loss pass, last, reaches every parameter (DDP without find_unused_parameters would hang otherwise)."""
     data = _write_equal_length_sst2(tmp_path / "data")
     options = {
         "kind": "classification", "num_labels": 2, "seq_length": 16, "widths": [1.0, 0.5], "depths": [1.0, 0.5],
-        "num_sandwich": 2, "layer_drop_prob": 0.3, "length_drop_ratio_bound": 0.4, "seed": 3,
+        "num_sandwich": 2, "layer_drop_prob": 0.3, "length_drop_ratio_bound": 0.4, "seed": 3, "hidden_weight": 0.5,
     }  # fmt: skip
     config = LoopConfig(
         model=str(tiny_model_dir),

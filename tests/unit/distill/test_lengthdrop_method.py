@@ -260,7 +260,8 @@ def _held_hidden_mse(model: ElasticBert, arch: Arch, inputs: dict, full_hidden: 
         if origin is None:
             origin = torch.arange(h.size(1)).expand(h.size(0), -1).masked_fill(inputs["attention_mask"] == 0, -1)
         target = full_hidden[layer + 1].gather(1, origin.clamp(min=0)[..., None].expand(-1, -1, h.size(2)))
-        total = total + ((h - target) ** 2).mean(-1)[origin >= 0].mean()
+        err = ((h - target) ** 2).mean(-1)  # (B, K)
+        total = total + torch.stack([err[b][origin[b] >= 0].mean() for b in range(h.size(0))]).mean()
     return total
 
 
