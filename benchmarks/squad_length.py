@@ -22,7 +22,7 @@ SQuAD v1.1 while F1 stays within 1.0 of the full model, and what the cut is wort
     is within 1.0 F1, the best-F1 point at the required reduction (or, below it, the most reduced point) is timed
     instead, marked as such: the latency-to-FLOPs ratio is measured either way.
 
-    python -m benchmarks.squad_length --data ../shared/data                  (all runs; about 3.5 h on 2 CPUs)
+    python -m benchmarks.squad_length --data ../shared/data                  (all runs; about 4.5 h on 2 CPUs)
     python -m benchmarks.squad_length --data ../shared/data --runs length    (the length run and its analysis)
     python -m benchmarks.squad_length --data ../shared/data --smoke          (tiny caps; numbers mean nothing)
 """
