@@ -87,7 +87,7 @@ FULL = Settings()
 SMOKE = Settings(smoke=True, caps=SMOKE_CAPS, resamples=1000, warmup=1, repeats=3)
 
 
-# ---------------------------------------------------------------- (a) the two runs
+# ---------------------------------------------------------------- (a) the runs
 def header_overrides(spec_path: Path = SPEC) -> dict[str, list[str]]:
     """The `--set key=value` overrides of each `raydistill run` command in the spec's header comment, by the run
     name the command sets (commands without `--set name=...` are left out)."""
@@ -106,23 +106,21 @@ def header_overrides(spec_path: Path = SPEC) -> dict[str, list[str]]:
 
 
 def run_overrides(kind: str, data_root: Path, storage: Path, caps: tuple[str, ...] = ()) -> list[str]:
-    """The overrides of run `kind`: data under `data_root`, storage under `storage`, the caps, and for the header's
-    runs their command's overrides, its `teacher.model=runs/<run>/<teacher|supernet>/model` resolved to that
+    """The overrides of run `kind`: data under `data_root`, storage under `storage`, for the header's runs their
+    command's overrides, then the caps; a `teacher.model=runs/<run>/<teacher|supernet>/model` resolved to that
     run's model under `storage` (`RunLayout.teacher_model` / `supernet_model`)."""
     from raydistill.layout import RunLayout
 
-    base = [f"data.path={data_root / 'squad_v1.1'}", f"resources.storage_path={storage}", *caps]
+    base = [f"data.path={data_root / 'squad_v1.1'}", f"resources.storage_path={storage}"]
     if kind not in RUNS:
         raise ValueError(f"run {kind!r}: choose one of {', '.join(RUNS)}")
-    if not RUNS[kind]:
-        return base
     resolved = []
-    for o in header_overrides()[RUNS[kind]]:
+    for o in header_overrides()[RUNS[kind]] if RUNS[kind] else []:
         m = re.fullmatch(r"teacher\.model=runs/([^/]+)/(teacher|supernet)/model", o)
         if m:
             o = f"teacher.model={getattr(RunLayout.of(storage, m[1]), m[2] + '_model')}"
         resolved.append(o)
-    return base + resolved
+    return [*base, *resolved, *caps]  # the caps last: a smoke run caps every run, the header's included
 
 
 def run_spec(kind: str, data_root: Path, storage: Path, caps: tuple[str, ...] = ()) -> tuple[Any, list[str]]:

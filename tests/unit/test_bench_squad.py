@@ -117,6 +117,7 @@ def test_run_specs_validate_and_joint_takes_the_header_overrides(tmp_path: Path,
     hidden, _ = run_spec("joint-hidden", data, storage)  # the joint run, with the hidden-state term
     assert hidden.supernet.length.hidden_weight == 1.0 and joint.supernet.length.hidden_weight == 0.0
     assert hidden.model_copy(update={"name": joint.name, "supernet": joint.supernet}) == joint
+    assert run_spec("joint-long", data, storage, SMOKE_CAPS)[0].data.max_train_examples == 1100  # caps win
     smoke, _ = run_spec("joint", data, storage, SMOKE_CAPS)
     assert smoke.search.num_trials == 4 and smoke.data.max_eval_examples == 24 and smoke.search.space == "joint"
     with pytest.raises(ValueError, match="choose one of"):
