@@ -359,14 +359,16 @@ def run_squad_length(data_root: Path, out_dir: Path, work_dir: Path, *, settings
     if fresh:
         shutil.rmtree(storage, ignore_errors=True)
     storage.mkdir(parents=True, exist_ok=True)
-    runs: dict[str, Any] = {kind: {"not_run": f"--runs {','.join(s.runs)}"} for kind in RUNS if kind not in s.runs}
-    results = _results(s, runs | {kind: {"not_run": "not reached yet"} for kind in s.runs})
+    runs: dict[str, Any] = {
+        kind: {"not_run": "not reached yet" if kind in s.runs else f"--runs {','.join(s.runs)}"} for kind in RUNS
+    }
+    results = _results(s, runs)
     for kind in (k for k in RUNS if k in s.runs):
         spec, overrides = run_spec(kind, data_root, storage, s.caps)
         wall = run_pipeline(overrides, storage)
         print(f"squad_length: {kind} run {spec.name} done ({wall / 60:.1f} min); scoring per question", flush=True)
         runs[kind] = analyse_run(kind, spec, storage, s) | {"overrides": overrides, "pipeline_wall_s": wall}
-        results = _results(s, {k: runs.get(k, {"not_run": "not reached yet"}) for k in RUNS})
+        results = _results(s, runs)
         write_results(out_dir, results["benchmark"], results, render_markdown(results))  # kept if a later run fails
     for line in results["consistency"]["failed"]:
         print(f"squad_length: consistency check failed: {line}", file=sys.stderr)
