@@ -23,8 +23,10 @@ from .token_rule import kept_token_count
 __all__ = [
     "TokenCountError",
     "counts_for_config",
+    "restore_last",
     "restore_tokens",
     "select_tokens",
+    "significance",
     "token_counts_for_lengths",
 ]
 
@@ -33,13 +35,30 @@ class TokenCountError(ValueError):
     """`token_counts` that do not fit the layers or the batch (the callers turn it into their own error)."""
 
 
-def select_tokens(probs: Tensor, valid: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
+def significance(probs: Tensor, valid: Tensor) -> Tensor:
+    """The attention each token receives (PoWER-BERT, Goyal et al. 2020, as used by LAT, Kim & Cho 2021, and
+    Dynamic-TinyBERT): sig[b, j] = sum_h sum_i p[b, h, i, j] over the real (unpadded) queries i.
+
+    Summed over heads first (one pass over the probabilities, then a pass over (B, L, L)): the reduction is a few
+    times cheaper than weighting all of `probs` by the query mask, and it adds no matmul (the analytic FLOPs,
+    which count matmuls only, stay those of the layer).
+
+    Args:
+        probs: (B, h, L, L) attention probabilities (softmax, before dropout and head mask).
+        valid: (B, L) bool, True at the real queries.
+
+    Returns:
+        (B, L) significance of each key position.
+    """
+    per_query = probs.sum(dim=1)  # (B, L, L): over heads
+    return (per_query * valid[:, :, None]).sum(dim=1)  # (B, L): over the real queries
+
+
+def select_tokens(scores: Tensor, valid: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
     """Which tokens a layer keeps: the top `count[b]` of example b by significance, in their original order.
 
-    Significance of token j (PoWER-BERT, Goyal et al. 2020, as used by LAT, Kim & Cho 2021, and
-    Dynamic-TinyBERT): the attention probability it receives, summed over heads and over the real (unpadded)
-    queries, sig[b, j] = sum_h sum_i p[b, h, i, j]. Position 0 ([CLS]) is always kept when it is a real token;
-    padding is never chosen. Counts are clamped to [1, n_b], n_b = the real tokens of example b, so a count at
+    `scores` is the layer's `significance` (the attention each token receives, summed over heads and real
+    queries). Position 0 ([CLS]) is always kept when it is a real token; padding is never chosen. Counts are clamped to [1, n_b], n_b = the real tokens of example b, so a count at
     or above n_b keeps every real token. LAT keeps the top-k in significance order; here the kept tokens keep
     their input order (the same set; BERT has no causal order, and positions stay comparable with the input).
 
@@ -48,22 +67,21 @@ def select_tokens(probs: Tensor, valid: Tensor, count: Tensor) -> tuple[Tensor, 
     lengths of a right-padded batch whose longest example fills L reproduce the input exactly).
 
     Args:
-        probs: (B, h, L, L) attention probabilities of the layer (softmax, before dropout and head mask).
+        scores: (B, L) significance of each token of the layer input (`significance`).
         valid: (B, L) bool, True at the layer input's real tokens.
         count: (B,) integer, how many tokens each example keeps.
 
     Returns:
         kept: (B, K) positions into the layer input; keep: (B, K) bool, True at the kept (real) slots.
     """
-    B, L = valid.shape
-    significance = (probs * valid[:, None, :, None]).sum(dim=(1, 2))  # (B, L): over heads and real queries
+    L = valid.size(1)
     pos = torch.arange(L, device=valid.device)  # (L,)
-    significance = significance.masked_fill(pos == 0, torch.inf).masked_fill(~valid, -torch.inf)  # (B, L)
+    ranking = scores.masked_fill(pos == 0, torch.inf).masked_fill(~valid, -torch.inf)  # (B, L)
     count = torch.minimum(count.to(valid.device).long(), valid.sum(dim=-1)).clamp(min=1)  # (B,)
     k = cast(int, count.max().item())  # data-dependent: an unbacked size when exported (ONNX), bounded here
     torch._check(k >= 1)
     torch._check(k <= L)
-    ranked = significance.topk(k, dim=-1).indices  # (B, K), most significant first
+    ranked = ranking.topk(k, dim=-1).indices  # (B, K), most significant first
     chosen = torch.arange(k, device=valid.device) < count[:, None]  # (B, K): the top count[b] of example b
     order = torch.where(chosen, ranked, ranked + L).sort(dim=-1).values  # (B, K): chosen first, by position
     keep = order < L  # (B, K)
@@ -83,8 +101,11 @@ def token_counts_for_lengths(
 
     count[i][b] = `kept_token_count(fractions[i], lengths[b])` (the one rounding rule, `token_rule`): batched
     as a lookup into a table of the rule over every length 0..max_len, so no loop over examples and, in an
-    exported graph, a constant table plus a Gather. Layers at fraction 1 (a prefix, fractions being
-    non-increasing) get None: they keep every real token, so they select nothing and keep the fused SDPA path.
+    exported graph, a constant table plus a Gather. A layer at fraction 1 (a prefix, fractions being
+    non-increasing), or at the fraction of the layer before it, gets None: it keeps every token it receives (the
+    same count, the same clamp to each real length), so it selects nothing and keeps the fused SDPA path. (Not
+    while a graph is traced for export: after the first selection the sequence size is data-dependent, which the
+    fused kernel cannot trace, so there every layer past fraction 1 keeps its count.)
 
     Args:
         fractions: cumulative fraction of the input kept after each layer (`Arch.tokens`), non-increasing.
@@ -93,7 +114,10 @@ def token_counts_for_lengths(
     """
     table = torch.tensor(_count_table(tuple(float(f) for f in fractions), max_len), device=lengths.device)
     index = lengths.long()  # (B,)
-    return [None if f >= 1 else table[i][index] for i, f in enumerate(fractions)]  # (B,) each
+    before = [1.0, *fractions[:-1]]  # the fraction each layer receives
+    if torch.compiler.is_compiling():
+        before = [1.0] * len(fractions)
+    return [None if f >= b else table[i][index] for i, (f, b) in enumerate(zip(fractions, before, strict=True))]
 
 
 def restore_tokens(states: Sequence[Tensor], kept_indices: Sequence[Tensor | None]) -> list[Tensor]:
@@ -124,6 +148,20 @@ def restore_tokens(states: Sequence[Tensor], kept_indices: Sequence[Tensor | Non
             canvas = spare.scatter(1, index[..., None].expand(-1, -1, d), x)[:, :L]  # (B, L, d)
         restored.append(canvas)
     return restored
+
+
+def restore_last(states: Sequence[Tensor], kept_indices: Sequence[Tensor | None]) -> Tensor:
+    """`restore_tokens(states, kept_indices)[-1]` alone, for a forward that returns no hidden states: one canvas
+    from the last layer that ran on every position, each later layer scattered into it in place (no copy of
+    the canvas per layer). Same arguments; returns (B, L, d)."""
+    start = sum(origin is None for origin in kept_indices)  # layers before the first selection (a prefix)
+    base = states[start]  # (B, L, d): the last output at every input position
+    L, d = base.shape[1:]
+    canvas = torch.cat([base, base[:, :1]], dim=1)  # (B, L + 1, d): column L takes the padding slots
+    for x, origin in zip(states[start + 1 :], kept_indices[start:], strict=True):
+        assert origin is not None
+        canvas = canvas.scatter_(1, origin.masked_fill(origin < 0, L)[..., None].expand(-1, -1, d), x)
+    return canvas[:, :L]
 
 
 def counts_for_config(

@@ -12,11 +12,13 @@ from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
 from raydistill.errors import ModelError
+from raydistill.models import elastic
 from raydistill.models.arch import Arch
 from raydistill.models.bert import elastic_forward
 from raydistill.models.elastic import LayerWeights, encoder_forward, token_counts_for_lengths
 from raydistill.models.flops import count_flops, flops_per_example
 from raydistill.models.token_rule import kept_token_count
+from raydistill.models.token_selection import restore_last, restore_tokens
 from tests.conftest import tiny_bert_config
 from tests.unit.models.conftest import make_batch, make_model
 
@@ -141,6 +143,18 @@ def test_restored_outputs_put_kept_states_at_their_positions(kind: str) -> None:
     else:
         assert torch.allclose(_stack(full.logits), _stack(compact.logits), atol=1e-6)  # [CLS] either way
     assert torch.equal(full.attention_mask, batch["attention_mask"])
+    with torch.no_grad():  # without hidden states the last state is restored alone (`restore_last`): the same
+        alone = elastic_forward(model, TOKENS, **batch)
+    assert torch.equal(alone.last_hidden_state, full.last_hidden_state)
+
+
+def test_restore_last_equals_the_last_of_every_layer_restored() -> None:
+    """Selections from layer 1 on (layer 0 keeps all), padding slots (-1) never written."""
+    states = [torch.randn(2, 5, 3), torch.randn(2, 5, 3), torch.randn(2, 3, 3), torch.randn(2, 2, 3)]
+    kept = [None, torch.tensor([[0, 3, 4], [0, 1, -1]]), torch.tensor([[0, 4], [0, -1]])]
+    every = restore_tokens(states, kept)
+    assert torch.equal(restore_last(states, kept), every[-1])
+    assert torch.equal(every[-1][1, 1], states[2][1, 1]) and torch.equal(every[-1][0, 3], states[2][0, 1])
 
 
 @pytest.mark.parametrize("head", ["classification", "qa"])
@@ -190,6 +204,25 @@ def test_layers_that_select_nothing_keep_the_fused_kernel(monkeypatch: pytest.Mo
         assert len(calls) == 1
         elastic_forward(model, Arch(TOKENS.layers, TOKENS.heads, TOKENS.ffn, tokens=(1.0, 1.0, 1.0)), **batch)
         assert len(calls) == 1 + 3
+        repeated = Arch(TOKENS.layers, TOKENS.heads, TOKENS.ffn, tokens=(0.6, 0.6, 0.3))  # layer 1 keeps what it gets
+        elastic_forward(model, repeated, **batch)
+        assert len(calls) == 1 + 3 + 1
+    assert token_counts_for_lengths((1.0, 0.6, 0.6, 0.3), torch.tensor([7]), 16)[::2] == [None, None]
+
+
+def test_chunked_ranking_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without gradients the ranking attention runs a chunk of examples at a time (here one): the same
+    logits, kept tokens and restored states as the one-pass explicit softmax that runs with gradients."""
+    model, batch = make_model("qa", num_hidden_layers=4), make_batch()
+    model.eval()
+    one_pass = elastic_forward(model, TOKENS, **batch)
+    monkeypatch.setattr(elastic, "CHUNK_ELEMENTS", 1)
+    with torch.no_grad():
+        chunked = elastic_forward(model, TOKENS, **batch)
+    assert torch.allclose(_stack(one_pass.logits), _stack(chunked.logits), atol=1e-6)
+    assert one_pass.kept_indices is not None and chunked.kept_indices is not None
+    for a, b in zip(one_pass.kept_indices, chunked.kept_indices, strict=True):
+        assert (a is None and b is None) or torch.equal(a, b)
 
 
 def test_token_dropping_trains() -> None:
