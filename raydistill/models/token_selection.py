@@ -58,9 +58,10 @@ def select_tokens(scores: Tensor, valid: Tensor, count: Tensor) -> tuple[Tensor,
     """Which tokens a layer keeps: the top `count[b]` of example b by significance, in their original order.
 
     `scores` is the layer's `significance` (the attention each token receives, summed over heads and real
-    queries). Position 0 ([CLS]) is always kept when it is a real token; padding is never chosen. Counts are clamped to [1, n_b], n_b = the real tokens of example b, so a count at
-    or above n_b keeps every real token. LAT keeps the top-k in significance order; here the kept tokens keep
-    their input order (the same set; BERT has no causal order, and positions stay comparable with the input).
+    queries). Position 0 ([CLS]) is always kept when it is a real token; padding is never chosen. Counts are
+    clamped to [1, n_b], n_b = the real tokens of example b, so a count at or above n_b keeps every real token.
+    LAT keeps the top-k in significance order; here the kept tokens keep their input order (the same set; BERT
+    has no causal order, and positions stay comparable with the input).
 
     Batched: every example gets K = max_b count[b] slots; its kept tokens fill the first count[b] slots and the
     rest are padding (keep False), holding the next-ranked positions in input order (so counts at the real

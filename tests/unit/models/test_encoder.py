@@ -115,7 +115,8 @@ def test_select_tokens_hand_made_probabilities() -> None:
     )  # (B, L): significance of each key, up to a constant factor
     probs = weights[:, None, None, :].expand(3, 2, 6, 6).clone()  # (B, h=2, L, L)
     probs[1, :, 4:, 1] = 1e6  # padded QUERIES of example 1 do not count: they would favour key 1 over key 2
-    kept, keep = select_tokens(token_significance(probs, valid), valid, torch.tensor([3, 2, 9]))  # 9 clamps to the 5 real tokens
+    ranks = token_significance(probs, valid)  # (B, L)
+    kept, keep = select_tokens(ranks, valid, torch.tensor([3, 2, 9]))  # 9 clamps to the 5 real tokens
     assert [k[m].tolist() for k, m in zip(kept, keep, strict=True)] == [[0, 1, 3], [0, 2], [0, 1, 2, 3, 4]]
     assert keep.tolist() == [
         [True] * 3 + [False] * 2,
@@ -126,7 +127,7 @@ def test_select_tokens_hand_made_probabilities() -> None:
     for b, count in enumerate((3, 2, 9)):
         want = _expected_kept(significance[b].tolist(), valid[b].tolist(), count)
         assert kept[b][keep[b]].tolist() == want
-    kept, keep = select_tokens(token_significance(probs, valid), valid, torch.tensor([0, 1, 1]))  # at least [CLS] stays
+    kept, keep = select_tokens(ranks, valid, torch.tensor([0, 1, 1]))  # at least [CLS] stays
     assert kept.tolist() == [[0], [0], [0]] and keep.all()
 
 

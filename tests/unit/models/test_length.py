@@ -212,7 +212,7 @@ def test_layers_that_select_nothing_keep_the_fused_kernel(monkeypatch: pytest.Mo
 
 def test_chunked_ranking_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without gradients the ranking attention runs a chunk of examples at a time (here one): the same
-    logits, kept tokens and restored states as the one-pass explicit softmax that runs with gradients."""
+    span logits (over the restored states) and kept tokens as the one-pass explicit softmax run with gradients."""
     model, batch = make_model("qa", num_hidden_layers=4), make_batch()
     model.eval()
     one_pass = elastic_forward(model, TOKENS, **batch)
