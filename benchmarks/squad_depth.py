@@ -42,9 +42,10 @@ def train_alone(model: Any, data: Any, sub: Any, spec: Any, steps: int, every: i
     """Train `sub` alone (module docstring (b)); the F1 curve at step 0 and every `every` steps."""
     import torch
 
-    from raydistill.distill.lengthdrop import inplace_distill_loss, kept_hidden_mse
+    from raydistill.distill.lengthdrop import LengthDropOptions, sub_model_loss
 
     train = spec.supernet.train
+    opts = LengthDropOptions(kind="qa", num_labels=2, seq_length=spec.data.max_seq_length, hidden_weight=hidden_weight)
     full = model.full_arch
     opt = torch.optim.AdamW(model.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay)
     order = list(range(len(data.train)))
@@ -59,9 +60,7 @@ def train_alone(model: Any, data: Any, sub: Any, spec: Any, steps: int, every: i
         with torch.no_grad():
             ref = model(full, **inputs, output_hidden_states=hidden_weight > 0)
         out = model(sub, **inputs, output_hidden_states=hidden_weight > 0)
-        loss = inplace_distill_loss(out.logits, tuple(x.detach() for x in ref.logits), "qa", 1.0)
-        if hidden_weight > 0:
-            loss = loss + hidden_weight * kept_hidden_mse(out, ref.hidden_states, sub, inputs["attention_mask"])
+        loss = sub_model_loss(out, ref, sub, inputs["attention_mask"], opts)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), train.max_grad_norm)

@@ -231,6 +231,17 @@ def kept_hidden_mse(student: ElasticOutput, full_hidden: tuple[Tensor, ...], arc
     return total
 
 
+def sub_model_loss(out: ElasticOutput, full: ElasticOutput, arch: Arch, attention_mask: Tensor, opts: LengthDropOptions) -> Tensor:  # fmt: skip
+    """One sub-model's loss (module docstring, step 2): KL to the detached full output, plus `hidden_weight` x the
+    hidden-state term (`kept_hidden_mse`) when it is on. `full`: the full model's pass-1 output (with hidden states
+    when the term is on); `attention_mask`: (B, L)."""
+    loss = inplace_distill_loss(out.logits, _detached(full.logits), opts.kind, opts.temperature)
+    if opts.hidden_weight > 0:
+        assert full.hidden_states is not None
+        loss = loss + opts.hidden_weight * kept_hidden_mse(out, full.hidden_states, arch, attention_mask)
+    return loss
+
+
 def held_positions(origin: Tensor, length: int) -> Tensor:
     """(B, length) bool: True at the input positions listed in `origin` (B, K) (`kept_indices`; -1 = none)."""
     index = origin.masked_fill(origin < 0, length)  # (B, K): padding slots to a spare column
@@ -275,19 +286,13 @@ class LengthDropStep:
         need_hidden = o.hidden_weight > 0
         with torch.no_grad():  # pass 1: the soft targets, outside DDP (no backward follows it)
             full_out = unwrap(model)(full_arch, **inputs, output_hidden_states=need_hidden)
-        targets = _detached(full_out.logits)
         losses: list[Tensor] = []
         logs: dict[str, Any] = {}
         for i, arch in enumerate(sample_subnets(hf.config, o, step)):
             with backward.no_sync():
                 out: ElasticOutput = model(arch, **inputs, output_hidden_states=need_hidden)
-                loss = inplace_distill_loss(out.logits, targets, o.kind, o.temperature)
-                if need_hidden:
-                    assert full_out.hidden_states is not None
-                    mask = inputs.get("attention_mask", torch.ones_like(inputs["input_ids"]))  # (B, L)
-                    hidden = kept_hidden_mse(out, full_out.hidden_states, arch, mask)
-                    loss = loss + o.hidden_weight * hidden
-                loss = scale * loss
+                mask = inputs.get("attention_mask", torch.ones_like(inputs["input_ids"]))  # (B, L)
+                loss = scale * sub_model_loss(out, full_out, arch, mask, o)
                 backward(loss, False)
             losses.append(loss.detach())
             if i == 0:  # the smallest: its task loss is logged, never trained (LAT)

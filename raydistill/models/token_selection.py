@@ -144,9 +144,8 @@ def restore_tokens(states: Sequence[Tensor], kept_indices: Sequence[Tensor | Non
         if origin is None:
             canvas = x  # (B, L, d): nothing selected yet
         else:
-            index = origin.masked_fill(origin < 0, L)  # (B, L_i): padding slots go to a spare column
             spare = torch.cat([canvas, canvas[:, :1]], dim=1)  # (B, L + 1, d)
-            canvas = spare.scatter(1, index[..., None].expand(-1, -1, d), x)[:, :L]  # (B, L, d)
+            canvas = spare.scatter(1, _slots(origin, L, d), x)[:, :L]  # (B, L, d)
         restored.append(canvas)
     return restored
 
@@ -161,8 +160,14 @@ def restore_last(states: Sequence[Tensor], kept_indices: Sequence[Tensor | None]
     canvas = torch.cat([base, base[:, :1]], dim=1)  # (B, L + 1, d): column L takes the padding slots
     for x, origin in zip(states[start + 1 :], kept_indices[start:], strict=True):
         assert origin is not None
-        canvas = canvas.scatter_(1, origin.masked_fill(origin < 0, L)[..., None].expand(-1, -1, d), x)
+        canvas = canvas.scatter_(1, _slots(origin, L, d), x)
     return canvas[:, :L]
+
+
+def _slots(origin: Tensor, length: int, d: int) -> Tensor:
+    """Scatter index (B, L_i, d) of `origin` (B, L_i) into a (B, length + 1, d) canvas: padding slots (-1) go to
+    the spare column `length`."""
+    return origin.masked_fill(origin < 0, length)[..., None].expand(-1, -1, d)
 
 
 def counts_for_config(
